@@ -1,0 +1,128 @@
+"""``semlink ber``: coded/uncoded BER and BLER sweep from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+
+
+def parse_points(text: str, option: str) -> list[float]:
+    """Parse ``"1,2,3"``, ``"0:6:0.5"`` (start:stop:step, stop included) or ``"3"``."""
+    try:
+        if ":" in text:
+            parts = [float(p) for p in text.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step == 0 or (stop - start) / step < 0:
+                raise ValueError
+            count = int(math.floor((stop - start) / step + 1e-9)) + 1
+            values = [round(start + i * step, 10) for i in range(count)]
+        else:
+            values = [float(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise ValueError(
+            f"{option} {text!r} is not a list '1,2,3' or a range 'start:stop:step' "
+            "such as '0:6:0.5'"
+        ) from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{option} {text!r} must give at least one finite number")
+    return values
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("ber", help="coded/uncoded BER/BLER sweep (like Sionna's sim_ber)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--code", choices=["ldpc5g", "none"], default="ldpc5g")
+    p.add_argument("--k", type=int, default=None, help="code input bits per block (CRC included)")
+    p.add_argument("--n", type=int, default=None, help="codeword bits per block")
+    p.add_argument("--rate", type=float, default=None, help="code rate, instead of --n")
+    p.add_argument("--crc", default=None, help="CRC per block (e.g. CRC16, CRC24B); default none")
+    p.add_argument("--modulation", default="qpsk", help="bpsk, qpsk, psk8, qam16, ...")
+    p.add_argument("--channel", default="awgn", help="channel name (see 'semlink list')")
+    p.add_argument("--coherence-length", type=int, default=None,
+                   help="fading: symbols per coefficient (1 = fast); default: channel's own")
+    p.add_argument("--csi", choices=["perfect", "ls"], default=None, help="fading: receiver CSI")
+    p.add_argument("--num-pilots", type=int, default=None, help="fading with --csi ls: pilots")
+    p.add_argument("--demapping", choices=["app", "maxlog"], default="app")
+    p.add_argument("--num-iter", type=int, default=20, help="LDPC BP iterations")
+    grp = p.add_mutually_exclusive_group()
+    grp.add_argument("--ebno-db", default=None, help="Eb/N0 points: '1,2,3' or '0:6:0.5'")
+    grp.add_argument("--snr-db", default=None, help="Es/N0 points per channel use instead")
+    p.add_argument("--max-blocks", type=int, default=10_000)
+    p.add_argument("--target-block-errors", type=int, default=100)
+    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:0 ...; default: auto")
+    p.add_argument("--no-early-stop", action="store_true",
+                   help="keep going after a point without block errors")
+    p.add_argument("--json", action="store_true", help="one JSON object per point (JSON lines)")
+    p.set_defaults(func=run)
+
+
+def _channel_spec(args) -> dict:
+    spec = {"name": args.channel}
+    for key in ("coherence_length", "csi", "num_pilots"):
+        value = getattr(args, key)
+        if value is not None:
+            spec[key] = value
+    return spec
+
+
+def run(args: argparse.Namespace) -> int:
+    from semlink.phy import DigitalChain, set_seed, simulate_ber
+
+    set_seed(args.seed)
+    ebno = parse_points(args.ebno_db, "--ebno-db") if args.ebno_db else None
+    snr = parse_points(args.snr_db, "--snr-db") if args.snr_db else None
+    if ebno is None and snr is None:
+        ebno = parse_points("0:4:1", "--ebno-db")
+    chain = DigitalChain(code=args.code, k=args.k, n=args.n, rate=args.rate, crc=args.crc,
+                         modulation=args.modulation, channel=_channel_spec(args),
+                         demapping=args.demapping, num_iter=args.num_iter, seed=args.seed,
+                         device=args.device)
+    desc = chain.describe()
+    header = (f"# {desc['code']} k={desc['k']} n={desc['n']} (rate {desc['rate']:.3f}), "
+              f"{desc['modulation']}, {desc['channel']}, device {chain.device}")
+    interactive = sys.stderr.isatty() and not args.json
+    bar = None
+    if args.json:
+        print(json.dumps({"config": desc, "device": chain.device}), flush=True)
+    else:
+        print(header)
+        print(f"{'EbNo[dB]':>9} {'EsNo[dB]':>9} {'BER':>10} {'BLER':>10} {'bit_err':>9} "
+              f"{'bits':>11} {'blk_err':>8} {'blocks':>8} {'time[s]':>8}", flush=True)
+
+    def on_batch(point) -> None:
+        nonlocal bar
+        if not interactive:
+            return
+        from tqdm import tqdm
+
+        if bar is None:
+            bar = tqdm(total=args.max_blocks, desc=f"Eb/N0 {point.ebno_db:.2f} dB",
+                       unit="blk", leave=False, file=sys.stderr)
+        bar.update(point.blocks - bar.n)
+        bar.set_postfix(ber=f"{point.ber:.2e}", bler=f"{point.bler:.2e}")
+
+    def on_point(point) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        if args.json:
+            print(json.dumps(point.as_dict()), flush=True)
+        else:
+            print(f"{point.ebno_db:9.3f} {point.snr_db:9.3f} {point.ber:10.3e} {point.bler:10.3e} "
+                  f"{point.bit_errors:9d} {point.bits:11d} {point.block_errors:8d} "
+                  f"{point.blocks:8d} {point.seconds:8.2f}", flush=True)
+
+    simulate_ber(chain, snr_db=snr, ebno_db=ebno, batch_size=args.batch_size,
+                 max_blocks=args.max_blocks, target_block_errors=args.target_block_errors,
+                 seed=args.seed, early_stop=not args.no_early_stop,
+                 on_batch=on_batch, on_point=on_point)
+    return 0

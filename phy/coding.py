@@ -1,0 +1,185 @@
+"""Channel-code configuration and bitstream segmentation into code blocks.
+
+A bitstream of any length (a JPEG2000 file, UTF-8 text, VQ indices) is cut
+into code blocks of ``k_info = k - crc_length`` payload bits; the last block
+of each stream is zero-padded (the padding is counted). Each block gets a
+3GPP CRC (38.212 Sec. 5.1) and is then LDPC-encoded (5G NR, 38.212 incl.
+rate matching) or sent uncoded. Segmentation and reassembly are vectorised:
+all blocks of all streams form one ``[num_blocks, k_info]`` tensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+CODES = {"ldpc5g": "3GPP 5G NR LDPC (38.212) with rate matching, BP decoding",
+         "none": "uncoded (bits mapped directly), optional CRC per block"}
+CRC_LENGTHS = {"CRC24A": 24, "CRC24B": 24, "CRC24C": 24, "CRC16": 16, "CRC11": 11, "CRC6": 6}
+DEFAULT_K = 1024
+
+
+@dataclass(frozen=True)
+class CodeConfig:
+    """Resolved code parameters of one digital PHY profile.
+
+    :param code: ``"ldpc5g"`` or ``"none"``.
+    :param k: bits entering the channel encoder per block, CRC included.
+    :param n: coded bits per block (``n = k`` uncoded).
+    :param crc: 3GPP CRC polynomial name or `None`.
+    """
+
+    code: str
+    k: int
+    n: int
+    crc: str | None
+
+    @property
+    def crc_length(self) -> int:
+        """CRC bits per block."""
+        return CRC_LENGTHS[self.crc] if self.crc else 0
+
+    @property
+    def k_info(self) -> int:
+        """Payload bits per block (``k`` minus the CRC)."""
+        return self.k - self.crc_length
+
+    @property
+    def rate(self) -> float:
+        """Code rate ``k/n`` (CRC counted as information, as in Sionna)."""
+        return self.k / self.n
+
+
+def make_code_config(code: str = "ldpc5g", k: int | None = None, n: int | None = None,
+                     rate: float | None = None, crc: str | None = "auto") -> CodeConfig:
+    """Resolve ``code``, ``k``, ``n``, ``rate`` and ``crc`` into a :class:`CodeConfig`.
+
+    For ``ldpc5g`` give any two of ``k``, ``n``, ``rate`` or just one of them
+    (defaults: ``k = 1024``, ``rate = 1/2``). ``crc="auto"`` picks CRC16 for
+    ``k <= 3824`` and CRC24B above (as 38.212 does for code blocks);
+    ``crc=None`` sends no CRC (the receiver then cannot flag failed blocks).
+    """
+    if code not in CODES:
+        raise ValueError(f"code must be one of {sorted(CODES)}, got {code!r}")
+    for name, value in (("k", k), ("n", n)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer))
+                                  or value < 1):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if rate is not None and not (isinstance(rate, (int, float)) and 0 < rate <= 1):
+        raise ValueError(f"rate must be a number in (0, 1], got {rate!r}")
+    if code == "none":
+        if rate not in (None, 1, 1.0):
+            raise ValueError(f"code='none' is uncoded: rate must be 1 or omitted, got {rate!r}")
+        if k is not None and n is not None and k != n:
+            raise ValueError(f"code='none' needs k == n (block length), got k={k}, n={n}")
+        k = int(k or n or DEFAULT_K)
+        n = k
+    else:
+        if k is not None and n is not None:
+            if rate is not None and abs(k / n - rate) > 1e-3:
+                raise ValueError(f"k={k}, n={n} give rate {k / n:.4f}, which contradicts rate={rate}")
+        elif k is not None:
+            n = int(round(k / (rate or 0.5)))
+        elif n is not None:
+            k = int(round(n * (rate or 0.5)))
+        else:
+            k = DEFAULT_K
+            n = int(round(k / (rate or 0.5)))
+        k, n = int(k), int(n)
+        if not 12 <= k <= 8448:
+            raise ValueError(f"ldpc5g: k must be in [12, 8448] (38.212), got k={k}")
+        if not 0.2 <= k / n <= 0.95:
+            raise ValueError(
+                f"ldpc5g: rate k/n must be in [1/5, 0.95], got k={k}, n={n} (rate {k / n:.3f})"
+            )
+    if crc == "auto":
+        crc = "CRC16" if k <= 3824 else "CRC24B"
+    if crc is not None and crc not in CRC_LENGTHS:
+        raise ValueError(f"crc must be one of {sorted(CRC_LENGTHS)}, 'auto' or None, got {crc!r}")
+    cfg = CodeConfig(code, k, n, crc)
+    if cfg.k_info < 1:
+        raise ValueError(f"k={k} leaves no payload bits after the {crc} CRC; increase k")
+    return cfg
+
+
+def as_bit_tensor(bits, name: str = "bitstream", device=None) -> torch.Tensor:
+    """Convert one bitstream (0/1 values: list, numpy, torch) to a uint8 tensor."""
+    t = torch.as_tensor(np.asarray(bits) if not isinstance(bits, torch.Tensor) else bits)
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be 1-D (one bitstream), got shape {tuple(t.shape)}")
+    t = t.to(device=device)
+    if t.numel() and bool(((t != 0) & (t != 1)).any()):
+        raise ValueError(f"{name} must contain only 0/1 bits; use bytes_to_bits() for bytes")
+    return t.to(torch.uint8)
+
+
+def bytes_to_bits(data: bytes) -> np.ndarray:
+    """Bytes -> uint8 array of bits, MSB first."""
+    return np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
+
+
+def bits_to_bytes(bits) -> bytes:
+    """uint8 bits (MSB first, length a multiple of 8) -> bytes."""
+    arr = np.asarray(bits, dtype=np.uint8)
+    if arr.size % 8:
+        raise ValueError(f"bits: length {arr.size} is not a multiple of 8")
+    return np.packbits(arr).tobytes()
+
+
+@dataclass
+class Segmentation:
+    """Where every payload bit of every stream sits in the block matrix.
+
+    :param lengths: [num_items] payload bits per stream.
+    :param blocks_per_item: [num_items] code blocks per stream.
+    :param positions: [total_bits] flat index into the ``[num_blocks*k_info]`` buffer.
+    :param block_item: [num_blocks] index of the stream each block belongs to.
+    """
+
+    lengths: torch.Tensor
+    blocks_per_item: torch.Tensor
+    positions: torch.Tensor
+    block_item: torch.Tensor
+    k_info: int
+
+    @property
+    def num_blocks(self) -> int:
+        return int(self.block_item.numel())
+
+    @property
+    def padding_bits(self) -> torch.Tensor:
+        """[num_items] zero bits added to fill each stream's last block."""
+        return self.blocks_per_item * self.k_info - self.lengths
+
+
+def segment(bitstreams: list[torch.Tensor], k_info: int, device=None):
+    """Cut variable-length bitstreams into one ``[num_blocks, k_info]`` tensor.
+
+    :input bitstreams: list of 1-D uint8 tensors (0/1), any lengths (0 allowed).
+    :output blocks: [num_blocks, k_info], float32, zero-padded per stream.
+    :output seg: :class:`Segmentation` to reassemble with :func:`reassemble`.
+    """
+    lengths = torch.tensor([int(b.numel()) for b in bitstreams], dtype=torch.long, device=device)
+    blocks_per_item = (lengths + k_info - 1) // k_info
+    item_of_bit = torch.repeat_interleave(torch.arange(len(bitstreams), device=device), lengths)
+    bit_start = torch.cumsum(lengths, 0) - lengths
+    buf_start = (torch.cumsum(blocks_per_item, 0) - blocks_per_item) * k_info
+    total = int(lengths.sum())
+    positions = (torch.arange(total, device=device) - bit_start[item_of_bit]) + buf_start[item_of_bit]
+    num_blocks = int(blocks_per_item.sum())
+    buffer = torch.zeros(num_blocks * k_info, dtype=torch.float32, device=device)
+    if total:
+        flat = torch.cat([b.to(device) for b in bitstreams]).to(torch.float32)
+        buffer[positions] = flat
+    block_item = torch.repeat_interleave(torch.arange(len(bitstreams), device=device),
+                                         blocks_per_item)
+    seg = Segmentation(lengths, blocks_per_item, positions, block_item, k_info)
+    return buffer.view(num_blocks, k_info), seg
+
+
+def reassemble(blocks: torch.Tensor, seg: Segmentation) -> list[torch.Tensor]:
+    """Inverse of :func:`segment`: ``[num_blocks, k_info]`` -> list of uint8 bitstreams."""
+    flat = blocks.reshape(-1)[seg.positions].to(torch.uint8)
+    return list(torch.split(flat, seg.lengths.tolist()))
