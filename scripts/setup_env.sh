@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Create/refresh the virtual environment in .venv/ at the repository root.
+# Idempotent: re-running only reinstalls when pyproject.toml (or this script) changed.
+#
+# torch/torchvision: on machines whose pip is configured with local wheel
+# indexes (as on the project's CI machines) the pinned builds install from
+# local files in about a minute. Elsewhere pip takes them from PyPI (CUDA
+# build on Linux). For a CPU-only build use
+#   SEMLINK_TORCH_INDEX=https://download.pytorch.org/whl/cpu bash scripts/setup_env.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+TORCH_SPEC=${SEMLINK_TORCH_SPEC:-"torch==2.14.1 torchvision==0.29.1"}
+EXTRAS=${SEMLINK_EXTRAS:-"test,vision"}
+
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.semlink-setup
+want=$(cat pyproject.toml scripts/setup_env.sh | sha256sum | cut -d' ' -f1)-$EXTRAS-$TORCH_SPEC
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && .venv/bin/python -c "import semlink.phy" 2>/dev/null; then
+  exit 0
+fi
+echo "[setup] installing into .venv (torch: $TORCH_SPEC; extras: $EXTRAS)" >&2
+pip_args=(--disable-pip-version-check -q)
+if [ -n "${SEMLINK_TORCH_INDEX:-}" ]; then
+  .venv/bin/pip install "${pip_args[@]}" --index-url "$SEMLINK_TORCH_INDEX" $TORCH_SPEC
+else
+  .venv/bin/pip install "${pip_args[@]}" $TORCH_SPEC
+fi
+.venv/bin/pip install "${pip_args[@]}" -e ".[${EXTRAS}]"
+echo "$want" > "$stamp"

@@ -1,0 +1,14 @@
+import os
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    from semlink.phy import set_seed
+
+    set_seed(1234)
+    yield
