@@ -1,0 +1,95 @@
+"""Channels: noise variance, fading statistics, coherence, per-example noise, errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from semlink.phy import AWGNChannel, FlatFadingChannel, RayleighChannel, RicianChannel
+
+
+def test_awgn_noise_has_requested_variance_per_example():
+    ch = AWGNChannel(seed=0)
+    x = torch.zeros(3, 200_000, dtype=torch.complex64)
+    no = torch.tensor([0.01, 1.0, 4.0])
+    y, no_eff = ch(x, no)
+    var = y.abs().square().mean(dim=1)
+    assert torch.allclose(var, no, rtol=0.02)
+    # circular: half the variance in each real dimension, uncorrelated
+    assert torch.allclose(y.real.var(dim=1), no / 2, rtol=0.02)
+    assert abs(float((y.real * y.imag).mean(dim=1)[2])) < 0.02
+    assert torch.allclose(no_eff, no[:, None].expand_as(no_eff))
+
+
+def test_awgn_scalar_noise_and_zero_noise():
+    ch = AWGNChannel(seed=0)
+    x = torch.ones(2, 10, dtype=torch.complex64)
+    y, _ = ch(x, 0.0)
+    assert torch.equal(y, x)
+
+
+def test_rayleigh_coefficients_unit_power_and_rayleigh_amplitude():
+    ch = RayleighChannel(seed=1)
+    h = ch.sample_coefficients((400_000,))
+    assert h.abs().square().mean().item() == pytest.approx(1.0, rel=0.01)
+    # |h|^2 is exponential(1): P(|h|^2 < 0.1) = 1 - exp(-0.1)
+    assert (h.abs().square() < 0.1).float().mean().item() == pytest.approx(1 - np.exp(-0.1), abs=3e-3)
+
+
+def test_rician_k_factor():
+    k = 4.0
+    ch = RicianChannel(k_factor=k, seed=2)
+    h = ch.sample_coefficients((400_000,))
+    assert h.abs().square().mean().item() == pytest.approx(1.0, rel=0.01)
+    assert h.mean().real.item() == pytest.approx(np.sqrt(k / (k + 1)), abs=5e-3)
+    assert h.var().item() == pytest.approx(1 / (k + 1), rel=0.02)
+
+
+@pytest.mark.parametrize("coherence", [1, 7, None])
+def test_coherence_length_structure(coherence):
+    ch = RayleighChannel(coherence_length=coherence, seed=3)
+    x = torch.ones(4, 50, dtype=torch.complex64)
+    _, no_eff = ch(x, 1.0)              # no_eff = 1/|h|^2 reveals the coefficients
+    g = no_eff.numpy()
+    L = 50 if coherence is None else coherence
+    for start in range(0, 50, L):
+        seg = g[:, start:start + L]
+        assert np.allclose(seg, seg[:, :1])
+    if L < 50:
+        assert not np.allclose(g[:, 0], g[:, L])
+    assert not np.allclose(g[0], g[1])  # independent between rows
+
+
+def test_pilot_count():
+    ch = FlatFadingChannel(coherence_length=10, csi="ls", num_pilots=3)
+    assert ch.num_pilot_symbols(25) == 9
+    assert ch.num_pilot_symbols(0) == 0
+    assert RayleighChannel(coherence_length=None, csi="ls", num_pilots=2).num_pilot_symbols(999) == 2
+    assert RayleighChannel(csi="perfect").num_pilot_symbols(100) == 0
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(coherence_length=0), "coherence_length"), (dict(csi="mmse"), "csi"),
+    (dict(csi="ls", num_pilots=0), "num_pilots"), (dict(fading="nakagami"), "fading"),
+    (dict(fading="rician", k_factor=-1), "k_factor"),
+])
+def test_bad_parameters(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        FlatFadingChannel(**kwargs)
+
+
+def test_bad_inputs():
+    ch = AWGNChannel()
+    with pytest.raises(ValueError, match="one value per example"):
+        ch(torch.ones(3, 4, dtype=torch.complex64), torch.ones(2))
+    with pytest.raises(ValueError, match="complex tensor of shape"):
+        ch(torch.ones(3, 4), 1.0)
+    with pytest.raises(ValueError, match=">= 0"):
+        ch(torch.ones(3, 4, dtype=torch.complex64), -1.0)
+
+
+def test_seeded_channels_reproduce_and_differ_by_seed():
+    x = torch.ones(2, 100, dtype=torch.complex64)
+    a, _ = RayleighChannel(seed=5)(x, 0.1)
+    b, _ = RayleighChannel(seed=5)(x, 0.1)
+    c, _ = RayleighChannel(seed=6)(x, 0.1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
