@@ -1,4 +1,4 @@
-"""The ``semlink`` command line: ``semlink ber | list | info``."""
+"""The ``semlink`` command line: ``ber | run | summary | plot | list | info``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import argparse
 import json
 import sys
 
-from . import ber_command
+from . import ber_command, sweep_commands
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    from semlink.links.metrics import METRICS, PHY_METRICS
     from semlink.phy import CHANNELS, CODES, MODULATION_NAMES
+    from semlink.semantic import CODECS
 
-    sections = {"channels": CHANNELS.describe(), "codes": dict(CODES),
-                "modulations": dict(MODULATION_NAMES)}
+    sections = {"channels": CHANNELS.describe(), "codecs": CODECS.describe(),
+                "codes": dict(CODES), "modulations": dict(MODULATION_NAMES),
+                "metrics": {**METRICS.describe(), **PHY_METRICS}}
     if args.json:
         print(json.dumps(sections, indent=2))
         return 0
@@ -48,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Link-level simulation of semantic image communication.")
     sub = parser.add_subparsers(dest="command", required=True)
     ber_command.add_parser(sub)
-    p = sub.add_parser("list", help="list channels, codes and modulations")
+    sweep_commands.add_parsers(sub)
+    p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("info", help="versions, device and CUDA availability")
@@ -63,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ValueError, TypeError, KeyError, ImportError) as exc:
+    except (ValueError, TypeError, KeyError, ImportError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"semlink {args.command}: error: {msg}", file=sys.stderr)
         return 2

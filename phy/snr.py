@@ -1,4 +1,4 @@
-"""SNR conventions: Es/N0 (``snr_db``) and Eb/N0 (``ebno_db``), in one place.
+r"""SNR conventions: Es/N0 (``snr_db``) and Eb/N0 (``ebno_db``), in one place.
 
 All semlink constellations have unit average energy per complex symbol,
 ``Es = 1``. The channel adds complex Gaussian noise of variance ``no`` per
@@ -6,7 +6,7 @@ complex symbol (``no/2`` per real dimension), so
 
 .. math::
 
-    \\mathrm{SNR} = E_s/N_0 = 1/n_o, \\qquad n_o = 10^{-\\mathrm{snr\\_db}/10}.
+    \mathrm{SNR} = E_s/N_0 = 1/n_o, \qquad n_o = 10^{-\mathrm{snr\_db}/10}.
 
 ``snr_db`` is the Es/N0 per *transmitted* complex channel symbol (data or
 pilot), the x-axis of the semantic-communication papers.
@@ -15,17 +15,24 @@ Eb/N0 charges the energy of every transmitted symbol, pilots included, to the
 information bits. With code rate :math:`r = k/n` (LDPC ``k`` includes the
 per-block CRC, as in Sionna's ``ebnodb2no``; ``r = 1`` uncoded),
 :math:`m` bits per symbol and a pilot overhead
-:math:`\\eta = N_\\text{data}/(N_\\text{data}+N_\\text{pilot})`,
+:math:`\eta = N_\text{data}/(N_\text{data}+N_\text{pilot})`,
 
 .. math::
 
-    E_b/N_0 = \\frac{E_s/N_0}{r\\, m\\, \\eta}
-    \\quad\\Longleftrightarrow\\quad
-    \\mathrm{snr\\_db} = \\mathrm{ebno\\_db} + 10\\log_{10}(r\\, m\\, \\eta).
+    E_b/N_0 = \frac{E_s/N_0}{r\, m\, \eta}
+    \quad\Longleftrightarrow\quad
+    \mathrm{snr\_db} = \mathrm{ebno\_db} + 10\log_{10}(r\, m\, \eta).
 
-Padding bits added to fill the last code block of a bitstream or the last
-symbol of a codeword are *not* part of the rate; they are reported
-separately by the digital chain so exact symbol budgets stay exact.
+The digital chain uses the exact form: with ``k`` code input bits per block
+sent in ``N_sym`` data symbols (``ceil(n/m)``; a codeword whose length is
+not a multiple of ``m`` is zero-padded, and that padding is reported) plus
+``N_pilot`` pilots,
+
+.. math::
+
+    \mathrm{snr\_db} = \mathrm{ebno\_db} + 10\log_{10}\frac{k}{N_\text{sym} + N_\text{pilot}},
+
+which equals the formula above when ``m`` divides ``n``.
 """
 
 from __future__ import annotations

@@ -1,0 +1,125 @@
+"""Information bits per second: semlink's digital chain vs. the same pipeline in raw Sionna.
+
+Both sides run CRC -> 5G LDPC encoder -> mapper -> AWGN -> APP demapper ->
+LDPC decoder (20 BP iterations) -> CRC check and count bit errors, on the
+same number of code blocks and payload bits. semlink additionally takes a
+list of bitstreams of different lengths (1-8 code blocks each), checks them,
+segments them, reassembles them and builds the per-item report -- its real
+overhead. Runs alternate (semlink, sionna, semlink, ...) and the median is
+reported, so both see the same machine state.
+
+    python benchmarks/phy_throughput.py                # CPU, and CUDA when present
+    python benchmarks/phy_throughput.py --device cpu --blocks 2000 --repeats 5
+
+"ratio" = semlink/sionna throughput from median times, "best" = from the
+fastest run of each (least disturbed by other load). Goal: ratio >= 0.95.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from sionna.phy.channel import AWGN
+from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
+from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.mapping import Demapper, Mapper
+
+from semlink.phy import DigitalChain, make_constellation, set_seed, snr_db_to_no
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+class RawSionna:
+    """The same pipeline written directly with Sionna blocks."""
+
+    def __init__(self, k, n, crc, modulation, device):
+        self.crc_enc = CRCEncoder(crc, k=k - 16 if crc == "CRC16" else k - 24, device=device)
+        self.crc_dec = CRCDecoder(self.crc_enc, device=device)
+        const = make_constellation(modulation, device=device)
+        m = const.num_bits_per_symbol
+        self.enc = LDPC5GEncoder(k, n, num_bits_per_symbol=m if n % m == 0 and m > 1 else None,
+                                 device=device)
+        self.dec = LDPC5GDecoder(self.enc, num_iter=20, hard_out=True, return_infobits=True,
+                                 device=device)
+        self.mapper = Mapper(constellation=const, device=device)
+        self.demapper = Demapper("app", constellation=const, device=device)
+        self.awgn = AWGN(device=device)
+        self.k_info = self.crc_enc.k
+
+    def run(self, bits, no):
+        x = self.mapper(self.enc(self.crc_enc(bits)))
+        y = self.awgn(x, no)
+        u_hat, ok = self.crc_dec(self.dec(self.demapper(y, no.unsqueeze(-1))))
+        return int((u_hat != bits).sum()), ok
+
+
+def bench(device, k, n, modulation, blocks, repeats, snr_db):
+    set_seed(1)
+    chain = DigitalChain(k=k, n=n, crc="CRC16" if k <= 3824 else "CRC24B",
+                         modulation=modulation, channel="awgn", device=device, seed=1)
+    raw = RawSionna(k, n, chain.config.crc, modulation, device)
+    k_info = chain.config.k_info
+    rng = np.random.default_rng(0)
+    # variable-length streams that fill exactly `blocks` code blocks
+    per_item = rng.integers(1, 9, size=blocks)
+    per_item = per_item[np.cumsum(per_item) <= blocks]
+    per_item = np.append(per_item, blocks - per_item.sum()) if per_item.sum() < blocks else per_item
+    # each stream fills its blocks exactly, so both sides carry the same payload
+    streams = [torch.from_numpy(rng.integers(0, 2, int(b) * k_info, dtype=np.uint8)).to(device)
+               for b in per_item]
+    payload = sum(int(s.numel()) for s in streams)
+    bits = torch.randint(0, 2, (blocks, k_info), device=device).float()
+    no = torch.full((blocks,), snr_db_to_no(snr_db), device=device)
+    # warm-up (build, allocator)
+    chain.transmit(streams[:4], snr_db=snr_db)
+    raw.run(bits[:8], no[:8])
+    t_sem, t_raw = [], []
+    for _ in range(repeats):
+        sync(device); t0 = time.perf_counter()
+        _, rep = chain.transmit(streams, snr_db=snr_db)
+        sync(device); t_sem.append(time.perf_counter() - t0)
+        sync(device); t0 = time.perf_counter()
+        raw.run(bits, no)
+        sync(device); t_raw.append(time.perf_counter() - t0)
+    assert int(rep.blocks.sum()) == blocks
+    assert payload == blocks * k_info
+    sem = payload / statistics.median(t_sem)
+    ref = payload / statistics.median(t_raw)
+    best = min(t_raw) / min(t_sem)
+    return {"device": device, "k": k, "n": n, "modulation": modulation, "blocks": blocks,
+            "items": len(streams), "semlink_bps": sem, "sionna_bps": ref, "ratio": sem / ref,
+            "ratio_best": best}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", action="append", help="cpu, cuda:0 (repeatable); default: all")
+    p.add_argument("--blocks", type=int, default=None, help="code blocks per call")
+    p.add_argument("--repeats", type=int, default=7)
+    p.add_argument("--snr-db", type=float, default=10.0)
+    args = p.parse_args()
+    devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
+    configs = [(1024, 2048, "qpsk"), (4096, 6144, "psk8"), (512, 1024, "qam16")]
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
+    print(f"{'device':<8} {'k':>5} {'n':>5} {'mod':<6} {'blocks':>6} {'items':>5} "
+          f"{'semlink Mbit/s':>14} {'sionna Mbit/s':>13} {'ratio':>6} {'best':>6}")
+    for device in devices:
+        for k, n, mod in configs:
+            # about the same number of payload bits per call for every code
+            blocks = args.blocks or int((400 if device == "cpu" else 20000) * 1024 / k)
+            r = bench(device, k, n, mod, blocks, args.repeats, args.snr_db)
+            print(f"{r['device']:<8} {k:>5} {n:>5} {mod:<6} {blocks:>6} {r['items']:>5} "
+                  f"{r['semlink_bps'] / 1e6:14.3f} {r['sionna_bps'] / 1e6:13.3f} {r['ratio']:6.3f} "
+                  f"{r['ratio_best']:6.3f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Per-image metrics and their registry.
+
+Image metrics compare each original image with its reconstruction and
+return one value per image. PHY metrics (``ber``, ``bler``,
+``channel_uses``) come from the link's reports and are always recorded.
+
+* ``psnr`` [dB]: ``10 log10(1 / MSE)`` on images in [0, 1] (peak 1, i.e.
+  255 for 8-bit), computed on the float images; identical images give the
+  cap of 100 dB so that results stay finite and JSON-valid.
+* ``mse``: mean squared error on [0, 1] images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from semlink.registry import Registry
+
+PSNR_CAP_DB = 100.0
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A per-image metric: ``compute(originals, reconstruction) -> [num_images]``.
+
+    :param name: registry name.
+    :param unit: unit for plots (e.g. ``"dB"``), may be empty.
+    :param higher_is_better: direction, for plots and summaries.
+    """
+
+    name: str
+    unit: str
+    higher_is_better: bool
+    compute: Callable[[list, object], np.ndarray]
+    description: str = ""
+
+
+METRICS: Registry[Metric] = Registry("metric", group="semlink.metrics")
+
+
+def _pairs(originals, recon):
+    if len(originals) != len(recon.images):
+        raise ValueError(f"reconstruction has {len(recon.images)} images for {len(originals)} originals")
+    for i, (a, b) in enumerate(zip(originals, recon.images)):
+        if tuple(a.shape) != tuple(b.shape):
+            raise ValueError(f"image {i}: reconstruction shape {tuple(b.shape)} differs from "
+                             f"original {tuple(a.shape)}")
+        yield a.float().cpu(), b.float().cpu().clamp(0, 1)
+
+
+def mse(originals, recon) -> np.ndarray:
+    """Mean squared error per image, images in [0, 1]."""
+    return np.array([float(torch.mean((a - b) ** 2)) for a, b in _pairs(originals, recon)])
+
+
+def psnr(originals, recon) -> np.ndarray:
+    """PSNR [dB] per image, peak 1, capped at 100 dB."""
+    m = mse(originals, recon)
+    with np.errstate(divide="ignore"):
+        return np.minimum(10 * np.log10(1.0 / m), PSNR_CAP_DB)
+
+
+def _register(metric: Metric) -> None:
+    METRICS.add(metric.name, lambda: metric, metric.description)
+
+
+_register(Metric("psnr", "dB", True, psnr, "peak signal-to-noise ratio [dB], images in [0, 1]"))
+_register(Metric("mse", "", False, mse, "mean squared error, images in [0, 1]"))
+
+PHY_METRICS = {
+    "ber": "bit error rate over the image's digital streams (genie)",
+    "bler": "code block error rate over the image's digital streams (genie)",
+    "channel_uses": "complex channel symbols per image, all streams, pilots included",
+}
+
+
+def get_metric(name: str) -> Metric:
+    """Look up a metric by name."""
+    return METRICS.create(name)

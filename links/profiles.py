@@ -1,0 +1,64 @@
+"""PHY profiles: named physical-layer configurations that streams ride on.
+
+A digital profile fixes the channel code and modulation; an analog profile
+the power. The **channel** (and with it the CSI mode) is normally the sweep's
+channel axis; a profile may pin its own channel (``channel: {...}``), e.g. to
+model a separate orthogonal link.
+
+.. code-block:: yaml
+
+    profiles:
+      ldpc_half_8psk: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
+      uncoded_qpsk:   {kind: digital, code: none, k: 1024, modulation: qpsk, crc: CRC16}
+      analog:         {kind: analog, power: 1.0}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from semlink.phy import AnalogChain, DigitalChain
+
+DIGITAL_KEYS = {"kind": str, "code": str, "k": int, "n": int, "rate": (int, float),
+                "crc": (str, type(None)), "modulation": str, "points": list,
+                "demapping": str, "num_iter": int, "cn_update": str, "channel": (str, dict)}
+ANALOG_KEYS = {"kind": str, "power": (int, float), "normalize": str, "channel": (str, dict)}
+DEFAULT_PROFILES = {
+    "default": {"kind": "digital", "code": "ldpc5g", "rate": 0.5, "modulation": "qpsk"},
+    "analog": {"kind": "analog", "power": 1.0},
+}
+
+
+def check_profile(name: str, spec: Any, where: str = "profiles") -> dict:
+    """Validate one profile dict; errors name ``where.name.key``."""
+    path = f"{where}.{name}"
+    if not isinstance(spec, dict):
+        raise ValueError(f"{path}: a profile must be a mapping, got {spec!r}")
+    kind = spec.get("kind", "digital")
+    if kind not in ("digital", "analog"):
+        raise ValueError(f"{path}.kind: must be 'digital' or 'analog', got {kind!r}")
+    allowed = DIGITAL_KEYS if kind == "digital" else ANALOG_KEYS
+    for key, value in spec.items():
+        if key not in allowed:
+            raise ValueError(f"{path}.{key}: unknown key for a {kind} profile; allowed: "
+                             f"{', '.join(sorted(allowed))}")
+        if isinstance(value, bool) or not isinstance(value, allowed[key]):
+            types = allowed[key] if isinstance(allowed[key], tuple) else (allowed[key],)
+            raise ValueError(f"{path}.{key}: expected {' or '.join(t.__name__ for t in types)}, "
+                             f"got {value!r}")
+    try:
+        build_chain(spec, channel="awgn", seed=0, device="cpu")
+    except (ValueError, TypeError, KeyError) as exc:
+        msg = exc.args[0] if exc.args else exc
+        raise ValueError(f"{path}: {msg}") from None
+    return {"kind": kind, **spec}
+
+
+def build_chain(spec: dict, channel, seed: int | None, device: str | None,
+                precision: str | None = None):
+    """Build the :class:`DigitalChain` or :class:`AnalogChain` of a profile."""
+    params = {k: v for k, v in spec.items() if k not in ("kind", "channel")}
+    channel = spec.get("channel", channel)
+    if spec.get("kind", "digital") == "analog":
+        return AnalogChain(channel=channel, seed=seed, device=device, precision=precision, **params)
+    return DigitalChain(channel=channel, seed=seed, device=device, precision=precision, **params)

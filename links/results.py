@@ -1,0 +1,190 @@
+"""The results file (``DIR/results.h5``) and its crash-safe journal.
+
+Layout of ``results.h5``::
+
+    /                   attrs: format, semlink_version, scenario_yaml (as given),
+                               scenario_json, env_json (versions, device, git), source
+    /points/<id>/       attrs: index, status ('ok' | 'failed'), codec, codec_label,
+                               codec_index, params_json, profiles_json, channel_label,
+                               channel_index, channel_json, snr_index, snr_db, ebno_db,
+                               seed, error, traceback
+        images          [num_images] names
+        symbols_per_image  [num_images] int64, channel uses summed over streams
+        fallback        [num_images] bool, decoder fell back (cliff effect)
+        metrics/<name>  [num_images] float64
+        phy/<stream>/   attrs kind, profile; datasets channel_uses, bits, bit_errors,
+                        blocks, block_errors, crc_failures  ([num_images] int64)
+        timings/        attrs encode_s, phy_s, decode_s, metrics_s (seconds)
+
+Crash safety: every finished point is first written to its own file
+``DIR/.points/<id>.h5`` (temporary name + atomic rename), then appended to
+``results.h5``. A run killed at any moment (even SIGKILL inside an HDF5
+write) loses at most the point in flight: ``--resume`` rebuilds
+``results.h5`` from the journal and runs only the missing points; the
+finished file is always assembled in point order, so it equals an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+FORMAT = "semlink-results-1"
+PHY_FIELDS = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")
+POINT_ATTRS = ("index", "status", "codec", "codec_label", "codec_index", "params_json",
+               "profiles_json", "channel_label", "channel_index", "channel_json", "snr_index",
+               "snr_db", "ebno_db", "seed", "error", "traceback")
+TIMINGS = ("encode_s", "phy_s", "decode_s", "metrics_s")
+
+
+def write_point(group: h5py.Group, part: dict) -> None:
+    """Write one point (dict, see :mod:`semlink.links.sweep`) into ``group``."""
+    for key in POINT_ATTRS:
+        value = part.get(key)
+        group.attrs[key] = "" if value is None else value
+    group.create_dataset("images", data=np.array(part.get("images", []), dtype=h5py.string_dtype()))
+    if part.get("status") == "ok":
+        group.create_dataset("symbols_per_image", data=np.asarray(part["symbols_per_image"], np.int64))
+        group.create_dataset("fallback", data=np.asarray(part["fallback"], bool))
+        metrics = group.create_group("metrics")
+        for name, values in part["metrics"].items():
+            metrics.create_dataset(name, data=np.asarray(values, np.float64))
+        phy = group.create_group("phy")
+        for stream, rep in part["phy"].items():
+            g = phy.create_group(stream)
+            g.attrs["kind"], g.attrs["profile"] = rep["kind"], rep["profile"]
+            for f in PHY_FIELDS:
+                g.create_dataset(f, data=np.asarray(rep[f], np.int64))
+    timings = group.create_group("timings")
+    for key in TIMINGS:
+        timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
+
+
+def _str(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def read_point(group: h5py.Group) -> dict:
+    """Inverse of :func:`write_point`."""
+    part = {key: group.attrs[key] for key in POINT_ATTRS if key in group.attrs}
+    for key, value in list(part.items()):
+        if isinstance(value, (bytes, str)):
+            part[key] = _str(value)
+        elif isinstance(value, np.generic):
+            part[key] = value.item()
+    part["images"] = [_str(x) for x in group["images"][()]]
+    part["timings"] = {k: float(v) for k, v in group["timings"].attrs.items()}
+    if part.get("status") == "ok":
+        part["symbols_per_image"] = group["symbols_per_image"][()]
+        part["fallback"] = group["fallback"][()]
+        part["metrics"] = {k: v[()] for k, v in group["metrics"].items()}
+        part["phy"] = {s: {"kind": _str(g.attrs["kind"]), "profile": _str(g.attrs["profile"]),
+                           **{f: g[f][()] for f in PHY_FIELDS}} for s, g in group["phy"].items()}
+    return part
+
+
+class ResultsStore:
+    """``DIR/results.h5`` plus its journal ``DIR/.points/``.
+
+    :param out_dir: output folder (created).
+    """
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.dir = Path(out_dir)
+        self.path = self.dir / "results.h5"
+        self.journal = self.dir / ".points"
+
+    def exists(self) -> bool:
+        return self.path.exists() or (self.journal.exists() and any(self.journal.glob("*.h5")))
+
+    def start(self, header: dict, resume: bool) -> dict[str, dict]:
+        """Prepare the folder; return the finished points (id -> part) when resuming.
+
+        :param header: attrs of the root group (scenario, env, ...).
+        :raises ValueError: results exist without ``resume``, or the scenario changed.
+        """
+        if self.exists() and not resume:
+            raise ValueError(f"--out {str(self.dir)!r} already holds results; pass --resume to "
+                             "continue that run, or choose another --out folder")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.journal.mkdir(exist_ok=True)
+        header_file = self.journal / "header.json"
+        if header_file.exists():
+            old = json.loads(header_file.read_text())
+            if old.get("scenario_json") != header["scenario_json"]:
+                raise ValueError(f"--resume: the scenario differs from the one that started "
+                                 f"{str(self.dir)!r}; use the same file or another --out folder")
+            header = {**header, "env_json": old.get("env_json", header["env_json"])}
+        else:
+            _atomic_write_text(header_file, json.dumps(header))
+        self.header = header
+        done = {}
+        for f in sorted(self.journal.glob("*.h5")):
+            try:
+                with h5py.File(f, "r") as h:
+                    part = read_point(h["point"])
+                done[f.stem] = part
+            except (OSError, KeyError):
+                f.unlink()  # a partial journal file cannot exist (atomic rename), but be safe
+        for tmp in self.journal.glob("*.tmp"):
+            tmp.unlink()
+        self.assemble(done)
+        return done
+
+    def add(self, point_id: str, part: dict) -> None:
+        """Journal a finished point (atomic), then append it to results.h5."""
+        tmp = self.journal / f"{point_id}.h5.tmp"
+        with h5py.File(tmp, "w") as h:
+            write_point(h.create_group("point"), part)
+        os.replace(tmp, self.journal / f"{point_id}.h5")
+        with h5py.File(self.path, "a") as h:
+            points = h.require_group("points")
+            if point_id in points:
+                del points[point_id]
+            write_point(points.create_group(point_id), part)
+
+    def assemble(self, parts: dict[str, dict]) -> None:
+        """Write results.h5 from scratch (atomic), points in index order."""
+        tmp = self.dir / "results.h5.tmp"
+        with h5py.File(tmp, "w") as h:
+            h.attrs["format"] = FORMAT
+            for key, value in self.header.items():
+                h.attrs[key] = value
+            points = h.create_group("points")
+            for pid, part in sorted(parts.items(), key=lambda kv: int(kv[1]["index"])):
+                write_point(points.create_group(pid), part)
+        os.replace(tmp, self.path)
+
+    def finish(self) -> dict[str, dict]:
+        """Reassemble results.h5 in canonical order from the journal; return all parts."""
+        parts = {}
+        for f in sorted(self.journal.glob("*.h5")):
+            with h5py.File(f, "r") as h:
+                parts[f.stem] = read_point(h["point"])
+        self.assemble(parts)
+        return parts
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def load_results(path: str | Path) -> tuple[dict, list[dict]]:
+    """Read results.h5: ``(root attrs, list of point dicts in index order)``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"results file {str(path)!r} not found")
+    with h5py.File(path, "r") as h:
+        if h.attrs.get("format") != FORMAT:
+            raise ValueError(f"{str(path)!r} is not a semlink results file")
+        attrs = {k: _str(v) if isinstance(v, (bytes, str)) else v for k, v in h.attrs.items()}
+        points = [read_point(g) for g in h.get("points", {}).values()]
+    points.sort(key=lambda p: int(p["index"]))
+    return attrs, points

@@ -1,0 +1,358 @@
+"""Scenario files: YAML descriptions of sweeps, validated with key-path errors.
+
+.. code-block:: yaml
+
+    name: raw-vs-analog
+    dataset: {path: images/, resize: 64, crop: center, max_images: 8}
+    codecs:
+      - {name: raw_pixels, params: {downsample: 4}, grid: {bit_depth: [4, 8]},
+         profiles: {pixels: ldpc_half}}
+      - {name: analog_pixels, params: {downsample: 4}}
+    profiles:
+      ldpc_half: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
+    channels: [awgn, {name: rayleigh, coherence_length: null, csi: ls, num_pilots: 4}]
+    snr_db: {start: -5, stop: 20, step: 5}     # or a list; or ebno_db: [...]
+    seeds: [0]
+    metrics: [psnr]
+    batch_size: 8
+    device: cpu
+
+Relative paths are relative to the scenario file. Every error names the key
+path (``codecs[1].params.bit_depth``), the bad value and what is allowed.
+Unknown keys are errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .profiles import DEFAULT_PROFILES, check_profile
+
+
+class ScenarioError(ValueError):
+    """A scenario file is invalid; the message names the key path."""
+
+
+TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
+            "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
+            "output", "ray"}
+DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
+CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
+RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
+
+
+@dataclass
+class CodecSetting:
+    """One codec at one parameter setting (a sweep axis entry)."""
+
+    index: int
+    name: str
+    label: str
+    params: dict
+    profiles: dict
+
+
+@dataclass
+class ChannelSetting:
+    index: int
+    label: str
+    spec: dict
+
+
+@dataclass
+class Point:
+    """One sweep point: codec setting x channel x SNR x seed."""
+
+    index: int
+    codec: CodecSetting
+    channel: ChannelSetting
+    snr_index: int
+    snr_db: float | None
+    ebno_db: float | None
+    seed: int
+
+    @property
+    def id(self) -> str:
+        return (f"c{self.codec.index:03d}-h{self.channel.index:02d}-s{self.snr_index:03d}"
+                f"-r{self.seed}")
+
+
+@dataclass
+class Scenario:
+    """A validated scenario. ``raw`` is the file's content as given."""
+
+    raw: dict
+    source: str
+    base_dir: Path
+    dataset: dict
+    codecs: list[CodecSetting]
+    profiles: dict
+    channels: list[ChannelSetting]
+    snr_db: list[float] | None
+    ebno_db: list[float] | None
+    seeds: list[int]
+    metrics: list[str]
+    batch_size: int
+    device: str
+    precision: str | None
+    output: str | None
+    ray: dict
+
+    def points(self) -> list[Point]:
+        """All points, codec-major (so encodings are reused across channels and SNRs)."""
+        snrs = self.snr_db if self.snr_db is not None else self.ebno_db
+        out = []
+        for c, h, (s, _), seed in itertools.product(self.codecs, self.channels,
+                                                    enumerate(snrs), self.seeds):
+            out.append(Point(len(out), c, h, s,
+                             snrs[s] if self.snr_db is not None else None,
+                             snrs[s] if self.ebno_db is not None else None, seed))
+        return out
+
+    def canonical_json(self) -> str:
+        """The scenario as given, as canonical JSON (compared on --resume)."""
+        return json.dumps(self.raw, sort_keys=True)
+
+
+def _fail(path: str, msg: str) -> None:
+    raise ScenarioError(f"{path}: {msg}")
+
+
+def _check_keys(obj: Any, allowed: set, path: str) -> dict:
+    if not isinstance(obj, dict):
+        _fail(path, f"expected a mapping, got {obj!r}")
+    for key in obj:
+        if key not in allowed:
+            _fail(f"{path}.{key}" if path else str(key),
+                  f"unknown key; allowed: {', '.join(sorted(allowed))}")
+    return obj
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(path, f"expected a finite number (dB), got {value!r}")
+    return float(value)
+
+
+def _pos_int(value: Any, path: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        _fail(path, f"expected a positive integer, got {value!r}")
+    return value
+
+
+def _snr_list(value: Any, path: str) -> list[float]:
+    if isinstance(value, dict):
+        _check_keys(value, {"start", "stop", "step"}, path)
+        for key in ("start", "stop", "step"):
+            if key not in value:
+                _fail(f"{path}.{key}", "missing (a range needs start, stop and step)")
+        start, stop, step = (_number(value[k], f"{path}.{k}") for k in ("start", "stop", "step"))
+        if step == 0 or (stop - start) / step < 0:
+            _fail(f"{path}.step", f"step {step} does not go from {start} to {stop}")
+        count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        return [round(start + i * step, 10) for i in range(count)]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [_number(value, path)]
+    if not isinstance(value, list) or not value:
+        _fail(path, f"expected a non-empty list of numbers or {{start, stop, step}}, got {value!r}")
+    return [_number(v, f"{path}[{i}]") for i, v in enumerate(value)]
+
+
+def _resolve_path(value: Any, path: str, base: Path) -> str:
+    if not isinstance(value, str) or not value:
+        _fail(path, f"expected a path string, got {value!r}")
+    expanded = os.path.expanduser(os.path.expandvars(value))
+    return expanded if os.path.isabs(expanded) else str(base / expanded)
+
+
+def _codecs(value: Any) -> list[CodecSetting]:
+    from semlink.semantic import CODECS
+
+    if not isinstance(value, list) or not value:
+        _fail("codecs", f"expected a non-empty list of codec entries, got {value!r}")
+    out = []
+    for i, entry in enumerate(value):
+        path = f"codecs[{i}]"
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        _check_keys(entry, CODEC_KEYS, path)
+        name = entry.get("name")
+        if not isinstance(name, str):
+            _fail(f"{path}.name", f"expected a codec name, got {name!r}")
+        if name not in CODECS and ":" not in name:
+            _fail(f"{path}.name", f"unknown codec {name!r}; available: {', '.join(CODECS.names())}")
+        params = entry.get("params", {}) or {}
+        grid = entry.get("grid", {}) or {}
+        profiles = entry.get("profiles", {}) or {}
+        for key, obj in (("params", params), ("grid", grid), ("profiles", profiles)):
+            if not isinstance(obj, dict):
+                _fail(f"{path}.{key}", f"expected a mapping, got {obj!r}")
+        for key, values in grid.items():
+            if not isinstance(values, list) or not values:
+                _fail(f"{path}.grid.{key}", f"expected a non-empty list of values, got {values!r}")
+            if key in params:
+                _fail(f"{path}.grid.{key}", "is also given in params; give it in one place")
+        label = entry.get("label", name)
+        if not isinstance(label, str):
+            _fail(f"{path}.label", f"expected a string, got {label!r}")
+        keys = list(grid)
+        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+            setting_params = {**params, **dict(zip(keys, combo))}
+            suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
+            out.append(CodecSetting(len(out), name, f"{label}[{suffix}]" if suffix else label,
+                                    copy.deepcopy(setting_params), dict(profiles)))
+            _check_codec(out[-1], path)
+    labels = [c.label for c in out]
+    dup = {lbl for lbl in labels if labels.count(lbl) > 1}
+    if dup:
+        _fail("codecs", f"labels must be unique, {sorted(dup)} repeat; give each entry a label")
+    return out
+
+
+def _check_codec(setting: CodecSetting, path: str) -> None:
+    from semlink.semantic import make_codec
+
+    try:
+        make_codec(setting.name, setting.params, setting.profiles)
+    except (ValueError, TypeError, KeyError) as exc:
+        msg = exc.args[0] if exc.args else exc
+        _fail(path, f"codec {setting.name!r} with params {setting.params}: {msg}")
+
+
+def _channels(value: Any) -> list[ChannelSetting]:
+    from semlink.phy import make_channel
+
+    if not isinstance(value, list) or not value:
+        _fail("channels", f"expected a non-empty list of channels, got {value!r}")
+    out = []
+    for i, entry in enumerate(value):
+        path = f"channels[{i}]"
+        spec = {"name": entry} if isinstance(entry, str) else entry
+        if not isinstance(spec, dict) or "name" not in spec:
+            _fail(path, f"expected a channel name or a mapping with 'name', got {entry!r}")
+        spec = dict(spec)
+        label = spec.pop("label", spec["name"])
+        try:
+            make_channel(spec, seed=0, device="cpu")
+        except (ValueError, TypeError, KeyError) as exc:
+            _fail(path, exc.args[0] if exc.args else str(exc))
+        out.append(ChannelSetting(i, str(label), spec))
+    labels = [c.label for c in out]
+    if len(set(labels)) != len(labels):
+        _fail("channels", f"labels must be unique, got {labels}; add label: to each entry")
+    return out
+
+
+def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".") -> Scenario:
+    """Validate a scenario mapping (e.g. from YAML) into a :class:`Scenario`."""
+    from semlink.links.metrics import METRICS, PHY_METRICS
+
+    base = Path(base_dir)
+    raw = _check_keys(raw, TOP_KEYS, "")
+    for key in ("dataset", "codecs", "channels"):
+        if key not in raw:
+            _fail(key, "missing (required)")
+    dataset = dict(_check_keys(raw["dataset"], DATASET_KEYS, "dataset"))
+    if "path" not in dataset:
+        _fail("dataset.path", "missing: a folder or glob of images")
+    dataset["path"] = _resolve_path(dataset["path"], "dataset.path", base)
+    for key in ("captions", "queries"):
+        if dataset.get(key) is not None:
+            dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+    profiles = dict(DEFAULT_PROFILES)
+    user_profiles = raw.get("profiles", {}) or {}
+    if not isinstance(user_profiles, dict):
+        _fail("profiles", f"expected a mapping name -> profile, got {user_profiles!r}")
+    for name, spec in user_profiles.items():
+        try:
+            profiles[name] = check_profile(name, spec)
+        except ValueError as exc:
+            raise ScenarioError(str(exc)) from None
+    codecs = _codecs(raw["codecs"])
+    for c in codecs:
+        from semlink.semantic import make_codec
+
+        for stream, prof in make_codec(c.name, c.params, c.profiles).stream_profiles.items():
+            if prof not in profiles:
+                _fail(f"codecs[{c.index}].profiles.{stream}",
+                      f"unknown profile {prof!r}; defined: {', '.join(sorted(profiles))}")
+    if ("snr_db" in raw) == ("ebno_db" in raw):
+        _fail("snr_db", "give exactly one of snr_db (Es/N0 per channel use) or ebno_db")
+    snr = _snr_list(raw["snr_db"], "snr_db") if "snr_db" in raw else None
+    ebno = _snr_list(raw["ebno_db"], "ebno_db") if "ebno_db" in raw else None
+    if ebno is not None:
+        _check_ebno_defined(codecs, profiles)
+    if "seed" in raw and "seeds" in raw:
+        _fail("seeds", "give seed or seeds, not both")
+    seeds = raw.get("seeds", [raw.get("seed", 0)])
+    if not isinstance(seeds, list) or not seeds or any(
+            isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
+        _fail("seeds", f"expected a non-empty list of non-negative integers, got {seeds!r}")
+    metrics = raw.get("metrics", ["psnr"])
+    if not isinstance(metrics, list):
+        _fail("metrics", f"expected a list of metric names, got {metrics!r}")
+    for i, m in enumerate(metrics):
+        if m in PHY_METRICS:
+            continue
+        if not isinstance(m, str) or m not in METRICS:
+            _fail(f"metrics[{i}]", f"unknown metric {m!r}; available: "
+                  f"{', '.join(sorted(set(METRICS.names()) | set(PHY_METRICS)))}")
+    device = raw.get("device", "cpu")
+    if not isinstance(device, str):
+        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    precision = raw.get("precision")
+    if precision not in (None, "single", "double"):
+        _fail("precision", f"expected 'single' or 'double', got {precision!r}")
+    ray = _check_keys(raw.get("ray", {}) or {}, RAY_KEYS, "ray")
+    for key, value in ray.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            _fail(f"ray.{key}", f"expected a number >= 0, got {value!r}")
+    output = raw.get("output")
+    if output is not None:
+        output = _resolve_path(output, "output", base)
+    name = raw.get("name", Path(source).stem)
+    if not isinstance(name, str):
+        _fail("name", f"expected a string, got {name!r}")
+    return Scenario(raw=raw, source=source, base_dir=base, dataset=dataset, codecs=codecs,
+                    profiles=profiles, channels=_channels(raw["channels"]), snr_db=snr,
+                    ebno_db=ebno, seeds=list(seeds),
+                    metrics=[m for m in metrics if m not in PHY_METRICS],
+                    batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
+                    device=device, precision=precision, output=output, ray=dict(ray))
+
+
+def _check_ebno_defined(codecs, profiles) -> None:
+    from semlink.semantic import make_codec
+
+    for c in codecs:
+        used = set(make_codec(c.name, c.params, c.profiles).stream_profiles.values())
+        kinds = {profiles[p].get("kind", "digital") for p in used}
+        if len(used) != 1 or kinds != {"digital"}:
+            _fail("ebno_db", f"Eb/N0 is defined only when every codec uses exactly one digital "
+                  f"profile; codec {c.label!r} uses {sorted(used)}. Use snr_db (Es/N0) instead")
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a YAML scenario file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"scenario file {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if raw is None:
+        raise ScenarioError(f"{path}: the file is empty")
+    try:
+        return parse_scenario(raw, source=str(path), base_dir=path.resolve().parent)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None

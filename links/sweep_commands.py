@@ -1,0 +1,76 @@
+"""``semlink run``, ``semlink summary`` and ``semlink plot``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parsers(sub) -> None:
+    p = sub.add_parser("run", help="run a scenario file into DIR/results.h5")
+    p.add_argument("scenario", help="YAML scenario file")
+    p.add_argument("--out", default=None, help="output folder (default: the scenario's 'output')")
+    p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
+    p.add_argument("--executor", choices=["local", "ray"], default="local")
+    p.add_argument("--ray-address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
+    p.add_argument("results", help="path to results.h5")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_summary)
+    p = sub.add_parser("plot", help="plot every metric vs SNR from a results.h5")
+    p.add_argument("results", help="path to results.h5")
+    p.add_argument("--out", default=None, help="folder for PNG/SVG (default: next to results)")
+    p.set_defaults(func=cmd_plot)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_sweep
+    from .scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    out = args.out or scenario.output
+    if not out:
+        raise ValueError("--out DIR is required (the scenario has no 'output' key)")
+    outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
+                        ray_address=args.ray_address)
+    print(f"{outcome.ran} point(s) run, {outcome.skipped} already done, {outcome.total} in all, "
+          f"{outcome.seconds:.1f} s")
+    print(f"results: {outcome.results}")
+    if not args.no_plot:
+        try:
+            from .plot import plot_results
+
+            files = plot_results(outcome.results)
+            print(f"plots:   {len(files)} files in {files[0].rsplit('/', 1)[0] if files else '-'}")
+        except ImportError as exc:
+            print(f"plots skipped: {exc}", file=sys.stderr)
+    if outcome.failed:
+        print(f"{len(outcome.failed)} point(s) FAILED:", file=sys.stderr)
+        for f in outcome.failed:
+            print(f"  {f['id']}: {f['codec']} / {f['channel']} / {f['snr_db']} dB: {f['error']}",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .summary import format_table, summarize
+
+    summary = summarize(args.results)
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        print(format_table(summary))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from .plot import plot_results
+
+    files = plot_results(args.results, args.out)
+    for f in files:
+        print(f)
+    return 0

@@ -1,0 +1,3 @@
+"""Imports every built-in codec module so that it registers in :data:`CODECS`."""
+
+from . import raw  # noqa: F401

@@ -1,0 +1,78 @@
+"""The codec interface and the codec registry.
+
+A codec turns images (and optional user queries) into a
+:class:`~semlink.semantic.payload.Payload` and a received payload back into
+a :class:`~semlink.semantic.payload.Reconstruction`:
+
+.. code-block:: python
+
+    payload = codec.encode(images, queries=None)   # images: list of [3, H, W] float in [0, 1]
+    recon = codec.decode(received)                 # received: ReceivedPayload
+
+Codecs register by name in :data:`CODECS` (the same registry mechanism as
+channels; entry-point group ``semlink.codecs``) and declare their streams
+with a default PHY profile name each (:attr:`Codec.stream_profiles`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from semlink.registry import Registry
+
+from .payload import Payload, ReceivedPayload, Reconstruction
+
+
+class Codec(ABC):
+    """Base class of source codecs.
+
+    Subclasses set :attr:`stream_profiles` (stream name -> default profile
+    name) and :attr:`stream_kinds` (stream name -> ``"digital"``/``"analog"``),
+    and implement :meth:`encode`, :meth:`decode` and :meth:`params`.
+    ``deterministic_encode = True`` lets sweeps reuse one encoding across
+    channels and SNR points.
+    """
+
+    name: str = "codec"
+    stream_profiles: dict[str, str] = {}
+    stream_kinds: dict[str, str] = {}
+    deterministic_encode: bool = True
+
+    def bind_profiles(self, mapping: dict[str, str] | None) -> None:
+        """Override stream -> profile bindings (from a scenario file)."""
+        if not mapping:
+            return
+        unknown = set(mapping) - set(self.stream_profiles)
+        if unknown:
+            raise ValueError(
+                f"codec {self.name!r} has no stream(s) {sorted(unknown)}; its streams are "
+                f"{sorted(self.stream_profiles)}"
+            )
+        self.stream_profiles = {**self.stream_profiles, **mapping}
+
+    @abstractmethod
+    def encode(self, images: list, queries: list | None = None) -> Payload:
+        """Images (list of [3, H, W] float in [0, 1]) and optional queries -> payload."""
+
+    @abstractmethod
+    def decode(self, received: ReceivedPayload) -> Reconstruction:
+        """Received payload -> reconstruction (same number of images)."""
+
+    def params(self) -> dict[str, Any]:
+        """The codec's parameters, JSON-able, as recorded in results."""
+        return {}
+
+
+CODECS: Registry[Codec] = Registry("codec", group="semlink.codecs")
+
+
+def make_codec(name: str, params: dict | None = None, profiles: dict | None = None) -> Codec:
+    """Instantiate a registered codec and bind its streams to profiles."""
+    from . import builtin  # noqa: F401  (registers the built-in codecs)
+
+    codec = CODECS.create(name, **(params or {}))
+    if not isinstance(codec, Codec):
+        raise TypeError(f"codec {name!r} built a {type(codec).__name__}, not a semlink Codec")
+    codec.bind_profiles(profiles)
+    return codec
