@@ -4,7 +4,7 @@ Layout of ``results.h5``::
 
     /                   attrs: format, semlink_version, scenario_yaml (as given),
                                scenario_json, env_json (versions, device, git), source
-    /points/<id>/       attrs: index, status ('ok' | 'failed'), codec, codec_label,
+    /points/<id>/       attrs: id, index, status ('ok' | 'failed'), codec, codec_label,
                                codec_index, params_json, profiles_json, channel_label,
                                channel_index, channel_json, snr_index, snr_db, ebno_db,
                                seed, error, traceback
@@ -36,7 +36,7 @@ import numpy as np
 
 FORMAT = "semlink-results-1"
 PHY_FIELDS = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")
-POINT_ATTRS = ("index", "status", "codec", "codec_label", "codec_index", "params_json",
+POINT_ATTRS = ("id", "index", "status", "codec", "codec_label", "codec_index", "params_json",
                "profiles_json", "channel_label", "channel_index", "channel_json", "snr_index",
                "snr_db", "ebno_db", "seed", "error", "traceback")
 TIMINGS = ("encode_s", "phy_s", "decode_s", "metrics_s")

@@ -138,7 +138,9 @@ class PointRunner:
                 if on_images:
                     on_images(len(items))
             bits = sum(np.asarray(d["bits"]) for d in phy.values() if d["kind"] == "digital")
-            if isinstance(bits, np.ndarray):
+            if not isinstance(bits, np.ndarray):   # no digital stream: BER/BLER undefined
+                metrics["ber"] = metrics["bler"] = [math.nan] * len(names)
+            else:
                 errs = sum(np.asarray(d["bit_errors"]) for d in phy.values() if d["kind"] == "digital")
                 blocks = sum(np.asarray(d["blocks"]) for d in phy.values() if d["kind"] == "digital")
                 berrs = sum(np.asarray(d["block_errors"]) for d in phy.values() if d["kind"] == "digital")
