@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import ber_command, sweep_commands
+from . import ber_command, sweep_commands, train_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     ber_command.add_parser(sub)
     sweep_commands.add_parsers(sub)
+    train_command.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)

@@ -71,6 +71,26 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
 _CROPS = ("none", "center")
 
 
+def resolve_package_path(path: str) -> str:
+    """``pkg://module.name/rel/path`` -> a file inside an installed package.
+
+    Lets scenario files use images that ship with a dependency, e.g.
+    ``pkg://skimage.data/astronaut.png``. Other paths are returned unchanged.
+    """
+    if not isinstance(path, str) or not path.startswith("pkg://"):
+        return path
+    module, _, rel = path[len("pkg://"):].partition("/")
+    try:
+        from importlib.resources import files
+
+        return str(files(module) / rel)
+    except ModuleNotFoundError as exc:
+        from semlink.extras import install_hint
+
+        raise DatasetError(f"{path!r}: package {module!r} is not installed "
+                           f"({install_hint(module.split('.')[0])})") from exc
+
+
 class DatasetError(ValueError):
     """Invalid dataset configuration or unreadable dataset file."""
 
@@ -233,8 +253,10 @@ class ImageDataset:
 
     def _check_config(self, resize):
         k = self.key
-        if not isinstance(self.path, str) or not self.path:
-            raise DatasetError(f"{k}.path: expected a folder or glob pattern, got {self.path!r}")
+        paths = self.path if isinstance(self.path, list) else [self.path]
+        if not paths or not all(isinstance(p, str) and p for p in paths):
+            raise DatasetError(f"{k}.path: expected a folder, file or glob pattern (or a list of "
+                               f"them), got {self.path!r}")
         if self.crop not in _CROPS:
             raise DatasetError(f"{k}.crop: expected one of {list(_CROPS)}, got {self.crop!r}")
         if not _is_pos_int(self.multiple_of):
@@ -254,7 +276,20 @@ class ImageDataset:
                            f"[H, W] of positive integers, got {resize!r}")
 
     def _find_files(self) -> list[tuple[str, str]]:
-        k, p = self.key, os.path.expanduser(self.path)
+        if isinstance(self.path, list):
+            files = []
+            for i, one in enumerate(self.path):
+                files += self._find_one(resolve_package_path(one), f"{self.key}.path[{i}]")
+            names = [n for n, _ in files]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise DatasetError(f"{self.key}.path: several images are named {dup}; "
+                                   "give each file a distinct name")
+            return files[: self.max_images] if self.max_images else files
+        return self._find_one(resolve_package_path(self.path), f"{self.key}.path")
+
+    def _find_one(self, path: str, where: str) -> list[tuple[str, str]]:
+        k, p = where, os.path.expanduser(path)
         exts = " ".join(IMAGE_EXTENSIONS)
         if glob.has_magic(p):
             root = p
@@ -269,12 +304,12 @@ class ImageDataset:
         elif os.path.isfile(p):
             root, found, what = os.path.dirname(p), [p], f"{self.path!r} is not an image file"
         else:
-            raise DatasetError(f"{k}.path: folder {self.path!r} does not exist; set {k}.path to an existing "
+            raise DatasetError(f"{k}: folder {path!r} does not exist; set {k} to an existing "
                                f"image folder or a glob pattern such as '/data/kodak/*.png'")
         files = sorted((os.path.relpath(f, root or ".").replace(os.sep, "/"), f)
                        for f in found if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
-            raise DatasetError(f"{k}.path: {what}; accepted extensions (case-insensitive): {exts}")
+            raise DatasetError(f"{k}: {what}; accepted extensions (case-insensitive): {exts}")
         return files[: self.max_images] if self.max_images else files
 
     def _load(self, name: str, full: str) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -8,6 +8,7 @@ return one value per image. PHY metrics (``ber``, ``bler``,
   255 for 8-bit), computed on the float images; identical images give the
   cap of 100 dB so that results stay finite and JSON-valid.
 * ``mse``: mean squared error on [0, 1] images.
+* ``ssim``, ``ms_ssim``, ``lpips``: see :mod:`semlink.links.image_metrics`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,11 @@ class Metric:
     higher_is_better: bool
     compute: Callable[[list, object], np.ndarray]
     description: str = ""
+    unavailable: Callable[[], str | None] = lambda: None
+
+    def unavailable_reason(self) -> str | None:
+        """`None` when the metric can be computed here, else why not and how to fix it."""
+        return self.unavailable()
 
 
 METRICS: Registry[Metric] = Registry("metric", group="semlink.metrics")
@@ -70,6 +76,8 @@ def _register(metric: Metric) -> None:
 
 _register(Metric("psnr", "dB", True, psnr, "peak signal-to-noise ratio [dB], images in [0, 1]"))
 _register(Metric("mse", "", False, mse, "mean squared error, images in [0, 1]"))
+
+from . import image_metrics  # noqa: E402,F401  (registers ssim, ms_ssim, lpips)
 
 PHY_METRICS = {
     "ber": "bit error rate over the image's digital streams (genie)",

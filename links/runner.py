@@ -35,7 +35,15 @@ def _header(scenario: Scenario) -> dict:
 
     return {"semlink_version": __version__, "source": scenario.source,
             "scenario_yaml": yaml.safe_dump(scenario.raw, sort_keys=False),
-            "scenario_json": scenario.canonical_json(), "env_json": json.dumps(env)}
+            "scenario_json": scenario.canonical_json(), "env_json": json.dumps(env),
+            "metrics_unavailable_json": json.dumps(unavailable_metrics(scenario))}
+
+
+def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
+    """Metric name -> why it cannot be computed here (skipped, reported)."""
+    from .metrics import get_metric
+
+    return {m: r for m in scenario.metrics if (r := get_metric(m).unavailable_reason())}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
@@ -53,7 +61,10 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
     runner = PointRunner(scenario)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
     resolve_device(scenario.device)
-    done = store.start(_header(scenario), resume)
+    header = _header(scenario)
+    for name, reason in json.loads(header["metrics_unavailable_json"]).items():
+        print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
+    done = store.start(header, resume)
     points = scenario.points()
     todo = [p for p in points if p.id not in done]
     show = sys.stderr.isatty() if progress is None else progress

@@ -170,6 +170,8 @@ def _snr_list(value: Any, path: str) -> list[float]:
 def _resolve_path(value: Any, path: str, base: Path) -> str:
     if not isinstance(value, str) or not value:
         _fail(path, f"expected a path string, got {value!r}")
+    if value.startswith("pkg://"):
+        return value
     expanded = os.path.expanduser(os.path.expandvars(value))
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
@@ -264,7 +266,11 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     dataset = dict(_check_keys(raw["dataset"], DATASET_KEYS, "dataset"))
     if "path" not in dataset:
         _fail("dataset.path", "missing: a folder or glob of images")
-    dataset["path"] = _resolve_path(dataset["path"], "dataset.path", base)
+    if isinstance(dataset["path"], list):
+        dataset["path"] = [_resolve_path(v, f"dataset.path[{i}]", base)
+                           for i, v in enumerate(dataset["path"])]
+    else:
+        dataset["path"] = _resolve_path(dataset["path"], "dataset.path", base)
     for key in ("captions", "queries"):
         if dataset.get(key) is not None:
             dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)

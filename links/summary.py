@@ -63,7 +63,9 @@ def summarize(path: str) -> dict:
         run["num_images"] = max((len(p["images"]) for i in snr_idx for p in ok[i]), default=0)
         out_runs.append(run)
     return {"scenario": scenario, "env": json.loads(attrs["env_json"]),
-            "semlink_version": attrs.get("semlink_version"), "runs": out_runs}
+            "semlink_version": attrs.get("semlink_version"),
+            "metrics_unavailable": json.loads(attrs.get("metrics_unavailable_json", "{}")),
+            "runs": out_runs}
 
 
 def _default_profiles() -> dict:

@@ -76,7 +76,7 @@ class PointRunner:
         return self._links[point.channel.index]
 
     def _encode(self, codec, point: Point, b: int, items):
-        key = (point.codec.index, b)
+        key = (point.codec.index, b, codec.encode_key())
         if codec.deterministic_encode and key in self._encoded:
             return self._encoded[key]
         t0 = time.perf_counter()
@@ -109,7 +109,9 @@ class PointRunner:
             seed = point_seed(point)
             link.reseed(seed)
             torch.manual_seed(seed)
-            metric_objs = [get_metric(m) for m in self.scenario.metrics]
+            codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
+            metric_objs = [m for m in (get_metric(n) for n in self.scenario.metrics)
+                           if m.unavailable_reason() is None]
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc

@@ -63,6 +63,13 @@ class Codec(ABC):
         """The codec's parameters, JSON-able, as recorded in results."""
         return {}
 
+    def attach_phy(self, chains: dict) -> None:
+        """Receive stream name -> chain before encoding (for symbol budgets); default: ignore."""
+
+    def encode_key(self):
+        """Extra cache key of an encoding when it depends on the PHY (default `None`)."""
+        return None
+
 
 CODECS: Registry[Codec] = Registry("codec", group="semlink.codecs")
 

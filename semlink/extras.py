@@ -21,6 +21,8 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "diffusers": ("diffusion", "diffusers"),
     "ray": ("ray", "ray"),
     "matplotlib": ("plot", "matplotlib"),
+    "skimage": ("examples", "scikit-image"),
+    "pillow_heif": ("codecs", "pillow-heif"),
 }
 
 
