@@ -143,16 +143,29 @@ class ImageFileCodec(Codec):
         lo, hi = self.quality_range
         best = None
         if self.continuous_quality:            # quality = compression ratio: lower is better
-            a, b = lo, hi
-            for _ in range(18):
-                mid = math.sqrt(a * b)
-                data = self.encode_file(im, mid)
+            # rate-controlled codec: the file is close to raw/ratio, so start there
+            raw_bits = 24 * im.width * im.height
+            ratio = min(hi, max(lo, raw_bits / budget_bits))
+            a = b = None                        # a: ratio too small (too big a file), b: fits
+            for _ in range(24):
+                data = self.encode_file(im, ratio)
                 if len(data) * 8 <= budget_bits:
-                    best, b = (data, mid), mid
+                    if best is None or len(data) > len(best[0]):
+                        best = (data, ratio)
+                    b = ratio
+                    if budget_bits - len(data) * 8 < 0.005 * budget_bits or ratio <= lo:
+                        break
                 else:
-                    a = mid
-                if best and budget_bits - len(best[0]) * 8 < 0.005 * budget_bits:
-                    break
+                    a = ratio
+                    if ratio >= hi:
+                        break
+                if a is not None and b is not None:
+                    if b / a < 1.0005:
+                        break
+                    ratio = math.sqrt(a * b)
+                else:
+                    ratio = ratio * 1.03 if b is None else ratio / 1.03
+                    ratio = min(hi, max(lo, ratio))
         else:
             a, b = int(lo), int(hi)
             while a <= b:
