@@ -27,6 +27,38 @@ def add_parser(sub) -> None:
     d.add_argument("--checkpoint-every", type=int, default=250)
     d.add_argument("--device", default="cpu")
     d.set_defaults(func=run)
+    u = tsub.add_parser("uoisc", help="UO-ISC (user-oriented image semantic coding), two phases",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    u.add_argument("--data", required=True, help="training images (folder, glob)")
+    u.add_argument("--queries", default=None,
+                   help="queries: COCO captions/instances JSON, {file: [queries]} JSON or CSV")
+    u.add_argument("--out", required=True)
+    u.add_argument("--clip-model", default="ViT-B-16", help="open_clip model name or local-dir:PATH")
+    u.add_argument("--pretrained", default="openai",
+                   help="open_clip tag, weights file, or 'none' (random init, trained)")
+    u.add_argument("--clip-config", default=None, help="JSON file with an open_clip model config")
+    u.add_argument("--layers", default="4,8,12", help="1-based ViT layers to transmit")
+    u.add_argument("--dim", type=int, default=256, help="projection dimension D")
+    u.add_argument("--segment-length", type=int, default=32, help="VQ segment length l")
+    u.add_argument("--codebook-size", type=int, default=256, help="codewords K per segment")
+    u.add_argument("--decoder-channels", type=int, default=128)
+    u.add_argument("--no-text-alignment", action="store_true", help="baseline without FiLM/relevance")
+    u.add_argument("--steps-phase1", type=int, default=1000)
+    u.add_argument("--steps-phase2", type=int, default=0)
+    u.add_argument("--batch-size", type=int, default=8)
+    u.add_argument("--lr", type=float, default=2e-4)
+    u.add_argument("--lambda-rel", type=float, default=0.1, help="weight of the relevance loss")
+    u.add_argument("--gamma-adv", type=float, default=0.01, help="weight of the adversarial loss")
+    u.add_argument("--pixel-loss", choices=["l2", "l1"], default="l2")
+    u.add_argument("--vlm", default=None, help="LLaVA-family model id or folder (relevance loss)")
+    u.add_argument("--channel", default="none", help="none | indices:P | phy")
+    u.add_argument("--snr-db", type=float, default=10.0, help="training Es/N0 with --channel phy")
+    u.add_argument("--eval-data", default=None, help="held-out images: PSNR vs mean-image baseline")
+    u.add_argument("--seed", type=int, default=0)
+    u.add_argument("--resume", action="store_true")
+    u.add_argument("--checkpoint-every", type=int, default=200)
+    u.add_argument("--device", default="cpu")
+    u.set_defaults(func=run_uoisc)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -40,5 +72,30 @@ def run(args: argparse.Namespace) -> int:
                             eval_data=args.eval_data,
                             eval_snr_db=parse_points(args.eval_snr_db, "--eval-snr-db"),
                             checkpoint_every=args.checkpoint_every, device=args.device)
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def run_uoisc(args: argparse.Namespace) -> int:
+    from semlink.semantic.train_uoisc import evaluate_uoisc, train_uoisc
+
+    clip_config = None
+    if args.clip_config:
+        with open(args.clip_config) as f:
+            clip_config = json.load(f)
+    pretrained = None if args.pretrained.lower() == "none" else args.pretrained
+    result = train_uoisc(
+        args.data, args.out, queries=args.queries, clip_model=args.clip_model,
+        pretrained=pretrained, clip_config=clip_config,
+        layers=[int(v) for v in args.layers.split(",")], dim=args.dim,
+        segment_length=args.segment_length, codebook_size=args.codebook_size,
+        decoder_channels=args.decoder_channels, text_alignment=not args.no_text_alignment,
+        steps_phase1=args.steps_phase1, steps_phase2=args.steps_phase2,
+        batch_size=args.batch_size, lr=args.lr, lambda_rel=args.lambda_rel,
+        gamma_adv=args.gamma_adv, pixel_loss=args.pixel_loss, vlm=args.vlm,
+        channel=args.channel, snr_db=args.snr_db, seed=args.seed, resume=args.resume,
+        checkpoint_every=args.checkpoint_every, device=args.device)
+    if args.eval_data:
+        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data, device=args.device)
     print(json.dumps(result, indent=1))
     return 0

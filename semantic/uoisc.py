@@ -1,0 +1,266 @@
+"""UO-ISC: user-oriented image semantic coding (../papers/uo-isc.md).
+
+Transmitter (Sec. II): frozen CLIP ViT (default ViT-B/16) -> patch tokens of
+the selected layers ``L`` -> per-layer MLP projection to ``D`` (eq. 1); the
+query's CLIP text features -> per-layer MLP projection (eq. 2) -> FiLM scale
+and shift from two MLPs (eqs. 3-4) -> segment-wise VQ with segment length
+``l`` and ``K`` codewords per segment (eqs. 5-7) -> indices -> bits
+(``ceil(log2 K)`` each) -> one digital stream (default profile: 5G LDPC +
+8-PSK over flat fading, from the scenario).
+
+Receiver: bits -> indices -> codewords (eq. 9) -> spatial grids per layer ->
+decoder of ``|L|`` blocks (two 3x3 convolutions with instance norm and leaky
+ReLU, then a x2 transposed convolution), starting from the deepest layer;
+each later block fuses its input with the upsampled reconstruction of its
+layer (learnable transposed-convolution upsampling + a 1x1-conv fusion MLP,
+eq. 10); a final convolution head (with the remaining upsampling to the
+input size) gives the image.
+
+Choices where the paper's text lost its symbols (all parameters):
+
+* ``dim`` D = 256, ``codebook_size`` K = 256 (8 bits per index), layers
+  ``(4, 8, 12)``, ``decoder_channels`` = 128, beta = 0.25.
+* FiLM conditioning: the projected text token features are mean-pooled over
+  the query's valid tokens before the scale/shift MLPs, so one (gamma, beta)
+  pair per image and layer modulates all image tokens.
+* Indices hit by failed code blocks are **kept as received** (taken modulo
+  K when K is not a power of two): a bit error changes one segment of one
+  token, which is the paper's robustness argument for short segments.
+* Queries: the first query of each image; ``default_query`` when an image
+  has none.
+
+Variants (paper Sec. IV): ``text_alignment=False`` (no FiLM, no relevance
+loss) and ``pretrained=None`` with ``frozen=False`` (same CLIP architecture,
+random init, trained).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .clip_features import ClipFeatures
+from .codec import CODECS, Codec
+from .payload import Payload, ReceivedPayload, Reconstruction, Stream
+from .vq import SegmentVQ
+
+
+def _mlp(d_in: int, d_out: int, hidden: int | None = None) -> nn.Sequential:
+    hidden = hidden or max(d_in, d_out)
+    return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Linear(hidden, d_out))
+
+
+class ConvBlock(nn.Module):
+    """Two 3x3 conv + InstanceNorm + LeakyReLU, then a x2 transposed conv."""
+
+    def __init__(self, c_in: int, c: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(c_in, c, 3, padding=1), nn.InstanceNorm2d(c, affine=True), nn.LeakyReLU(0.2),
+            nn.Conv2d(c, c, 3, padding=1), nn.InstanceNorm2d(c, affine=True), nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(c, c, 4, stride=2, padding=1))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class UOISCModel(nn.Module):
+    """The trainable UO-ISC network around a :class:`ClipFeatures` backbone.
+
+    :param clip: the CLIP feature extractor.
+    :param dim: shared projection dimension D.
+    :param segment_length: VQ segment length l (divides D).
+    :param codebook_size: K codewords per segment.
+    :param text_alignment: FiLM with the query (else projected image features only).
+    :param decoder_channels: channels of every decoder block.
+    """
+
+    def __init__(self, clip: ClipFeatures, dim: int = 256, segment_length: int = 32,
+                 codebook_size: int = 256, text_alignment: bool = True,
+                 decoder_channels: int = 128, beta: float = 0.25, ema: bool = False) -> None:
+        super().__init__()
+        self.clip = clip
+        n = len(clip.layers)
+        up_blocks = 2**n
+        if clip.patch_size % up_blocks:
+            raise ValueError(f"{n} selected layers upsample by {up_blocks}, which must divide the "
+                             f"patch size {clip.patch_size}; select at most "
+                             f"{int(math.log2(clip.patch_size))} layers")
+        self.dim, self.text_alignment = dim, text_alignment
+        self.img_proj = nn.ModuleList(_mlp(clip.width, dim) for _ in range(n))
+        if text_alignment:
+            self.txt_proj = nn.ModuleList(_mlp(clip.text_width, dim) for _ in range(n))
+            self.film_scale = nn.ModuleList(_mlp(dim, dim) for _ in range(n))
+            self.film_shift = nn.ModuleList(_mlp(dim, dim) for _ in range(n))
+        self.vq = SegmentVQ(dim, segment_length, codebook_size, beta=beta, ema=ema)
+        c = decoder_channels
+        # decoder order: deepest layer first
+        self.blocks = nn.ModuleList(ConvBlock(dim if i == 0 else c, c) for i in range(n))
+        self.upsample = nn.ModuleList(nn.ConvTranspose2d(dim, c, 2**i, stride=2**i) for i in range(1, n))
+        self.fuse = nn.ModuleList(nn.Sequential(nn.Conv2d(2 * c, c, 1), nn.LeakyReLU(0.2), nn.Conv2d(c, c, 1))
+                                  for _ in range(1, n))
+        rest = clip.patch_size // up_blocks
+        head = [nn.ConvTranspose2d(c, c, rest, stride=rest), nn.LeakyReLU(0.2)] if rest > 1 else []
+        self.head = nn.Sequential(*head, nn.Conv2d(c, 3, 3, padding=1), nn.Sigmoid())
+
+    @property
+    def tokens_per_layer(self) -> int:
+        return self.clip.grid[0] * self.clip.grid[1]
+
+    @property
+    def bits_per_image(self) -> int:
+        """Exact payload bits per image: |L| * N * (D/l) * ceil(log2 K)."""
+        return len(self.clip.layers) * self.tokens_per_layer * self.vq.S * self.vq.bits_per_index
+
+    def align(self, images: torch.Tensor, tokens: torch.Tensor | None) -> list[torch.Tensor]:
+        """Images [B, 3, H, W] (+ query tokens) -> aligned features per layer [B, N, D]."""
+        feats = self.clip.image_features(images)
+        out = [proj(f) for proj, f in zip(self.img_proj, feats)]
+        if self.text_alignment:
+            if tokens is None:
+                raise ValueError("text_alignment=True needs queries")
+            t, mask = self.clip.text_features(tokens.to(images.device))
+            m = mask.unsqueeze(-1).to(t.dtype)
+            for i in range(len(out)):
+                pooled = (self.txt_proj[i](t) * m).sum(1) / m.sum(1).clamp_min(1)      # [B, D]
+                out[i] = self.film_scale[i](pooled).unsqueeze(1) * out[i] + \
+                    self.film_shift[i](pooled).unsqueeze(1)
+        return out
+
+    def decode_features(self, feats: list[torch.Tensor]) -> torch.Tensor:
+        """Per-layer [B, N, D] (shallow -> deep) -> image [B, 3, H, W]."""
+        gh, gw = self.clip.grid
+        grids = [f.transpose(1, 2).reshape(f.shape[0], self.dim, gh, gw) for f in feats][::-1]
+        x = self.blocks[0](grids[0])
+        for i in range(1, len(grids)):
+            up = self.upsample[i - 1](grids[i])
+            x = self.blocks[i](self.fuse[i - 1](torch.cat([x, up], dim=1)))
+        return self.head(x)
+
+    def forward(self, images, tokens=None):
+        """Training pass without channel: (reconstruction, indices per layer, VQ loss)."""
+        quantised, indices, vq_loss = [], [], 0.0
+        for f in self.align(images, tokens):
+            q, idx, loss = self.vq(f)
+            quantised.append(q)
+            indices.append(idx)
+            vq_loss = vq_loss + loss
+        return self.decode_features(quantised), indices, vq_loss / len(quantised)
+
+    # -- bits --------------------------------------------------------------------
+    def indices_to_bits(self, indices: list[torch.Tensor]) -> torch.Tensor:
+        """Per-layer [N, S] indices of one image -> 1-D uint8 bits (MSB first)."""
+        b = self.vq.bits_per_index
+        flat = torch.cat([i.reshape(-1) for i in indices]).long().cpu()
+        shifts = torch.arange(b - 1, -1, -1)
+        return ((flat.unsqueeze(1) >> shifts) & 1).reshape(-1).to(torch.uint8)
+
+    def bits_to_indices(self, bits: torch.Tensor) -> list[torch.Tensor]:
+        b = self.vq.bits_per_index
+        weights = 2 ** torch.arange(b - 1, -1, -1)
+        flat = (bits.long().cpu().reshape(-1, b) * weights).sum(1)
+        per_layer = flat.reshape(len(self.clip.layers), self.tokens_per_layer, self.vq.S)
+        return list(per_layer)
+
+
+def build_uoisc(clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
+                layers=(4, 8, 12), frozen: bool | None = None, clip_config: dict | None = None,
+                **model_kwargs) -> UOISCModel:
+    """Build UO-ISC; ``frozen`` defaults to True with pretrained weights, False without."""
+    frozen = (pretrained is not None) if frozen is None else frozen
+    clip = ClipFeatures(clip_model, pretrained, layers, frozen, clip_config)
+    return UOISCModel(clip, **model_kwargs)
+
+
+def save_uoisc(path, model: UOISCModel, config: dict, meta: dict | None = None, extra: dict | None = None):
+    """Checkpoint: the build config + state dict (CLIP included only when trained)."""
+    state = {k: v for k, v in model.state_dict().items()
+             if not (model.clip.frozen and k.startswith("clip."))}
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save({"format": "semlink-uoisc-1", "config": config, "state_dict": state,
+                "meta": meta or {}, **(extra or {})}, tmp)
+    tmp.replace(path)
+
+
+def load_uoisc(path, map_location="cpu") -> tuple[UOISCModel, dict]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"UO-ISC checkpoint {str(path)!r} not found; train one with "
+                                "'semlink train uoisc --data DIR --out DIR'")
+    ckpt = torch.load(path, map_location=map_location, weights_only=False)
+    if ckpt.get("format") != "semlink-uoisc-1":
+        raise ValueError(f"{str(path)!r} is not a semlink UO-ISC checkpoint")
+    model = build_uoisc(**ckpt["config"])
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    bad = [k for k in missing if not (model.clip.frozen and k.startswith("clip."))]
+    if bad or unexpected:
+        raise ValueError(f"{path}: checkpoint does not match its config (missing {bad[:5]}, "
+                         f"unexpected {unexpected[:5]})")
+    return model.eval(), ckpt
+
+
+@CODECS.register("uoisc")
+class UOISCCodec(Codec):
+    """UO-ISC (user-oriented image semantic coding with CLIP + segment-wise VQ), one digital stream.
+
+    :param checkpoint: path of a trained UO-ISC checkpoint (``semlink train uoisc``).
+    :param profile: default PHY profile of stream ``indices``.
+    :param default_query: query used for images without one.
+    :param device: torch device of the network.
+    """
+
+    name = "uoisc"
+    stream_kinds = {"indices": "digital"}
+
+    def __init__(self, checkpoint: str, profile: str = "default",
+                 default_query: str = "What is in the image?", device: str = "cpu") -> None:
+        self.model, ckpt = load_uoisc(checkpoint, map_location=device)
+        self.model.to(device)
+        self.checkpoint, self.device, self.default_query = str(checkpoint), device, default_query
+        self.config, self.meta = ckpt["config"], ckpt.get("meta", {})
+        self.stream_profiles = {"indices": profile}
+
+    def params(self) -> dict:
+        m = self.model
+        return {"checkpoint": self.checkpoint, "segment_length": m.vq.l, "codebook_size": m.vq.K,
+                "dim": m.dim, "layers": m.clip.layers, "text_alignment": m.text_alignment,
+                "clip": m.clip.describe(), "bits_per_image": m.bits_per_image}
+
+    def _prepare(self, images):
+        size = self.model.clip.image_size
+        batch = []
+        for i, img in enumerate(images):
+            if tuple(img.shape[-2:]) != size:
+                raise ValueError(f"images[{i}] is {tuple(img.shape[-2:])}; UO-ISC with this CLIP "
+                                 f"model needs {size}: set dataset.resize: {list(size)} and crop: center")
+            batch.append(img)
+        return torch.stack(batch).float().to(self.device)
+
+    @torch.no_grad()
+    def encode(self, images, queries=None) -> Payload:
+        x = self._prepare(images)
+        qs = [(q[0] if q else self.default_query) for q in (queries or [[]] * len(images))]
+        tokens = self.model.clip.tokenize(qs) if self.model.text_alignment else None
+        feats = self.model.align(x, tokens)
+        data, side = [], []
+        for b in range(len(images)):
+            idx = [self.model.vq.indices(f[b]) for f in feats]
+            data.append(self.model.indices_to_bits(idx))
+            side.append({"size": list(images[b].shape[-2:]), "query": qs[b]})
+        return Payload({"indices": Stream("digital", data, self.stream_profiles["indices"])}, side)
+
+    @torch.no_grad()
+    def decode(self, received: ReceivedPayload) -> Reconstruction:
+        images = []
+        for bits in received.streams["indices"].data:
+            idx = self.model.bits_to_indices(bits)
+            feats = [self.model.vq.lookup(i.to(self.device)).unsqueeze(0) for i in idx]
+            images.append(self.model.decode_features(feats)[0].clamp(0, 1).cpu())
+        return Reconstruction(images=images, fallback=[False] * len(images),
+                              texts=[s.get("query") for s in received.side_info])
