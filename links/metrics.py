@@ -78,6 +78,7 @@ _register(Metric("psnr", "dB", True, psnr, "peak signal-to-noise ratio [dB], ima
 _register(Metric("mse", "", False, mse, "mean squared error, images in [0, 1]"))
 
 from . import image_metrics  # noqa: E402,F401  (registers ssim, ms_ssim, lpips)
+from . import vlm_metrics  # noqa: E402,F401  (registers answer_match, relevance_loss)
 
 PHY_METRICS = {
     "ber": "bit error rate over the image's digital streams (genie)",
@@ -86,6 +87,6 @@ PHY_METRICS = {
 }
 
 
-def get_metric(name: str) -> Metric:
-    """Look up a metric by name."""
-    return METRICS.create(name)
+def get_metric(name: str, **params) -> Metric:
+    """Look up a metric by name; ``params`` configure it (e.g. ``vlm=...``)."""
+    return METRICS.create(name, **params)

@@ -43,7 +43,8 @@ def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     """Metric name -> why it cannot be computed here (skipped, reported)."""
     from .metrics import get_metric
 
-    return {m: r for m in scenario.metrics if (r := get_metric(m).unavailable_reason())}
+    return {e["name"]: r for e in scenario.metrics
+            if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",

@@ -100,7 +100,7 @@ class Scenario:
     snr_db: list[float] | None
     ebno_db: list[float] | None
     seeds: list[int]
-    metrics: list[str]
+    metrics: list[dict]
     batch_size: int
     device: str
     precision: str | None
@@ -303,15 +303,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     if not isinstance(seeds, list) or not seeds or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         _fail("seeds", f"expected a non-empty list of non-negative integers, got {seeds!r}")
-    metrics = raw.get("metrics", ["psnr"])
-    if not isinstance(metrics, list):
-        _fail("metrics", f"expected a list of metric names, got {metrics!r}")
-    for i, m in enumerate(metrics):
-        if m in PHY_METRICS:
-            continue
-        if not isinstance(m, str) or m not in METRICS:
-            _fail(f"metrics[{i}]", f"unknown metric {m!r}; available: "
-                  f"{', '.join(sorted(set(METRICS.names()) | set(PHY_METRICS)))}")
+    metrics = _metrics(raw.get("metrics", ["psnr"]), METRICS, PHY_METRICS)
     device = raw.get("device", "cpu")
     if not isinstance(device, str):
         _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
@@ -331,9 +323,33 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     return Scenario(raw=raw, source=source, base_dir=base, dataset=dataset, codecs=codecs,
                     profiles=profiles, channels=_channels(raw["channels"]), snr_db=snr,
                     ebno_db=ebno, seeds=list(seeds),
-                    metrics=[m for m in metrics if m not in PHY_METRICS],
+                    metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
                     device=device, precision=precision, output=output, ray=dict(ray))
+
+
+def _metrics(value, registry, phy_metrics) -> list[dict]:
+    """Metric entries -> [{"name", "params"}] (PHY metrics are always recorded)."""
+    if not isinstance(value, list):
+        _fail("metrics", f"expected a list of metric names or {{name: ..., params}}, got {value!r}")
+    out = []
+    for i, entry in enumerate(value):
+        spec = {"name": entry} if isinstance(entry, str) else entry
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            _fail(f"metrics[{i}]", f"expected a metric name or a mapping with 'name', got {entry!r}")
+        name = spec["name"]
+        if name in phy_metrics:
+            continue
+        if name not in registry:
+            _fail(f"metrics[{i}]", f"unknown metric {name!r}; available: "
+                  f"{', '.join(sorted(set(registry.names()) | set(phy_metrics)))}")
+        params = {k: v for k, v in spec.items() if k != "name"}
+        try:
+            registry.create(name, **params)
+        except (TypeError, ValueError) as exc:
+            _fail(f"metrics[{i}]", str(exc.args[0] if exc.args else exc))
+        out.append({"name": name, "params": params})
+    return out
 
 
 def _check_ebno_defined(codecs, profiles) -> None:

@@ -110,7 +110,8 @@ class PointRunner:
             link.reseed(seed)
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
-            metric_objs = [m for m in (get_metric(n) for n in self.scenario.metrics)
+            metric_objs = [m for m in (get_metric(e["name"], **e["params"])
+                                       for e in self.scenario.metrics)
                            if m.unavailable_reason() is None]
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
@@ -123,6 +124,8 @@ class PointRunner:
                 recon = codec.decode(received)
                 t2 = time.perf_counter()
                 originals = [it.image for it in items]
+                recon.extras.setdefault("queries", [it.queries[0] if it.queries else None
+                                                    for it in items])
                 for m in metric_objs:
                     metrics.setdefault(m.name, []).extend(m.compute(originals, recon).tolist())
                 t3 = time.perf_counter()
