@@ -59,6 +59,7 @@ class CodecSetting:
     label: str
     params: dict
     profiles: dict
+    instance: object = None     # the codec built during validation, reused by local sweeps
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _check_codec(setting: CodecSetting, path: str) -> None:
     from semlink.semantic import make_codec
 
     try:
-        make_codec(setting.name, setting.params, setting.profiles)
+        setting.instance = make_codec(setting.name, setting.params, setting.profiles)
     except (ValueError, TypeError, KeyError) as exc:
         msg = exc.args[0] if exc.args else exc
         _fail(path, f"codec {setting.name!r} with params {setting.params}: {msg}")
@@ -285,9 +286,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             raise ScenarioError(str(exc)) from None
     codecs = _codecs(raw["codecs"])
     for c in codecs:
-        from semlink.semantic import make_codec
-
-        for stream, prof in make_codec(c.name, c.params, c.profiles).stream_profiles.items():
+        for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:
                 _fail(f"codecs[{c.index}].profiles.{stream}",
                       f"unknown profile {prof!r}; defined: {', '.join(sorted(profiles))}")
@@ -353,10 +352,8 @@ def _metrics(value, registry, phy_metrics) -> list[dict]:
 
 
 def _check_ebno_defined(codecs, profiles) -> None:
-    from semlink.semantic import make_codec
-
     for c in codecs:
-        used = set(make_codec(c.name, c.params, c.profiles).stream_profiles.values())
+        used = set(c.instance.stream_profiles.values())
         kinds = {profiles[p].get("kind", "digital") for p in used}
         if len(used) != 1 or kinds != {"digital"}:
             _fail("ebno_db", f"Eb/N0 is defined only when every codec uses exactly one digital "

@@ -65,7 +65,7 @@ class PointRunner:
     def codec(self, point: Point):
         c = point.codec
         if c.index not in self._codecs:
-            self._codecs[c.index] = make_codec(c.name, c.params, c.profiles)
+            self._codecs[c.index] = c.instance or make_codec(c.name, c.params, c.profiles)
         return self._codecs[c.index]
 
     def link(self, point: Point) -> Link:

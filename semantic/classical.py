@@ -71,7 +71,7 @@ class ImageFileCodec(Codec):
 
     Subclasses implement :meth:`encode_file` (image, quality) -> bytes and
     :meth:`decode_file` (bytes) -> PIL image, set :attr:`quality_range` and
-    :attr:`continuous_quality`, and :attr:`tool` (name and version).
+    :attr:`continuous_quality`, and :meth:`check_tool` (availability; name and version).
     """
 
     stream_kinds = {"bits": "digital"}
@@ -105,6 +105,11 @@ class ImageFileCodec(Codec):
         self.rate_bpp, self.symbols_per_image, self.quality = rate_bpp, symbols_per_image, quality
         self.stream_profiles = {"bits": profile}
         self._chain = None
+        self.tool = self.check_tool()
+
+    @abstractmethod
+    def check_tool(self) -> str:
+        """Check the external codec is usable (else ImportError with the fix); return its name/version."""
 
     # -- PHY-aware budget ------------------------------------------------------------
     def attach_phy(self, chains: dict) -> None:
@@ -243,14 +248,12 @@ class JPEG2000Codec(ImageFileCodec):
     quality_range = (2.0, 2400.0)
     continuous_quality = True
 
-    def __init__(self, rate_bpp=None, symbols_per_image=None, quality=None, profile="default",
-                 bandwidth_ratio=None):
+    def check_tool(self) -> str:
         from PIL import features
 
         if not features.check("jpg_2000"):
             raise ImportError("jpeg2000 needs Pillow built with OpenJPEG: pip install -U pillow")
-        super().__init__(rate_bpp, symbols_per_image, quality, profile, bandwidth_ratio)
-        self.tool = f"OpenJPEG {features.version('jpg_2000')} via Pillow {_pillow_version()}"
+        return f"OpenJPEG {features.version('jpg_2000')} via Pillow {_pillow_version()}"
 
     def encode_file(self, im, quality):
         levels = max(1, min(6, int(math.log2(max(1, min(im.size)))) - 1))
@@ -272,10 +275,8 @@ class JPEGCodec(ImageFileCodec):
     name = "jpeg"
     quality_range = (1, 95)
 
-    def __init__(self, rate_bpp=None, symbols_per_image=None, quality=None, profile="default",
-                 bandwidth_ratio=None):
-        super().__init__(rate_bpp, symbols_per_image, quality, profile, bandwidth_ratio)
-        self.tool = f"libjpeg via Pillow {_pillow_version()}"
+    def check_tool(self) -> str:
+        return f"libjpeg via Pillow {_pillow_version()}"
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()
@@ -295,16 +296,14 @@ class HEVCIntraCodec(ImageFileCodec):
     name = "hevc_intra"
     quality_range = (1, 100)
 
-    def __init__(self, rate_bpp=None, symbols_per_image=None, quality=None, profile="default",
-                 bandwidth_ratio=None):
+    def check_tool(self) -> str:
         heif = require("pillow_heif", "codec hevc_intra")
         info = heif.libheif_info()
         if "x265" not in info.get("encoders", {}):
             raise ImportError("hevc_intra needs pillow-heif with the x265 encoder: "
                               "pip install -U pillow-heif")
-        super().__init__(rate_bpp, symbols_per_image, quality, profile, bandwidth_ratio)
         self._heif = heif
-        self.tool = f"{info['encoders']['x265']} via libheif {info['libheif']}"
+        return f"{info['encoders']['x265']} via libheif {info['libheif']}"
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()
