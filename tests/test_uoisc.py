@@ -116,3 +116,22 @@ def test_training_step_lowers_the_loss_and_relevance_loss_runs_offline(tmp_path,
     res1 = train_uoisc(str(image_dir), str(tmp_path / "c"), steps_phase1=25, text_alignment=False,
                        **{**common, "log_every": 1})
     assert res1["pixel"] < res0["pixel"]
+
+
+def test_uoisc_training_resumes_from_its_checkpoint(tmp_path, image_dir):
+    from semlink.semantic.train_uoisc import train_uoisc
+    from semlink.semantic.uoisc import load_uoisc
+
+    common = dict(clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
+                  layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
+                  batch_size=2, lr=1e-3, progress=False, text_alignment=False, checkpoint_every=2)
+    train_uoisc(str(image_dir), str(tmp_path / "full"), steps_phase1=4, **common)
+    train_uoisc(str(image_dir), str(tmp_path / "part"), steps_phase1=2, **common)
+    with pytest.raises(ValueError, match="resume"):
+        train_uoisc(str(image_dir), str(tmp_path / "part"), steps_phase1=4, **common)
+    res = train_uoisc(str(image_dir), str(tmp_path / "part"), steps_phase1=4, resume=True, **common)
+    assert res["steps"] == 4
+    a, _ = load_uoisc(tmp_path / "full" / "last.pt")
+    b, _ = load_uoisc(tmp_path / "part" / "last.pt")
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(p, q, atol=1e-5), name
