@@ -185,7 +185,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
             mse = F.mse_loss(rec.detach(), x).item()
             last_losses = {"pixel": pix.item(), "relevance": float(rel.detach()),
                            "vq": float(torch.as_tensor(vq_loss).detach()),
-                           "adv": float(adv), "disc": float(d_loss),
+                           "adv": float(adv.detach()), "disc": float(d_loss.detach()),
                            "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
             if step % log_every == 0 or step == total:
                 writer.writerow([step, phase] + [f"{v:.5g}" for v in last_losses.values()]

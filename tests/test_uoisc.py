@@ -135,3 +135,18 @@ def test_uoisc_training_resumes_from_its_checkpoint(tmp_path, image_dir):
     b, _ = load_uoisc(tmp_path / "part" / "last.pt")
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.allclose(p, q, atol=1e-5), name
+
+
+def test_training_with_the_phy_in_the_loop(tmp_path, image_dir):
+    from semlink.semantic.train_uoisc import train_uoisc
+
+    res = train_uoisc(str(image_dir), str(tmp_path / "phy"), clip_model=CONFIG["clip_model"],
+                      pretrained=None, clip_config=TINY_CLIP, layers=[2, 4], dim=32,
+                      segment_length=8, codebook_size=16, decoder_channels=16, batch_size=2,
+                      steps_phase1=2, text_alignment=False, channel="phy", snr_db=-5.0,
+                      profile={"code": "ldpc5g", "k": 128, "rate": 0.5, "modulation": "qpsk"},
+                      progress=False)
+    assert res["steps"] == 2 and math.isfinite(res["pixel"])
+    with pytest.raises(ValueError, match="channel must be"):
+        train_uoisc(str(image_dir), str(tmp_path / "bad"), channel="fading", pretrained=None,
+                    clip_model=CONFIG["clip_model"], clip_config=TINY_CLIP, layers=[2, 4])
