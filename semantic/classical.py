@@ -231,6 +231,13 @@ class ImageFileCodec(Codec):
         """Decode a (possibly corrupted) file; may raise."""
 
 
+def _pil_decode(data: bytes, fmt: str) -> Image.Image:
+    """Decode ``data`` with Pillow's ``fmt`` plug-in only (raises on failure)."""
+    im = Image.open(io.BytesIO(data), formats=[fmt])
+    im.load()
+    return im
+
+
 def _pillow_version() -> str:
     import PIL
 
@@ -263,9 +270,7 @@ class JPEG2000Codec(ImageFileCodec):
         return buf.getvalue()
 
     def decode_file(self, data):
-        im = Image.open(io.BytesIO(data), formats=["JPEG2000"])
-        im.load()
-        return im
+        return _pil_decode(data, "JPEG2000")
 
 
 @CODECS.register("jpeg")
@@ -284,9 +289,7 @@ class JPEGCodec(ImageFileCodec):
         return buf.getvalue()
 
     def decode_file(self, data):
-        im = Image.open(io.BytesIO(data), formats=["JPEG"])
-        im.load()
-        return im
+        return _pil_decode(data, "JPEG")
 
 
 @CODECS.register("hevc_intra")
