@@ -20,6 +20,7 @@ def add_parser(sub) -> None:
     d.add_argument("--batch-size", type=int, default=16)
     d.add_argument("--crop", type=int, default=64, help="random crop size (multiple of 4)")
     d.add_argument("--lr", type=float, default=1e-3)
+    d.add_argument("--lr-decay-step", type=int, default=None, help="from this step on, lr/10")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     d.add_argument("--eval-data", default=None, help="held-out images evaluated at the end")
@@ -71,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                             crop=args.crop, lr=args.lr, seed=args.seed, resume=args.resume,
                             eval_data=args.eval_data,
                             eval_snr_db=parse_points(args.eval_snr_db, "--eval-snr-db"),
-                            checkpoint_every=args.checkpoint_every, device=args.device)
+                            checkpoint_every=args.checkpoint_every, device=args.device,
+                            lr_decay_step=args.lr_decay_step)
     print(json.dumps(result, indent=1))
     return 0
 

@@ -80,8 +80,12 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
                    lr: float = 1e-3, seed: int = 0, resume: bool = False,
                    eval_data: str | None = None, eval_snr_db=(0, 5, 10, 15, 20),
                    checkpoint_every: int = 250, log_every: int = 25, device: str = "cpu",
-                   progress: bool | None = None) -> dict:
-    """Train (or resume) a deep JSCC model; return final metrics and file paths."""
+                   progress: bool | None = None, lr_decay_step: int | None = None) -> dict:
+    """Train (or resume) a deep JSCC model; return final metrics and file paths.
+
+    ``lr_decay_step``: from this step on the learning rate is ``lr / 10`` (the
+    paper lowers Adam's rate from 1e-3 to 1e-4 late in training).
+    """
     for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -96,7 +100,8 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
     eval_images = _images(eval_data, "--eval-data") if eval_data else []
     meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(snr_db),
             "ratio": c / 96, "channel": channel, "crop": crop, "batch_size": batch_size,
-            "lr": lr, "data": str(data), "num_train_images": len(images), "seed": seed}
+            "lr": lr, "lr_decay_step": lr_decay_step, "data": str(data),
+            "num_train_images": len(images), "seed": seed}
     torch.manual_seed(seed)
     model = DeepJSCC(c).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -134,6 +139,8 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
     t0 = time.perf_counter() - seconds
     try:
         while step < steps:
+            for group in opt.param_groups:
+                group["lr"] = lr / 10 if lr_decay_step and step >= lr_decay_step else lr
             x = _batch(images, batch_size, crop, gen).to(device)
             s = model.to_symbols(x)
             y, _ = ch(s, torch.full((x.shape[0],), no, device=device))

@@ -96,3 +96,12 @@ def test_shipped_checkpoint_beats_trivial_baselines_on_a_real_photo():
     trivial = 10 * math.log10(1 / float(((mean_image - img) ** 2).mean()))
     assert psnr[20.0] > trivial + 10 and psnr[20.0] > 22
     assert trivial < psnr[0.0] < psnr[20.0]          # graceful degradation
+
+
+def test_learning_rate_decays_at_the_given_step(tmp_path, image_dir):
+    kw = dict(snr_db=5.0, ratio=1 / 12, batch_size=2, crop=16, progress=False, lr=1e-3)
+    train_deepjscc(str(image_dir), str(tmp_path / "a"), steps=2, lr_decay_step=3, **kw)
+    train_deepjscc(str(image_dir), str(tmp_path / "b"), steps=4, lr_decay_step=3, **kw)
+    lr_a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"]
+    lr_b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"]
+    assert lr_a == pytest.approx(1e-3) and lr_b == pytest.approx(1e-4)
