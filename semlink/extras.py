@@ -20,7 +20,6 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "open_clip": ("vlm", "open_clip_torch"),
     "diffusers": ("diffusion", "diffusers"),
     "ray": ("ray", "ray"),
-    "matplotlib": ("plot", "matplotlib"),
     "skimage": ("examples", "scikit-image"),
     "pillow_heif": ("codecs", "pillow-heif"),
 }
