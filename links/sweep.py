@@ -117,7 +117,6 @@ class PointRunner:
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
                 snr = self.snr_db(point, link, codec)
-                part["snr_db_effective"] = snr
                 t0 = time.perf_counter()
                 received = link.transmit(payload, snr)
                 t1 = time.perf_counter()
@@ -142,16 +141,7 @@ class PointRunner:
                         d[f].extend(np.asarray(getattr(rep, f)).tolist())
                 if on_images:
                     on_images(len(items))
-            bits = sum(np.asarray(d["bits"]) for d in phy.values() if d["kind"] == "digital")
-            if not isinstance(bits, np.ndarray):   # no digital stream: BER/BLER undefined
-                metrics["ber"] = metrics["bler"] = [math.nan] * len(names)
-            else:
-                errs = sum(np.asarray(d["bit_errors"]) for d in phy.values() if d["kind"] == "digital")
-                blocks = sum(np.asarray(d["blocks"]) for d in phy.values() if d["kind"] == "digital")
-                berrs = sum(np.asarray(d["block_errors"]) for d in phy.values() if d["kind"] == "digital")
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    metrics["ber"] = (errs / bits).tolist()
-                    metrics["bler"] = (berrs / blocks).tolist()
+            metrics.update(_bit_error_rates(phy, len(names)))
             part.update(status="ok", images=names, metrics=metrics, phy=phy,
                         symbols_per_image=symbols, fallback=fallback)
         except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
@@ -161,6 +151,18 @@ class PointRunner:
 
 
 _PHY = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")
+
+
+def _bit_error_rates(phy: dict, num_images: int) -> dict:
+    """Per-image BER and BLER over all digital streams (NaN without digital streams)."""
+    digital = [d for d in phy.values() if d["kind"] == "digital"]
+    if not digital:
+        return {"ber": [math.nan] * num_images, "bler": [math.nan] * num_images}
+    total = {f: sum(np.asarray(d[f]) for d in digital)
+             for f in ("bits", "bit_errors", "blocks", "block_errors")}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"ber": (total["bit_errors"] / total["bits"]).tolist(),
+                "bler": (total["block_errors"] / total["blocks"]).tolist()}
 
 
 def _point_header(point: Point) -> dict:
