@@ -117,6 +117,7 @@ class PointRunner:
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
                 snr = self.snr_db(point, link, codec)
+                part["snr_db"] = snr        # Es/N0 actually used (converted from Eb/N0 if given)
                 t0 = time.perf_counter()
                 received = link.transmit(payload, snr)
                 t1 = time.perf_counter()

@@ -208,3 +208,19 @@ def test_ray_executor_matches_local(tmp_path):
     assert remote.ran == local.ran == 6
     a, b = comparable(local.results), comparable(remote.results)
     assert a == b
+
+
+def test_ebno_scenario_records_the_es_no_used(tmp_path):
+    scenario = write_scenario(tmp_path, snr_db=None, codecs=[
+        {"name": "raw_pixels", "params": {"downsample": 2}, "profiles": {"pixels": "p"}}],
+        channels=["awgn"])
+    raw = yaml.safe_load(scenario.read_text())
+    raw.pop("snr_db")
+    raw["ebno_db"] = [2.0]
+    scenario.write_text(yaml.safe_dump(raw))
+    outcome = run_sweep(load_scenario(scenario), str(tmp_path / "o"), progress=False)
+    summary = summarize(outcome.results)
+    run = summary["runs"][0]
+    # p: k=256, rate 1/2, 8-PSK -> n=512 -> 171 symbols per block carry k=256 bits
+    assert run["ebno_db"] == [2.0]
+    assert run["snr_db"][0] == pytest.approx(2.0 + 10 * np.log10(256 / 171))
