@@ -177,7 +177,7 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
 
-def _codecs(value: Any) -> list[CodecSetting]:
+def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
     if not isinstance(value, list) or not value:
@@ -213,7 +213,7 @@ def _codecs(value: Any) -> list[CodecSetting]:
             suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
             out.append(CodecSetting(len(out), name, f"{label}[{suffix}]" if suffix else label,
                                     copy.deepcopy(setting_params), dict(profiles)))
-            _check_codec(out[-1], path)
+            _check_codec(out[-1], path, device)
     labels = [c.label for c in out]
     dup = {lbl for lbl in labels if labels.count(lbl) > 1}
     if dup:
@@ -221,11 +221,18 @@ def _codecs(value: Any) -> list[CodecSetting]:
     return out
 
 
-def _check_codec(setting: CodecSetting, path: str) -> None:
-    from semlink.semantic import make_codec
+def _check_codec(setting: CodecSetting, path: str, device: str) -> None:
+    """Build the codec once (validation); neural codecs get the scenario's device."""
+    import inspect
+
+    from semlink.semantic import CODECS, make_codec
 
     try:
-        setting.instance = make_codec(setting.name, setting.params, setting.profiles)
+        params = dict(setting.params)
+        factory = CODECS.get(setting.name)
+        if "device" in inspect.signature(factory).parameters and "device" not in params:
+            params["device"] = device
+        setting.instance = make_codec(setting.name, params, setting.profiles)
     except (ValueError, TypeError, KeyError) as exc:
         msg = exc.args[0] if exc.args else exc
         _fail(path, f"codec {setting.name!r} with params {setting.params}: {msg}")
@@ -284,7 +291,15 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             profiles[name] = check_profile(name, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
-    codecs = _codecs(raw["codecs"])
+    device = raw.get("device", "cpu")
+    if not isinstance(device, str):
+        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    codec_device = device
+    if device == "auto":
+        import torch
+
+        codec_device = "cuda" if torch.cuda.is_available() else "cpu"
+    codecs = _codecs(raw["codecs"], codec_device)
     for c in codecs:
         for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:
@@ -303,9 +318,6 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         _fail("seeds", f"expected a non-empty list of non-negative integers, got {seeds!r}")
     metrics = _metrics(raw.get("metrics", ["psnr"]), METRICS, PHY_METRICS)
-    device = raw.get("device", "cpu")
-    if not isinstance(device, str):
-        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
     precision = raw.get("precision")
     if precision not in (None, "single", "double"):
         _fail("precision", f"expected 'single' or 'double', got {precision!r}")
