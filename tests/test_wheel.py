@@ -16,6 +16,7 @@ def test_wheel_installs_and_imports(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "semlink/phy/digital.py" in names and "semlink/links/cli.py" in names
     assert "semlink/phy/channels/fading.py" in names
+    assert "semlink/semantic/weights/deepjscc_c16.pt" in names   # the shipped checkpoint
     assert not any(n.startswith(("phy/", "links/", "semantic/")) for n in names)
     assert any(n.endswith("entry_points.txt") for n in names)
     site = tmp_path / "site"
