@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-import numpy as np
+from semlink.phy.snr import db_range
 
 
 def parse_points(text: str, option: str) -> list[float]:
@@ -17,11 +17,7 @@ def parse_points(text: str, option: str) -> list[float]:
             parts = [float(p) for p in text.split(":")]
             if len(parts) != 3:
                 raise ValueError
-            start, stop, step = parts
-            if step == 0 or (stop - start) / step < 0:
-                raise ValueError
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            values = [round(start + i * step, 10) for i in range(count)]
+            values = db_range(*parts)
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
     except ValueError:

@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from semlink.phy.snr import db_range
+
 from .profiles import DEFAULT_PROFILES, check_profile
 
 
@@ -157,10 +159,10 @@ def _snr_list(value: Any, path: str) -> list[float]:
             if key not in value:
                 _fail(f"{path}.{key}", "missing (a range needs start, stop and step)")
         start, stop, step = (_number(value[k], f"{path}.{k}") for k in ("start", "stop", "step"))
-        if step == 0 or (stop - start) / step < 0:
-            _fail(f"{path}.step", f"step {step} does not go from {start} to {stop}")
-        count = int(math.floor((stop - start) / step + 1e-9)) + 1
-        return [round(start + i * step, 10) for i in range(count)]
+        try:
+            return db_range(start, stop, step)
+        except ValueError as exc:
+            _fail(f"{path}.step", str(exc))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return [_number(value, path)]
     if not isinstance(value, list) or not value:

@@ -53,6 +53,7 @@ class PointRunner:
     _codecs: dict = field(default_factory=dict)
     _links: dict = field(default_factory=dict)
     _encoded: dict = field(default_factory=dict)
+    _metrics: list | None = None
 
     @property
     def dataset(self):
@@ -61,6 +62,15 @@ class PointRunner:
 
             self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
         return self._dataset
+
+    @property
+    def metrics(self) -> list:
+        """The scenario's metrics that can run here (built once)."""
+        if self._metrics is None:
+            self._metrics = [m for m in (get_metric(e["name"], **e["params"])
+                                         for e in self.scenario.metrics)
+                             if m.unavailable_reason() is None]
+        return self._metrics
 
     def codec(self, point: Point):
         c = point.codec
@@ -110,9 +120,7 @@ class PointRunner:
             link.reseed(seed)
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
-            metric_objs = [m for m in (get_metric(e["name"], **e["params"])
-                                       for e in self.scenario.metrics)
-                           if m.unavailable_reason() is None]
+            metric_objs = self.metrics
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc

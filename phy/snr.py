@@ -104,3 +104,14 @@ def no_to_snr_db(no: float) -> float:
     if no <= 0:
         raise ValueError(f"no must be > 0, got {no!r}")
     return -10.0 * math.log10(no)
+
+
+def db_range(start: float, stop: float, step: float) -> list[float]:
+    """``start, start+step, ...`` up to and including ``stop`` (within 1e-9 of a step).
+
+    :raises ValueError: ``step`` is 0 or does not lead from ``start`` to ``stop``.
+    """
+    if step == 0 or (stop - start) / step < 0:
+        raise ValueError(f"step {step} does not go from {start} to {stop}")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    return [round(start + i * step, 10) for i in range(count)]

@@ -51,7 +51,10 @@ def make_channel(spec: Any, seed: int | None = None, precision: str | None = Non
         params.setdefault("precision", precision)
     if device is not None:
         params.setdefault("device", device)
-    channel = CHANNELS.create(name, **params) if name in CHANNELS else factory(**params)
+    try:
+        channel = factory(**params)
+    except TypeError as exc:
+        raise TypeError(f"channel {name!r}: bad parameters {params!r}: {exc}") from exc
     if not isinstance(channel, Channel):
         raise TypeError(
             f"channel {name!r} built a {type(channel).__name__}, which is not a "
