@@ -52,3 +52,93 @@ def environment() -> dict:
             "machine": platform.machine(), "processor": platform.processor(),
             "packages": package_versions(), "git_revision": git_revision(),
             **device_info()}
+
+
+# --- model and weight provenance (shared by semlink.models, codecs and metrics) ---
+
+import hashlib  # noqa: E402
+import json  # noqa: E402
+from dataclasses import asdict, dataclass, field  # noqa: E402
+
+#: File written into a model folder built by a test fixture; any model loaded
+#: from a folder that holds it is flagged ``test_model=True`` in results.
+TEST_MODEL_MARKER = "SEMLINK_TEST_MODEL.json"
+
+_HASH_CHUNK = 1 << 20
+
+
+def hash_path(path: str | Path) -> str:
+    """Content hash of a weight file or a model folder: ``"sha256:<hex>"``.
+
+    A folder hashes the sorted relative names and bytes of all its files
+    (hidden files and the test-model marker excluded), so the same weights
+    give the same hash wherever they are stored.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"hash_path: {p} does not exist")
+    h = hashlib.sha256()
+    files = [p] if p.is_file() else sorted(
+        f for f in p.rglob("*")
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
+        and f.name != TEST_MODEL_MARKER)
+    for f in files:
+        if p.is_dir():
+            h.update(str(f.relative_to(p).as_posix()).encode() + b"\0")
+        with open(f, "rb") as fh:
+            while chunk := fh.read(_HASH_CHUNK):
+                h.update(chunk)
+    return "sha256:" + h.hexdigest()
+
+
+def hash_state_dict(state_dict) -> str:
+    """Content hash of in-memory weights (a torch ``state_dict``): ``"sha256:<hex>"``.
+
+    Keys are hashed in sorted order with dtype, shape and raw bytes, so the
+    hash identifies the weights actually loaded (after any conversion).
+    """
+    import torch
+
+    h = hashlib.sha256()
+    for key in sorted(state_dict):
+        t = state_dict[key]
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return "sha256:" + h.hexdigest()
+
+
+def is_test_model(path: str | Path | None) -> bool:
+    """True when `path` (a model folder or a file inside one) carries the test-model marker."""
+    if path is None:
+        return False
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    return (folder / TEST_MODEL_MARKER).exists()
+
+
+@dataclass
+class ModelRecord:
+    """What a results file records about one model that produced a number.
+
+    :param role: what the model does here (e.g. ``"captioner"``, ``"lpips"``)
+    :param ref: the reference the user gave (HF id, open_clip name:tag, path, ...)
+    :param path: where the weights were loaded from (`None` for random init)
+    :param sha256: content hash of the weights actually loaded
+    :param random_init: weights were randomly initialised, not loaded
+    :param test_model: a tiny model built for tests (folder carries the marker)
+    """
+
+    role: str
+    ref: str
+    path: str | None = None
+    sha256: str | None = None
+    random_init: bool = False
+    test_model: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
