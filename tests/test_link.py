@@ -15,7 +15,7 @@ PROFILES = {**DEFAULT_PROFILES,
                        "modulation": "qpsk"},
             "weak": {"kind": "digital", "code": "ldpc5g", "k": 512, "n": 640, "modulation": "psk8",
                      "crc": "CRC24A"},
-            "pilots": {"kind": "analog", "channel": {"name": "rayleigh", "coherence_length": 50,
+            "pilots": {"kind": "analog", "channel": {"name": "rayleigh", "coherence": {"symbols": 50},
                                                        "csi": "ls", "num_pilots": 2}}}
 
 
