@@ -55,8 +55,11 @@ def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeyp
         chain = link.chain(prof)
         orig = chain.transmit
         monkeypatch.setattr(chain, "transmit",
-                            lambda bs, snr_db=None, ebno_db=None, _o=orig, _p=prof:
-                            calls.append((_p, len(bs))) or _o(bs, snr_db=snr_db))
+                            lambda bs, snr_db=None, ebno_db=None, draw_seeds=None,
+                            group_seeds=None, _o=orig, _p=prof:
+                            calls.append((_p, len(bs))) or _o(bs, snr_db=snr_db,
+                                                             draw_seeds=draw_seeds,
+                                                             group_seeds=group_seeds))
     rx = link.transmit(Payload(streams, [{}, {}]), snr_db=40.0)
     assert sorted(calls) == [("strong", 4), ("weak", 2)]   # one call per profile
     expected = np.zeros(2, dtype=int)
