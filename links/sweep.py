@@ -26,7 +26,7 @@ import torch
 from semlink.semantic import make_codec
 
 from .link import Link
-from .metrics import get_metric
+from semlink.metrics import get_metric
 from .scenario import Point, Scenario
 
 
