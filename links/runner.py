@@ -44,7 +44,8 @@ def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     from semlink.metrics import get_metric
 
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).unavailable_reason())}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",

@@ -84,6 +84,22 @@ PHY_METRICS = {
 }
 
 
-def get_metric(name: str, **params) -> Metric:
-    """Look up a metric by name; ``params`` configure it (e.g. ``vlm=...``)."""
+def get_metric(name: str, params: dict | None = None, device: str | None = None) -> Metric:
+    """Build the metric registered as ``name``.
+
+    :param params: the metric's parameters from the scenario (e.g. ``{"vlm": ...}``).
+    :param device: the scenario's device (``"cpu"``, ``"cuda:0"``), passed to metrics whose
+        factory takes ``device`` (models run where the scenario runs) unless ``params`` sets it.
+    """
+    import inspect
+
+    params = dict(params or {})
+    factory = METRICS.get(name)
+    if device is not None and "device" not in params:
+        try:
+            takes_device = "device" in inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            takes_device = False
+        if takes_device:
+            params["device"] = device
     return METRICS.create(name, **params)
