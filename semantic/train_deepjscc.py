@@ -7,13 +7,16 @@ with its equalisation) and decoded; the loss is the MSE. Adam. Checkpoints
 (``last.pt``, atomic) every ``checkpoint_every`` steps with optimizer and
 RNG state, so ``resume=True`` continues exactly; a CSV log
 (``train_log.csv``); evaluation through the real analog chain at several SNRs
-(``eval.csv``).
+(``eval.csv``); at the end ``model.pt``, the weights with the training
+metadata and without optimizer/RNG state (the shippable file).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from semlink.phy import AnalogChain, make_channel, snr_db_to_no
+from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
 
@@ -31,6 +35,30 @@ def _images(path: str, key: str) -> list[torch.Tensor]:
 
     ds = ImageDataset(path, key=key)
     return [ds[i].image for i in range(len(ds))]
+
+
+def _fingerprint(images: list[torch.Tensor]) -> str:
+    """Content hash of decoded images (format- and location-independent)."""
+    return hash_state_dict({f"{i:06d}": img for i, img in enumerate(images)})
+
+
+def _provenance_meta(arguments: dict, images, eval_images) -> dict:
+    """What the training command writes into every checkpoint about how it was made."""
+    from semlink import __version__
+
+    versions = package_versions()
+    return {"written_by": "semlink train deepjscc (semlink.semantic.train_deepjscc)",
+            "arguments": arguments, "argv": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "data_sha256": _fingerprint(images),
+            "eval_data_sha256": _fingerprint(eval_images) if eval_images else None,
+            "semlink_version": __version__, "git_revision": git_revision(),
+            "torch": versions.get("torch"), "sionna": versions.get("sionna-no-rt")}
+
+
+def export_path(out: str | Path) -> Path:
+    """``OUT/model.pt``: the final weights + metadata, without optimizer and RNG state
+    (what ships in ``semantic/weights/``)."""
+    return Path(out) / "model.pt"
 
 
 def _batch(images, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -85,7 +113,16 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
 
     ``lr_decay_step``: from this step on the learning rate is ``lr / 10`` (the
     paper lowers Adam's rate from 1e-3 to 1e-4 late in training).
+
+    Every checkpoint's ``meta`` holds the training settings, the resolved
+    ``arguments`` of this call, the process ``argv``, content hashes of the
+    training and evaluation images, versions and the git revision. At the
+    end, ``OUT/model.pt`` (:func:`export_path`) holds the weights and that
+    metadata without optimizer/RNG state: the file to ship or share.
     """
+    arguments = {k: v for k, v in locals().items()
+                 if k not in ("progress", "resume", "log_every", "checkpoint_every")}
+    arguments["eval_snr_db"] = [float(v) for v in eval_snr_db]
     for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop),
                     ("checkpoint_every", checkpoint_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -101,7 +138,8 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
     meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(snr_db),
             "ratio": c / 96, "channel": channel, "crop": crop, "batch_size": batch_size,
             "lr": lr, "lr_decay_step": lr_decay_step, "data": str(data),
-            "num_train_images": len(images), "seed": seed}
+            "num_train_images": len(images), "seed": seed,
+            **_provenance_meta(arguments, images, eval_images)}
     torch.manual_seed(seed)
     model = DeepJSCC(c).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -176,4 +214,8 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
         result["eval_psnr_db"] = ev
         meta.update(eval_psnr_db=ev, eval_data=str(eval_data))
         save_checkpoint(last, model, meta, opt, step)
+    export = export_path(out_dir)
+    save_checkpoint(export, model, {k: v for k, v in meta.items() if not k.startswith("rng_")},
+                    None, step)
+    result["model"] = str(export)
     return result
