@@ -52,7 +52,7 @@ def _provenance_meta(arguments: dict, images, eval_images) -> dict:
             "data_sha256": _fingerprint(images),
             "eval_data_sha256": _fingerprint(eval_images) if eval_images else None,
             "semlink_version": __version__, "git_revision": git_revision(),
-            "torch": versions.get("torch"), "sionna": versions.get("sionna-no-rt")}
+            "torch": torch.__version__, "sionna": versions.get("sionna-no-rt")}
 
 
 def export_path(out: str | Path) -> Path:
