@@ -7,8 +7,7 @@ import torch
 from PIL import Image
 
 from conftest import shared_data_dir
-from semlink.links.dataset import DatasetError, DatasetItem, ImageDataset
-
+from semlink.data import DatasetError, DatasetItem, ImageDataset
 
 
 def _rgb(w, h, seed=0):

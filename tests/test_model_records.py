@@ -83,7 +83,7 @@ def tiny(tmp_path_factory):
 @pytest.mark.skipif(find_spec("transformers") is None, reason="needs pip install 'semlink[vlm]'")
 class TestLlava:
     def test_judge_and_metrics_record_the_model_folder(self, tiny):
-        from semlink.links.metrics import get_metric
+        from semlink.metrics import get_metric
         from semlink.semantic.vlm import LlavaJudge, llava_model_record
 
         rec = llava_model_record(tiny)
@@ -106,7 +106,7 @@ class TestLlava:
 def test_lpips_records_backbone_and_heads(tmp_path, monkeypatch):
     pytest.importorskip("lpips")
     torchvision = pytest.importorskip("torchvision")
-    from semlink.links.metrics import get_metric
+    from semlink.metrics import get_metric
 
     folder = tmp_path / "alex"
     folder.mkdir()
