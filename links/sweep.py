@@ -98,7 +98,10 @@ class PointRunner:
         t0 = time.perf_counter()
         images = [it.image for it in items]
         queries = [it.queries for it in items]
-        payload = codec.encode(images, queries=queries if any(queries) else None)
+        try:
+            payload = codec.encode(images, queries=queries if any(queries) else None)
+        except Exception as exc:
+            raise _name_failing_image(codec, items, exc) from exc
         entry = (payload, time.perf_counter() - t0)
         if codec.deterministic_encode:
             # keep only the current codec setting's encodings (points are codec-major)
@@ -234,6 +237,22 @@ class PointRunner:
             out.add(it.name, entry["metrics"], int(symbols[i]), fb, reason,
                     decoded_with_errors=(not fb) and bool(damaged[0] or damaged[2]),
                     reused=i not in fresh)
+
+
+def _name_failing_image(codec, items, exc: Exception) -> Exception:
+    """The encoder's error, naming the image that caused it (found by encoding one by one)."""
+    culprit = items[0] if len(items) == 1 else None
+    for it in items if culprit is None else []:
+        try:
+            codec.encode([it.image], queries=[it.queries] if it.queries else None)
+        except Exception:  # noqa: BLE001 - this is the image that fails
+            culprit = it
+            break
+    if culprit is None:
+        return exc
+    h, w = culprit.image.shape[-2:]
+    return type(exc)(f"image {culprit.name!r} ({h}x{w}): {exc}") if isinstance(exc, ValueError) \
+        else ValueError(f"image {culprit.name!r} ({h}x{w}): {type(exc).__name__}: {exc}")
 
 
 @dataclass
