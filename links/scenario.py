@@ -10,7 +10,7 @@
       - {name: analog_pixels, params: {downsample: 4}}
     profiles:
       ldpc_half: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
-    channels: [awgn, {name: rayleigh, coherence_length: null, csi: ls, num_pilots: 4}]
+    channels: [awgn, {name: rayleigh, coherence: block, csi: ls, num_pilots: 4}]
     snr_db: {start: -5, stop: 20, step: 5}     # or a list; or ebno_db: [...]
     seeds: [0]
     metrics: [psnr]

@@ -40,7 +40,7 @@ def write_scenario(tmp_path, **overrides):
                       {"name": "analog_pixels", "params": {"downsample": 2}}],
            "profiles": {"p": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5,
                               "modulation": "psk8"}},
-           "channels": ["awgn", {"name": "rayleigh", "coherence_length": None, "csi": "ls",
+           "channels": ["awgn", {"name": "rayleigh", "coherence": "item", "csi": "ls",
                                  "num_pilots": 2, "label": "rayleigh-ls"}],
            "snr_db": [0, 6, 12], "metrics": ["psnr", "mse"], "batch_size": 2}
     raw.update(overrides)
