@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .summary import summarize
+from .summary import model_mark, summarize
 
 _LABELS = {"psnr": "PSNR [dB]", "ms_ssim": "MS-SSIM", "ssim": "SSIM", "mse": "MSE",
            "lpips": "LPIPS (lower is better)", "ber": "BER", "bler": "BLER",
@@ -83,8 +83,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
             pts = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m])
                    if s is not None and v is not None] if m in r["metrics"] else []
             if pts:
-                ax.plot(*zip(*pts), marker="o", linestyle="none",
-                        label=f"{r['label']} / {r['channel']}")
+                ax.plot(*zip(*pts), marker="o", linestyle="none", label=_legend(r))
         ax.set_xlabel("channel uses per image [complex symbols]")
         ax.set_ylabel(_LABELS.get(m, m))
         ax.grid(True, alpha=0.3)
@@ -101,11 +100,12 @@ def _incomplete_note(summary: dict) -> str:
     return f"\n(incomplete: {summary['points_done']} of {summary['points_planned']} points)"
 
 
-def _legend(run: dict, ebno_axis: bool) -> str:
-    """``label / channel``, plus the other SNR convention as an offset when defined."""
-    text = f"{run['label']} / {run['channel']}"
+def _legend(run: dict, ebno_axis: bool | None = None) -> str:
+    """Legend entry of a run: label / channel, plus the test-model / random-init mark and,
+    with ``ebno_axis`` given, the other SNR convention as an offset when defined."""
+    text = f"{run['label']} / {run['channel']}{model_mark(run)}"
     off = run.get("es_minus_eb_db")
-    if off is not None:
+    if off is not None and ebno_axis is not None:
         other = (f"Es/N0 = Eb/N0 {'+' if off >= 0 else '-'} {abs(off):.2f} dB" if ebno_axis else
                  f"Eb/N0 = Es/N0 {'-' if off >= 0 else '+'} {abs(off):.2f} dB")
         text += f" ({other})"

@@ -43,10 +43,34 @@ def _header(scenario: Scenario) -> dict:
 
 def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     """Metric name -> why it cannot be computed here (skipped, reported)."""
-    from .metrics import get_metric
+    from semlink.metrics import get_metric
 
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).unavailable_reason())}
+
+
+def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
+    """One line per tiny test model or randomly initialised model the scenario runs
+    (codecs, built once per setting here and reused by the local executor, and metrics).
+
+    A codec that fails to build is left to its points, which record the error.
+    """
+    from semlink.provenance import model_warnings
+
+    lines, seen = [], set()
+    for point in scenario.points():
+        if point.codec.index in seen:
+            continue
+        seen.add(point.codec.index)
+        try:
+            records = runner.codec(point).models()
+        except Exception:  # noqa: BLE001 - recorded by the point itself
+            continue
+        lines += model_warnings(records, f"codec {point.codec.label!r}")
+    for metric in runner.metrics:
+        lines += model_warnings(metric.models(), f"metric {metric.name!r}")
+    return lines
 
 
 class SweepInterrupted(Exception):
@@ -79,14 +103,15 @@ def dataset_change(old: dict, new: dict) -> str | None:
 
 def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
     """Metric name -> why it is undefined on this dataset's image sizes."""
-    from .metrics import get_metric
+    from semlink.metrics import get_metric
 
     sizes = {}
     for i in range(len(dataset)):
         item = dataset[i]
         sizes[item.name] = tuple(int(v) for v in item.image.shape[-2:])
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], **e["params"]).too_small(sizes))}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).too_small(sizes))}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
@@ -133,6 +158,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
                                      "--out folder")
         for name, reason in unavailable.items():
             print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
+        for line in flagged_models(runner, scenario):
+            print(f"semlink run: WARNING: {line}", file=sys.stderr)
         done = store.start(header, resume)
         todo = [p for p in points if p.id not in done]
         report = Progress(len(points), len(done), len(todo), num_images, progress)

@@ -68,6 +68,8 @@ def summarize(path: str) -> dict:
                                 for i in snr_idx]
         run.update(_failure_columns(ok, snr_idx))
         run["num_images"] = max((len(p["images"]) for i in snr_idx for p in ok[i]), default=0)
+        run["stream_ebno_db"] = _stream_ebno_db(ok, snr_idx)
+        run.update(_run_provenance([p for i in snr_idx for p in by_snr[i]]))
         out_runs.append(run)
     for run in out_runs:
         run.update(_ebno_offset(run))
@@ -124,6 +126,50 @@ def _ebno_offset(run: dict) -> dict:
     return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
 
 
+def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
+    """Digital stream -> Eb/N0 [dB] per SNR point (``None`` where not recorded)."""
+    streams = sorted({s for i in snr_idx for p in ok[i] for s, rep in p["phy"].items()
+                      if rep["kind"] == "digital"})
+    return {s: [next((_num(p["phy"][s].get("ebno_db")) for p in ok[i] if s in p["phy"]), None)
+                for i in snr_idx] for s in streams}
+
+
+def _run_provenance(points: list[dict]) -> dict:
+    """``provenance`` (codec params/tools/models, metric models) of a run and its
+    ``model_flags`` (``"test_model"``/``"random_init"``) and ``model_warnings``.
+
+    Points of one run normally share one provenance; when they differ (e.g. a run
+    resumed with other weights) all variants are listed and a warning says so.
+    """
+    from semlink.provenance import model_warnings
+
+    variants = list(dict.fromkeys(p["provenance_json"] for p in points if p.get("provenance_json")))
+    if not variants:
+        return {"provenance": None, "model_flags": [], "model_warnings": []}
+    decoded = [json.loads(v) for v in variants]
+    warnings, flags = [], set()
+    for prov in decoded:
+        records = [("codec", r) for r in prov["codec"]["models"]]
+        records += [(f"metric {m!r}", r) for m, rs in prov["metrics"].items() for r in rs]
+        for where, r in records:
+            flags.update(f for f in ("test_model", "random_init") if r.get(f))
+            warnings += model_warnings([r], where)
+    if len(decoded) > 1:
+        warnings.append(f"the points of this run were computed with {len(decoded)} different "
+                        "codec/metric configurations or weights (see provenance)")
+    return {"provenance": decoded[0] if len(decoded) == 1 else decoded,
+            "model_flags": sorted(flags), "model_warnings": list(dict.fromkeys(warnings))}
+
+
+def model_mark(run: dict) -> str:
+    """`` [TEST MODEL]``, `` [RANDOM INIT]``, both or ``""``: appended to a run's label
+    in tables and plot legends so a tiny or random model cannot be missed."""
+    from semlink.provenance import FLAG_MARKS
+
+    flags = run.get("model_flags") or []
+    return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
+
+
 def _default_profiles() -> dict:
     from .profiles import DEFAULT_PROFILES
 
@@ -145,14 +191,15 @@ def format_table(summary: dict) -> str:
     other follows when defined; ``fallback`` counts images decoded as the
     documented fallback, ``dec.err`` images decoded from damaged streams.
     """
-    lines = []
+    lines = _flag_banner(summary)
     if not summary.get("complete", True):
         lines.append(f"INCOMPLETE: {summary['points_done']} of {summary['points_planned']} "
                      f"points; finish with: {summary['resume_command']}")
     ebno_axis = summary.get("snr_convention") == "Eb/N0"
     for run in summary["runs"]:
         bindings = ", ".join(f"{s}: {p['name']}" for s, p in run["profile"].items())
-        lines.append(f"== {run['label']}  |  channel {run['channel']}  |  {bindings}")
+        lines.append(f"== {run['label']}{model_mark(run)}  |  channel {run['channel']}  |  {bindings}")
+        lines += [f"   WARNING: {w}" for w in run.get("model_warnings", [])]
         metric_names = list(run["metrics"])
         ebno = run.get("ebno_db")
         cols = ([("Eb/N0[dB]", ebno), ("Es/N0[dB]", run["snr_db"])] if ebno_axis else
@@ -178,3 +225,13 @@ def format_table(summary: dict) -> str:
     for name, reason in summary.get("metrics_unavailable", {}).items():
         lines.append(f"metric {name} unavailable: {reason}")
     return "\n".join(lines)
+
+
+def _flag_banner(summary: dict) -> list[str]:
+    """Lines opening the table when any run used a tiny test model or a random one."""
+    flagged = [r for r in summary["runs"] if r.get("model_flags")]
+    if not flagged:
+        return []
+    return [f"!! {len(flagged)} of {len(summary['runs'])} run(s) used a TINY TEST MODEL or "
+            "RANDOMLY INITIALISED weights (marked below); their numbers do not describe "
+            "the real models", ""]

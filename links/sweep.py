@@ -27,8 +27,9 @@ import torch
 from semlink.semantic import make_codec
 
 from .link import Link
+from semlink.metrics import get_metric
+
 from .memory import PeakMemory, check_point_memory
-from .metrics import get_metric
 from .scenario import Point, Scenario
 
 
@@ -64,7 +65,7 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from .dataset import ImageDataset
+            from semlink.data import ImageDataset
 
             self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
         return self._dataset
@@ -73,7 +74,8 @@ class PointRunner:
     def metrics(self) -> list:
         """The scenario's metrics that can run here (built once)."""
         if self._metrics is None:
-            self._metrics = [m for m in (get_metric(e["name"], **e["params"])
+            device = resolve_device(self.scenario.device)
+            self._metrics = [m for m in (get_metric(e["name"], e["params"], device)
                                          for e in self.scenario.metrics)
                              if m.unavailable_reason() is None and m.name not in self.skip_metrics]
         return self._metrics
@@ -96,10 +98,8 @@ class PointRunner:
         if codec.deterministic_encode and key in self._encoded:
             return self._encoded[key]
         t0 = time.perf_counter()
-        images = [it.image for it in items]
-        queries = [it.queries for it in items]
         try:
-            payload = codec.encode(images, queries=queries if any(queries) else None)
+            payload = codec.encode_items(items)
         except Exception as exc:
             raise _name_failing_image(codec, items, exc) from exc
         entry = (payload, time.perf_counter() - t0)
@@ -153,6 +153,8 @@ class PointRunner:
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
             metric_objs = self.metrics
+            part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
+                                                 sort_keys=True)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
@@ -170,6 +172,8 @@ class PointRunner:
                                                 **{f: [] for f in _PHY}})
                     for f in _PHY:
                         d[f].extend(np.asarray(getattr(rep, f)).tolist())
+                    if rep.kind == "digital":
+                        d["ebno_db"] = stream_ebno_db(rep, link.chain(rep.profile), snr)
                 if on_images:
                     on_images(len(items))
             metrics = per_image.metrics
@@ -244,7 +248,7 @@ def _name_failing_image(codec, items, exc: Exception) -> Exception:
     culprit = items[0] if len(items) == 1 else None
     for it in items if culprit is None else []:
         try:
-            codec.encode([it.image], queries=[it.queries] if it.queries else None)
+            codec.encode_items([it])
         except Exception:  # noqa: BLE001 - this is the image that fails
             culprit = it
             break
@@ -321,6 +325,23 @@ def subset_received(received, idx: list[int]):
                for k, r in received.reports.items()}
     return dataclasses.replace(received, streams=streams,
                                side_info=[received.side_info[i] for i in idx], reports=reports)
+
+
+def point_provenance(codec, metrics: list) -> dict:
+    """What a point records about what ran: the codec's resolved params, tools and
+    models (:meth:`Codec.provenance`) and each metric's models (as dicts)."""
+    return {"codec": codec.provenance(),
+            "metrics": {m.name: [r.to_dict() for r in m.models()] for m in metrics}}
+
+
+def stream_ebno_db(report, chain, snr_db: float) -> float:
+    """Eb/N0 [dB] of a digital stream at Es/N0 ``snr_db``: the PHY report's ``ebno_db``
+    when it has one, else from the chain's code rate, bits per symbol and pilots
+    (:mod:`semlink.phy.snr`; ``Eb`` per code input bit)."""
+    value = getattr(report, "ebno_db", None)
+    if value is not None and np.size(value):
+        return float(np.mean(value))
+    return float(chain.ebno_db_from_snr_db(snr_db))
 
 
 _PHY = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")

@@ -412,3 +412,9 @@ class ImageDataset:
             "num_images": len(self),
             "names": self.names,
         }
+
+
+def load_captions(path: str, key: str = "captions") -> dict[str, list[str]]:
+    """Captions file (COCO captions JSON, JSON mapping, coco-sample annotations.json or
+    CSV ``file_name,caption``) -> ``{image basename: [captions]}`` (see the module docstring)."""
+    return _load_texts(os.path.expanduser(os.fspath(path)), "caption", key)
