@@ -87,6 +87,16 @@ def write_point(group: h5py.Group, part: dict) -> None:
     _write_provenance(group, part)
 
 
+def _write_per_image_extras(group: h5py.Group, part: dict) -> None:
+    """Fallback reasons and per-image flags (absent in files of older versions)."""
+    if "fallback_reason" in part:
+        group.create_dataset("fallback_reason", data=np.array(
+            [str(r) for r in part["fallback_reason"]], dtype=h5py.string_dtype()))
+    for name in PER_IMAGE_FLAGS:
+        if name in part:
+            group.create_dataset(name, data=np.asarray(part[name], bool))
+
+
 def _write_provenance(group: h5py.Group, part: dict) -> None:
     """Point attr ``provenance_json``: the codec's resolved params, tools and models and
     each metric's models (:func:`semlink.links.sweep.point_provenance`)."""
@@ -97,16 +107,6 @@ def _write_provenance(group: h5py.Group, part: dict) -> None:
 def _read_provenance(group: h5py.Group, part: dict) -> None:
     if "provenance_json" in group.attrs:
         part["provenance_json"] = _str(group.attrs["provenance_json"])
-
-
-def _write_per_image_extras(group: h5py.Group, part: dict) -> None:
-    """Fallback reasons and per-image flags (absent in files of older versions)."""
-    if "fallback_reason" in part:
-        group.create_dataset("fallback_reason", data=np.array(
-            [str(r) for r in part["fallback_reason"]], dtype=h5py.string_dtype()))
-    for name in PER_IMAGE_FLAGS:
-        if name in part:
-            group.create_dataset(name, data=np.asarray(part[name], bool))
 
 
 def _str(value) -> str:

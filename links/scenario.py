@@ -325,6 +325,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key, value in ray.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             _fail(f"ray.{key}", f"expected a number >= 0, got {value!r}")
+    if "num_workers" in ray and (not isinstance(ray["num_workers"], int) or ray["num_workers"] < 1):
+        _fail("ray.num_workers", f"expected a positive integer, got {ray['num_workers']!r}")
     output = raw.get("output")
     if output is not None:
         output = _resolve_path(output, "output", base)

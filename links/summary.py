@@ -81,50 +81,6 @@ def summarize(path: str) -> dict:
             "runs": out_runs}
 
 
-def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
-    """Digital stream -> Eb/N0 [dB] per SNR point (``None`` where not recorded)."""
-    streams = sorted({s for i in snr_idx for p in ok[i] for s, rep in p["phy"].items()
-                      if rep["kind"] == "digital"})
-    return {s: [next((_num(p["phy"][s].get("ebno_db")) for p in ok[i] if s in p["phy"]), None)
-                for i in snr_idx] for s in streams}
-
-
-def _run_provenance(points: list[dict]) -> dict:
-    """``provenance`` (codec params/tools/models, metric models) of a run and its
-    ``model_flags`` (``"test_model"``/``"random_init"``) and ``model_warnings``.
-
-    Points of one run normally share one provenance; when they differ (e.g. a run
-    resumed with other weights) all variants are listed and a warning says so.
-    """
-    from semlink.provenance import model_warnings
-
-    variants = list(dict.fromkeys(p["provenance_json"] for p in points if p.get("provenance_json")))
-    if not variants:
-        return {"provenance": None, "model_flags": [], "model_warnings": []}
-    decoded = [json.loads(v) for v in variants]
-    warnings, flags = [], set()
-    for prov in decoded:
-        records = [("codec", r) for r in prov["codec"]["models"]]
-        records += [(f"metric {m!r}", r) for m, rs in prov["metrics"].items() for r in rs]
-        for where, r in records:
-            flags.update(f for f in ("test_model", "random_init") if r.get(f))
-            warnings += model_warnings([r], where)
-    if len(decoded) > 1:
-        warnings.append(f"the points of this run were computed with {len(decoded)} different "
-                        "codec/metric configurations or weights (see provenance)")
-    return {"provenance": decoded[0] if len(decoded) == 1 else decoded,
-            "model_flags": sorted(flags), "model_warnings": list(dict.fromkeys(warnings))}
-
-
-def model_mark(run: dict) -> str:
-    """`` [TEST MODEL]``, `` [RANDOM INIT]``, both or ``""``: appended to a run's label
-    in tables and plot legends so a tiny or random model cannot be missed."""
-    from semlink.provenance import FLAG_MARKS
-
-    flags = run.get("model_flags") or []
-    return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
-
-
 def completeness(attrs: dict, points: list[dict], path: str) -> dict:
     """``complete``, ``points_done``, ``points_planned`` and, when incomplete, ``resume_command``."""
     planned = attrs.get("points_planned")
@@ -168,6 +124,50 @@ def _ebno_offset(run: dict) -> dict:
     pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
              and e is not None]
     return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
+
+
+def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
+    """Digital stream -> Eb/N0 [dB] per SNR point (``None`` where not recorded)."""
+    streams = sorted({s for i in snr_idx for p in ok[i] for s, rep in p["phy"].items()
+                      if rep["kind"] == "digital"})
+    return {s: [next((_num(p["phy"][s].get("ebno_db")) for p in ok[i] if s in p["phy"]), None)
+                for i in snr_idx] for s in streams}
+
+
+def _run_provenance(points: list[dict]) -> dict:
+    """``provenance`` (codec params/tools/models, metric models) of a run and its
+    ``model_flags`` (``"test_model"``/``"random_init"``) and ``model_warnings``.
+
+    Points of one run normally share one provenance; when they differ (e.g. a run
+    resumed with other weights) all variants are listed and a warning says so.
+    """
+    from semlink.provenance import model_warnings
+
+    variants = list(dict.fromkeys(p["provenance_json"] for p in points if p.get("provenance_json")))
+    if not variants:
+        return {"provenance": None, "model_flags": [], "model_warnings": []}
+    decoded = [json.loads(v) for v in variants]
+    warnings, flags = [], set()
+    for prov in decoded:
+        records = [("codec", r) for r in prov["codec"]["models"]]
+        records += [(f"metric {m!r}", r) for m, rs in prov["metrics"].items() for r in rs]
+        for where, r in records:
+            flags.update(f for f in ("test_model", "random_init") if r.get(f))
+            warnings += model_warnings([r], where)
+    if len(decoded) > 1:
+        warnings.append(f"the points of this run were computed with {len(decoded)} different "
+                        "codec/metric configurations or weights (see provenance)")
+    return {"provenance": decoded[0] if len(decoded) == 1 else decoded,
+            "model_flags": sorted(flags), "model_warnings": list(dict.fromkeys(warnings))}
+
+
+def model_mark(run: dict) -> str:
+    """`` [TEST MODEL]``, `` [RANDOM INIT]``, both or ``""``: appended to a run's label
+    in tables and plot legends so a tiny or random model cannot be missed."""
+    from semlink.provenance import FLAG_MARKS
+
+    flags = run.get("model_flags") or []
+    return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
 
 
 def _default_profiles() -> dict:
