@@ -1,4 +1,4 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | list | info``."""
+"""The ``semlink`` command line: ``ber | run | summary | plot | list | info | train | models``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import ber_command, sweep_commands, train_command
+from . import ber_command, models_command, sweep_commands, train_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -49,10 +49,14 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="semlink",
                                      description="Link-level simulation of semantic image communication.")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="let the model layer download missing models (also "
+                             "SEMLINK_ALLOW_DOWNLOAD=1); default: offline, a missing model is an error")
     sub = parser.add_subparsers(dest="command", required=True)
     ber_command.add_parser(sub)
     sweep_commands.add_parsers(sub)
     train_command.add_parser(sub)
+    models_command.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)
@@ -66,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``semlink`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.allow_download:
+        from semlink.models import set_allow_download
+
+        set_allow_download(True)
     try:
         return int(args.func(args) or 0)
     except (ValueError, TypeError, KeyError, ImportError, OSError) as exc:
