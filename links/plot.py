@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .summary import summarize
+from .summary import model_mark, summarize
 
 _LABELS = {"psnr": "PSNR [dB]", "ms_ssim": "MS-SSIM", "ssim": "SSIM", "mse": "MSE",
            "lpips": "LPIPS (lower is better)", "ber": "BER", "bler": "BLER",
@@ -45,7 +45,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
             pts = [(a, b) for a, b in zip(x, y) if a is not None and b is not None
                    and not (m in _LOG and b <= 0)]
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=f"{r['label']} / {r['channel']}")
+                ax.plot(*zip(*pts), marker="o", label=_legend(r))
         if m in _LOG:
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
@@ -61,8 +61,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
             pts = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m])
                    if s is not None and v is not None] if m in r["metrics"] else []
             if pts:
-                ax.plot(*zip(*pts), marker="o", linestyle="none",
-                        label=f"{r['label']} / {r['channel']}")
+                ax.plot(*zip(*pts), marker="o", linestyle="none", label=_legend(r))
         ax.set_xlabel("channel uses per image [complex symbols]")
         ax.set_ylabel(_LABELS.get(m, m))
         ax.grid(True, alpha=0.3)
@@ -71,6 +70,11 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
         ax.set_title(f"symbol budget vs {_LABELS.get(m, m)}")
         written += _save(fig, out / f"symbols_vs_{m}", plt)
     return written
+
+
+def _legend(run: dict) -> str:
+    """Legend entry of a run: label / channel, plus the test-model / random-init mark."""
+    return f"{run['label']} / {run['channel']}{model_mark(run)}"
 
 
 def _save(fig, stem: Path, plt) -> list[str]:

@@ -12,9 +12,14 @@ Layout of ``results.h5``::
         symbols_per_image  [num_images] int64, channel uses summed over streams
         fallback        [num_images] bool, decoder fell back (cliff effect)
         metrics/<name>  [num_images] float64
-        phy/<stream>/   attrs kind, profile; datasets channel_uses, bits, bit_errors,
+        phy/<stream>/   attrs kind, profile, ebno_db (digital streams: Eb/N0 [dB] at the
+                        point's Es/N0 ``snr_db``); datasets channel_uses, bits, bit_errors,
                         blocks, block_errors, crc_failures  ([num_images] int64)
         timings/        attrs encode_s, phy_s, decode_s, metrics_s (seconds)
+        attrs provenance_json: {"codec": {"params": resolved Codec.params(), "tools":
+                        {name: version}, "models": [ModelRecord], "stream_profiles"},
+                        "metrics": {name: [ModelRecord]}} (ModelRecord: role, ref, path,
+                        sha256, random_init, test_model, extra)
 
 Crash safety: every finished point is first written to its own file
 ``DIR/.points/<id>.h5`` (temporary name + atomic rename), then appended to
@@ -58,11 +63,26 @@ def write_point(group: h5py.Group, part: dict) -> None:
         for stream, rep in part["phy"].items():
             g = phy.create_group(stream)
             g.attrs["kind"], g.attrs["profile"] = rep["kind"], rep["profile"]
+            if rep.get("ebno_db") is not None:
+                g.attrs["ebno_db"] = float(rep["ebno_db"])   # Eb/N0 of a digital stream
             for f in PHY_FIELDS:
                 g.create_dataset(f, data=np.asarray(rep[f], np.int64))
     timings = group.create_group("timings")
     for key in TIMINGS:
         timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
+    _write_provenance(group, part)
+
+
+def _write_provenance(group: h5py.Group, part: dict) -> None:
+    """Point attr ``provenance_json``: the codec's resolved params, tools and models and
+    each metric's models (:func:`semlink.links.sweep.point_provenance`)."""
+    if part.get("provenance_json"):
+        group.attrs["provenance_json"] = part["provenance_json"]
+
+
+def _read_provenance(group: h5py.Group, part: dict) -> None:
+    if "provenance_json" in group.attrs:
+        part["provenance_json"] = _str(group.attrs["provenance_json"])
 
 
 def _str(value) -> str:
@@ -84,7 +104,10 @@ def read_point(group: h5py.Group) -> dict:
         part["fallback"] = group["fallback"][()]
         part["metrics"] = {k: v[()] for k, v in group["metrics"].items()}
         part["phy"] = {s: {"kind": _str(g.attrs["kind"]), "profile": _str(g.attrs["profile"]),
-                           **{f: g[f][()] for f in PHY_FIELDS}} for s, g in group["phy"].items()}
+                           **{f: g[f][()] for f in PHY_FIELDS},
+                           **({"ebno_db": float(g.attrs["ebno_db"])} if "ebno_db" in g.attrs else {})}
+                       for s, g in group["phy"].items()}
+    _read_provenance(group, part)
     return part
 
 

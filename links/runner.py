@@ -48,6 +48,29 @@ def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
                                 resolve_device(scenario.device)).unavailable_reason())}
 
 
+def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
+    """One line per tiny test model or randomly initialised model the scenario runs
+    (codecs, built once per setting here and reused by the local executor, and metrics).
+
+    A codec that fails to build is left to its points, which record the error.
+    """
+    from semlink.provenance import model_warnings
+
+    lines, seen = [], set()
+    for point in scenario.points():
+        if point.codec.index in seen:
+            continue
+        seen.add(point.codec.index)
+        try:
+            records = runner.codec(point).models()
+        except Exception:  # noqa: BLE001 - recorded by the point itself
+            continue
+        lines += model_warnings(records, f"codec {point.codec.label!r}")
+    for metric in runner.metrics:
+        lines += model_warnings(metric.models(), f"metric {metric.name!r}")
+    return lines
+
+
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
               ray_address: str | None = None, progress: bool | None = None) -> SweepOutcome:
     """Run every point not yet in ``out_dir`` and write ``out_dir/results.h5``.
@@ -66,6 +89,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
     header = _header(scenario)
     for name, reason in json.loads(header["metrics_unavailable_json"]).items():
         print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
+    for line in flagged_models(runner, scenario):
+        print(f"semlink run: WARNING: {line}", file=sys.stderr)
     done = store.start(header, resume)
     points = scenario.points()
     todo = [p for p in points if p.id not in done]

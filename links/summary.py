@@ -61,11 +61,57 @@ def summarize(path: str) -> dict:
         run["fallback_rate"] = [_mean([np.asarray(p["fallback"], float) for p in ok[i]])
                                 for i in snr_idx]
         run["num_images"] = max((len(p["images"]) for i in snr_idx for p in ok[i]), default=0)
+        run["stream_ebno_db"] = _stream_ebno_db(ok, snr_idx)
+        run.update(_run_provenance([p for i in snr_idx for p in by_snr[i]]))
         out_runs.append(run)
     return {"scenario": scenario, "env": json.loads(attrs["env_json"]),
             "semlink_version": attrs.get("semlink_version"),
             "metrics_unavailable": json.loads(attrs.get("metrics_unavailable_json", "{}")),
             "runs": out_runs}
+
+
+def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
+    """Digital stream -> Eb/N0 [dB] per SNR point (``None`` where not recorded)."""
+    streams = sorted({s for i in snr_idx for p in ok[i] for s, rep in p["phy"].items()
+                      if rep["kind"] == "digital"})
+    return {s: [next((_num(p["phy"][s].get("ebno_db")) for p in ok[i] if s in p["phy"]), None)
+                for i in snr_idx] for s in streams}
+
+
+def _run_provenance(points: list[dict]) -> dict:
+    """``provenance`` (codec params/tools/models, metric models) of a run and its
+    ``model_flags`` (``"test_model"``/``"random_init"``) and ``model_warnings``.
+
+    Points of one run normally share one provenance; when they differ (e.g. a run
+    resumed with other weights) all variants are listed and a warning says so.
+    """
+    from semlink.provenance import model_warnings
+
+    variants = list(dict.fromkeys(p["provenance_json"] for p in points if p.get("provenance_json")))
+    if not variants:
+        return {"provenance": None, "model_flags": [], "model_warnings": []}
+    decoded = [json.loads(v) for v in variants]
+    warnings, flags = [], set()
+    for prov in decoded:
+        records = [("codec", r) for r in prov["codec"]["models"]]
+        records += [(f"metric {m!r}", r) for m, rs in prov["metrics"].items() for r in rs]
+        for where, r in records:
+            flags.update(f for f in ("test_model", "random_init") if r.get(f))
+            warnings += model_warnings([r], where)
+    if len(decoded) > 1:
+        warnings.append(f"the points of this run were computed with {len(decoded)} different "
+                        "codec/metric configurations or weights (see provenance)")
+    return {"provenance": decoded[0] if len(decoded) == 1 else decoded,
+            "model_flags": sorted(flags), "model_warnings": list(dict.fromkeys(warnings))}
+
+
+def model_mark(run: dict) -> str:
+    """`` [TEST MODEL]``, `` [RANDOM INIT]``, both or ``""``: appended to a run's label
+    in tables and plot legends so a tiny or random model cannot be missed."""
+    from semlink.provenance import FLAG_MARKS
+
+    flags = run.get("model_flags") or []
+    return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
 
 
 def _default_profiles() -> dict:
@@ -84,10 +130,11 @@ def _num(value) -> float | None:
 
 def format_table(summary: dict) -> str:
     """Human-readable table of a summary."""
-    lines = []
+    lines = _flag_banner(summary)
     for run in summary["runs"]:
         bindings = ", ".join(f"{s}: {p['name']}" for s, p in run["profile"].items())
-        lines.append(f"== {run['label']}  |  channel {run['channel']}  |  {bindings}")
+        lines.append(f"== {run['label']}{model_mark(run)}  |  channel {run['channel']}  |  {bindings}")
+        lines += [f"   WARNING: {w}" for w in run.get("model_warnings", [])]
         metric_names = list(run["metrics"])
         head = f"{'SNR[dB]':>8} {'sym/img':>10} " + " ".join(f"{m:>10}" for m in metric_names)
         lines.append(head)
@@ -103,3 +150,13 @@ def format_table(summary: dict) -> str:
         for f in run["failed_points"]:
             lines.append(f"   FAILED at {f['snr_db']} dB (seed {f['seed']}): {f['error']}")
     return "\n".join(lines)
+
+
+def _flag_banner(summary: dict) -> list[str]:
+    """Lines opening the table when any run used a tiny test model or a random one."""
+    flagged = [r for r in summary["runs"] if r.get("model_flags")]
+    if not flagged:
+        return []
+    return [f"!! {len(flagged)} of {len(summary['runs'])} run(s) used a TINY TEST MODEL or "
+            "RANDOMLY INITIALISED weights (marked below); their numbers do not describe "
+            "the real models", ""]

@@ -120,6 +120,8 @@ class PointRunner:
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
             metric_objs = self.metrics
+            part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
+                                                 sort_keys=True)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
@@ -147,6 +149,8 @@ class PointRunner:
                                                 **{f: [] for f in _PHY}})
                     for f in _PHY:
                         d[f].extend(np.asarray(getattr(rep, f)).tolist())
+                    if rep.kind == "digital":
+                        d["ebno_db"] = stream_ebno_db(rep, link.chain(rep.profile), snr)
                 if on_images:
                     on_images(len(items))
             metrics.update(_bit_error_rates(phy, len(names)))
@@ -156,6 +160,23 @@ class PointRunner:
             part.update(status="failed", images=names, error=f"{type(exc).__name__}: {exc}",
                         traceback=traceback.format_exc())
         return part
+
+
+def point_provenance(codec, metrics: list) -> dict:
+    """What a point records about what ran: the codec's resolved params, tools and
+    models (:meth:`Codec.provenance`) and each metric's models (as dicts)."""
+    return {"codec": codec.provenance(),
+            "metrics": {m.name: [r.to_dict() for r in m.models()] for m in metrics}}
+
+
+def stream_ebno_db(report, chain, snr_db: float) -> float:
+    """Eb/N0 [dB] of a digital stream at Es/N0 ``snr_db``: the PHY report's ``ebno_db``
+    when it has one, else from the chain's code rate, bits per symbol and pilots
+    (:mod:`semlink.phy.snr`; ``Eb`` per code input bit)."""
+    value = getattr(report, "ebno_db", None)
+    if value is not None and np.size(value):
+        return float(np.mean(value))
+    return float(chain.ebno_db_from_snr_db(snr_db))
 
 
 _PHY = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")

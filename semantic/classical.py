@@ -78,6 +78,8 @@ class ImageFileCodec(Codec):
     quality_range: tuple[float, float] = (1, 100)
     continuous_quality = False
     tool = ""
+    #: fixed encoder options, recorded in results (see :meth:`params`)
+    encoder_settings: dict = {}
 
     def __init__(self, rate_bpp: float | None = None, symbols_per_image: int | None = None,
                  quality: float | None = None, profile: str = "default",
@@ -138,9 +140,19 @@ class ImageFileCodec(Codec):
         return (self._chain.channel_uses_per_block, self._chain.config.k_info)
 
     def params(self) -> dict:
+        """Rate control as given (one of four is set), the fixed encoder settings and the tool."""
         return {"rate_bpp": self.rate_bpp, "symbols_per_image": self.symbols_per_image,
                 "bandwidth_ratio": self.bandwidth_ratio, "quality": self.quality,
-                "tool": self.tool}
+                "quality_range": list(self.quality_range),
+                "encoder_settings": dict(self.encoder_settings), "tool": self.tool}
+
+    def tools(self) -> dict[str, str]:
+        """Library versions behind the encoder/decoder (Pillow, and OpenJPEG/libjpeg/libheif/x265)."""
+        return {"pillow": _pillow_version(), **self.tool_versions()}
+
+    @abstractmethod
+    def tool_versions(self) -> dict[str, str]:
+        """Versions of the codec library itself, e.g. ``{"openjpeg": "2.5.3"}``."""
 
     # -- search ------------------------------------------------------------------------
     def fit(self, im: Image.Image, budget_bits: int) -> tuple[bytes, float]:
@@ -254,6 +266,8 @@ class JPEG2000Codec(ImageFileCodec):
     name = "jpeg2000"
     quality_range = (2.0, 2400.0)
     continuous_quality = True
+    encoder_settings = {"codestream": "j2k", "wavelet": "irreversible 9/7", "mct": 1,
+                        "quality_mode": "rates", "num_resolutions": "min(6, log2(min side) - 1)"}
 
     def check_tool(self) -> str:
         from PIL import features
@@ -261,6 +275,11 @@ class JPEG2000Codec(ImageFileCodec):
         if not features.check("jpg_2000"):
             raise ImportError("jpeg2000 needs Pillow built with OpenJPEG: pip install -U pillow")
         return f"OpenJPEG {features.version('jpg_2000')} via Pillow {_pillow_version()}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from PIL import features
+
+        return {"openjpeg": str(features.version("jpg_2000"))}
 
     def encode_file(self, im, quality):
         levels = max(1, min(6, int(math.log2(max(1, min(im.size)))) - 1))
@@ -279,9 +298,16 @@ class JPEGCodec(ImageFileCodec):
 
     name = "jpeg"
     quality_range = (1, 95)
+    encoder_settings = {"subsampling": "4:2:0", "optimize": True}
 
     def check_tool(self) -> str:
         return f"libjpeg via Pillow {_pillow_version()}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from PIL import features
+
+        turbo = bool(features.check_feature("libjpeg_turbo"))
+        return {"libjpeg-turbo" if turbo else "libjpeg": str(features.version("jpg"))}
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()
@@ -298,6 +324,7 @@ class HEVCIntraCodec(ImageFileCodec):
 
     name = "hevc_intra"
     quality_range = (1, 100)
+    encoder_settings = {"container": "heif", "chroma": "4:2:0", "encoder": "x265"}
 
     def check_tool(self) -> str:
         heif = require("pillow_heif", "codec hevc_intra")
@@ -307,6 +334,13 @@ class HEVCIntraCodec(ImageFileCodec):
                               "pip install -U pillow-heif")
         self._heif = heif
         return f"{info['encoders']['x265']} via libheif {info['libheif']}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        info = self._heif.libheif_info()
+        return {"pillow_heif": version("pillow-heif"), "libheif": str(info["libheif"]),
+                "x265": str(info["encoders"]["x265"])}
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()

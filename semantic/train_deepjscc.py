@@ -8,13 +8,16 @@ training loop (:mod:`semlink.semantic.training.loop`): checkpoints
 (``last.pt``, atomic) every ``checkpoint_every`` steps with optimizer and
 RNG state, so ``resume=True`` continues exactly; a CSV log
 (``train_log.csv``); evaluation through the real analog chain at several SNRs
-(``eval.csv``).
+(``eval.csv``); at the end ``model.pt``, the weights with the training
+metadata and without optimizer/RNG state (the shippable file).
 """
 
 from __future__ import annotations
 
 import csv
 import math
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from semlink.phy import AnalogChain, make_channel, snr_db_to_no
+from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
 from .training import TRAINERS, Option
@@ -33,6 +37,30 @@ def _images(path: str, key: str) -> list[torch.Tensor]:
 
     ds = ImageDataset(path, key=key)
     return [ds[i].image for i in range(len(ds))]
+
+
+def _fingerprint(images: list[torch.Tensor]) -> str:
+    """Content hash of decoded images (format- and location-independent)."""
+    return hash_state_dict({f"{i:06d}": img for i, img in enumerate(images)})
+
+
+def _provenance_meta(arguments: dict, images, eval_images) -> dict:
+    """What the training command writes into every checkpoint about how it was made."""
+    from semlink import __version__
+
+    versions = package_versions()
+    return {"written_by": "semlink train deepjscc (semlink.semantic.train_deepjscc)",
+            "arguments": arguments, "argv": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "data_sha256": _fingerprint(images),
+            "eval_data_sha256": _fingerprint(eval_images) if eval_images else None,
+            "semlink_version": __version__, "git_revision": git_revision(),
+            "torch": torch.__version__, "sionna": versions.get("sionna-no-rt")}
+
+
+def export_path(out: str | Path) -> Path:
+    """``OUT/model.pt``: the final weights + metadata, without optimizer and RNG state
+    (what ships in ``semantic/weights/``)."""
+    return Path(out) / "model.pt"
 
 
 def _batch(images, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -128,6 +156,13 @@ class DeepJSCCTrainer(Trainer):
                      "ratio": self.c / 96, "channel": channel, "crop": crop,
                      "batch_size": batch_size, "lr": lr, "lr_decay_step": lr_decay_step,
                      "data": str(data), "num_train_images": len(self.images), "seed": seed}
+        # how this run was made (not compared on resume): written into every checkpoint
+        arguments = {"data": str(data), "snr_db": float(snr_db), "ratio": ratio,
+                     "channel": channel, "steps": steps, "batch_size": batch_size, "crop": crop,
+                     "lr": lr, "lr_decay_step": lr_decay_step, "seed": seed,
+                     "eval_data": eval_data, "eval_snr_db": [float(v) for v in eval_snr_db],
+                     "device": device}
+        self.provenance = _provenance_meta(arguments, self.images, self.eval_images)
         torch.manual_seed(seed)
         self.model = DeepJSCC(self.c).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
@@ -160,7 +195,7 @@ class DeepJSCCTrainer(Trainer):
     def save_checkpoint(self, path: Path, step: int, seconds: float) -> None:
         self.meta.update(rng_data=self.gen.get_state(), rng_channel=self.ch.generator.get_state(),
                          train_seconds=seconds)
-        save_checkpoint(path, self.model, self.meta, self.opt, step)
+        save_checkpoint(path, self.model, {**self.meta, **self.provenance}, self.opt, step)
 
     def restore(self, path: Path) -> tuple[int, float, dict]:
         model, ckpt = load_checkpoint(path, map_location=self.device)
@@ -175,8 +210,16 @@ class DeepJSCCTrainer(Trainer):
         return int(ckpt["step"]), float(meta.get("train_seconds", 0.0)), saved
 
     def finish(self, out_dir: Path, result: dict) -> dict:
-        if not self.eval_images:
-            return {}
+        extra = {}
+        if self.eval_images:
+            extra["eval_psnr_db"] = self._evaluate(out_dir, result)
+        export = export_path(out_dir)
+        meta = {k: v for k, v in {**self.meta, **self.provenance}.items() if not k.startswith("rng_")}
+        save_checkpoint(export, self.model, meta, None, result["steps"])
+        extra["model"] = str(export)
+        return extra
+
+    def _evaluate(self, out_dir: Path, result: dict) -> dict:
         ev = evaluate(self.model, self.eval_images, self.eval_snr_db, self.channel_spec,
                       device=self.device)
         with open(out_dir / "eval.csv", "w", newline="") as f:
@@ -185,8 +228,9 @@ class DeepJSCCTrainer(Trainer):
             for k, v in ev.items():
                 w.writerow([k, f"{v:.3f}"])
         self.meta.update(eval_psnr_db=ev, eval_data=str(self.eval_data))
-        save_checkpoint(out_dir / "last.pt", self.model, self.meta, self.opt, result["steps"])
-        return {"eval_psnr_db": ev}
+        save_checkpoint(out_dir / "last.pt", self.model, {**self.meta, **self.provenance},
+                        self.opt, result["steps"])
+        return ev
 
 
 def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 / 6,

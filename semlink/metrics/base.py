@@ -39,10 +39,15 @@ class Metric:
     compute: Callable[[list, object], np.ndarray]
     description: str = ""
     unavailable: Callable[[], str | None] = lambda: None
+    model_records: Callable[[], list] = lambda: []
 
     def unavailable_reason(self) -> str | None:
         """`None` when the metric can be computed here, else why not and how to fix it."""
         return self.unavailable()
+
+    def models(self) -> list:
+        """:class:`~semlink.provenance.ModelRecord` of every model behind this metric (may be empty)."""
+        return list(self.model_records())
 
 
 METRICS: Registry[Metric] = Registry("metric", group="semlink.metrics")
