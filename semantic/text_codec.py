@@ -116,11 +116,14 @@ class TextCodec(Codec):
             out.append(("tokenizer", self.encoding_spec[7:]))
         return out
 
-    def model_records(self) -> list:
-        """ModelRecords of the captioner / corrector / tokenizer actually loaded."""
+    def models(self) -> list:
+        """ModelRecords of the captioner, corrector and tokenizer this setting runs (loads them)."""
         out = list(self.corrector.records())
-        if self._captioner is not None and self._captioner._loaded is not None:
-            out.append(self._captioner.record())
+        if self.source == "captioner":
+            out.append(self.captioner.record())
+        enc = self.encoding
+        if getattr(enc, "record", None) is not None:
+            out.append(enc.record)
         return out
 
     # -- encoding ----------------------------------------------------------------
