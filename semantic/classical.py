@@ -77,6 +77,7 @@ class ImageFileCodec(Codec):
     stream_kinds = {"bits": "digital"}
     quality_range: tuple[float, float] = (1, 100)
     continuous_quality = False
+    deterministic_decode = True     # the file decoder depends only on the bits
     tool = ""
     #: fixed encoder options, recorded in results (see :meth:`params`)
     encoder_settings: dict = {}
@@ -121,7 +122,12 @@ class ImageFileCodec(Codec):
     def budget_bits(self, height: int, width: int) -> int | None:
         """Maximum file size in bits for an image, or `None` (fixed quality)."""
         if self.rate_bpp is not None:
-            return int(math.floor(self.rate_bpp * height * width))
+            bits = int(math.floor(self.rate_bpp * height * width))
+            if bits < 8:
+                raise ValueError(f"{self.name}: rate_bpp={self.rate_bpp} gives a budget of {bits} "
+                                 f"bits for a {height}x{width} image, less than one byte; raise "
+                                 "rate_bpp or use larger images")
+            return bits
         symbols = self.symbols_per_image
         if self.bandwidth_ratio is not None:
             symbols = int(math.floor(self.bandwidth_ratio * 3 * height * width + 1e-6))
@@ -130,6 +136,11 @@ class ImageFileCodec(Codec):
                 raise ValueError(f"{self.name}: a symbol budget needs the PHY profile; "
                                  "run it through a link (or call attach_phy)")
             blocks = symbols // self._chain.channel_uses_per_block
+            if blocks == 0:
+                raise ValueError(f"{self.name}: the budget of {symbols} channel uses for a "
+                                 f"{height}x{width} image is below one code block "
+                                 f"({self._chain.channel_uses_per_block} channel uses); raise "
+                                 "symbols_per_image/bandwidth_ratio or use larger images")
             return blocks * self._chain.config.k_info
         return None
 

@@ -34,13 +34,17 @@ class Codec(ABC):
     run external tools or learned models also implement :meth:`tools` and
     :meth:`models` (results record all three through :meth:`provenance`).
     ``deterministic_encode = True`` lets sweeps reuse one encoding across
-    channels and SNR points.
+    channels and SNR points. ``deterministic_decode = True`` declares that
+    :meth:`decode` depends only on the received streams and side information
+    (not on reports, SNR or random numbers), so sweeps reuse the error-free
+    reconstruction's metrics wherever every digital stream arrives intact.
     """
 
     name: str = "codec"
     stream_profiles: dict[str, str] = {}
     stream_kinds: dict[str, str] = {}
     deterministic_encode: bool = True
+    deterministic_decode: bool = False
 
     def bind_profiles(self, mapping: dict[str, str] | None) -> None:
         """Override stream -> profile bindings (from a scenario file)."""

@@ -141,7 +141,8 @@ def lpips_models() -> list:
 
 _register(Metric("ssim", "", True, ssim, "structural similarity (pytorch-msssim), per image"))
 _register(Metric("ms_ssim", "", True, ms_ssim,
-                 "multi-scale SSIM (pytorch-msssim, 5 scales; NaN for sides <= 160 px)"))
+                 "multi-scale SSIM (pytorch-msssim, 5 scales; needs sides > 160 px)",
+                 min_image_side=161))
 _register(Metric("lpips", "", False, lpips_metric,
                  "LPIPS v0.1 AlexNet (needs pretrained backbone weights on disk)",
                  unavailable=lpips_unavailable, model_records=lpips_models))
