@@ -40,7 +40,7 @@ def summarize(path: str) -> dict:
         if p["status"] == "ok":
             for stream, rep in p["phy"].items():
                 run["profile"][stream] = {"name": rep["profile"],
-                                          **profiles_all.get(rep["profile"], {})}
+                                          **_profile_spec(rep["profile"], profiles_all)}
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
@@ -66,6 +66,13 @@ def summarize(path: str) -> dict:
             "semlink_version": attrs.get("semlink_version"),
             "metrics_unavailable": json.loads(attrs.get("metrics_unavailable_json", "{}")),
             "runs": out_runs}
+
+
+def _profile_spec(name: str, profiles: dict) -> dict:
+    """A named profile's spec, generated profile-grid names included."""
+    from .profile_grid import resolve_generated_profile
+
+    return profiles.get(name) or resolve_generated_profile(name, profiles) or {}
 
 
 def _default_profiles() -> dict:
