@@ -82,7 +82,7 @@ class Config:
 
 def scheme_of(label: str) -> str:
     """``jpeg2000[symbols_per_image=3072] | bits: ldpc 1/3 qpsk`` -> ``jpeg2000 | bits: ldpc 1/3 qpsk``."""
-    m = re.match(r"^(?P<name>[^\[|]*?)\s*(\[(?P<grid>[^\]]*)\])?(?P<rest>.*)$", label)
+    m = re.match(r"^(?P<name>[^\[|]*)(\[(?P<grid>[^\]]*)\])?(?P<rest>.*)$", label)
     if not m or m.group("grid") is None:
         return label
     kept = [item for item in m.group("grid").split(",")

@@ -266,8 +266,9 @@ def _stream_combos(keys: Any, base: dict, path: str) -> list[tuple[dict, dict]]:
                                    f"{', '.join(sorted(allowed))}")
         if not isinstance(values, list) or not values:
             raise ProfileGridError(f"{kpath}: expected a non-empty list of values, got {values!r}")
-        texts = [_value_text(key, v) for v in values]
-        if len(set(texts)) != len(texts):
+        same = [json.dumps(_apply(base, key, v, f"{kpath}[{i}]"), sort_keys=True, default=str)
+                for i, v in enumerate(values)]
+        if len(set(same)) != len(same):
             raise ProfileGridError(f"{kpath}: values repeat: {values!r}")
         for i, value in enumerate(values):
             spec = _apply(base, key, value, f"{kpath}[{i}]")
