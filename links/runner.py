@@ -41,7 +41,7 @@ def _header(scenario: Scenario) -> dict:
 
 def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     """Metric name -> why it cannot be computed here (skipped, reported)."""
-    from .metrics import get_metric
+    from semlink.metrics import get_metric
 
     return {e["name"]: r for e in scenario.metrics
             if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}

@@ -26,7 +26,7 @@ import torch
 from semlink.semantic import make_codec
 
 from .link import Link
-from .metrics import get_metric
+from semlink.metrics import get_metric
 from .scenario import Point, Scenario
 
 
@@ -58,7 +58,7 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from .dataset import ImageDataset
+            from semlink.data import ImageDataset
 
             self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
         return self._dataset

@@ -8,7 +8,7 @@ return one value per image. PHY metrics (``ber``, ``bler``,
   255 for 8-bit), computed on the float images; identical images give the
   cap of 100 dB so that results stay finite and JSON-valid.
 * ``mse``: mean squared error on [0, 1] images.
-* ``ssim``, ``ms_ssim``, ``lpips``: see :mod:`semlink.links.image_metrics`.
+* ``ssim``, ``ms_ssim``, ``lpips``: see :mod:`semlink.metrics.image`.
 """
 
 from __future__ import annotations
@@ -76,9 +76,6 @@ def _register(metric: Metric) -> None:
 
 _register(Metric("psnr", "dB", True, psnr, "peak signal-to-noise ratio [dB], images in [0, 1]"))
 _register(Metric("mse", "", False, mse, "mean squared error, images in [0, 1]"))
-
-from . import image_metrics  # noqa: E402,F401  (registers ssim, ms_ssim, lpips)
-from . import vlm_metrics  # noqa: E402,F401  (registers answer_match, relevance_loss)
 
 PHY_METRICS = {
     "ber": "bit error rate over the image's digital streams (genie)",
