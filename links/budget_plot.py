@@ -33,6 +33,7 @@ _FAMILY_MAPS = ("Blues", "Oranges", "Greens", "Purples", "Reds", "Greys")
 _STYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X")
 _SNR_TOL = 1e-6
+_MODULATIONS = ("bpsk", "qpsk", "psk8", "psk16", "qam16", "qam64", "qam256", "custom")
 
 
 def _pyplot():
@@ -48,7 +49,13 @@ def _pyplot():
 
 
 def _styles(configs: list[Config]) -> dict[str, dict]:
-    """scheme -> matplotlib style: a colour family per codec, shades/lines/markers within it."""
+    """scheme -> matplotlib style.
+
+    A colour family per codec; within it, when the labels name a profile
+    (``| bits: ldpc 1/3 qpsk``), the modulation picks the line style and the
+    code rate the marker and shade, so a 4 x 3 grid stays readable;
+    otherwise styles cycle.
+    """
     import matplotlib
 
     families: dict[str, list[str]] = {}
@@ -59,11 +66,31 @@ def _styles(configs: list[Config]) -> dict[str, dict]:
     out = {}
     for f, (codec, schemes) in enumerate(families.items()):
         cmap = matplotlib.colormaps[_FAMILY_MAPS[f % len(_FAMILY_MAPS)]]
-        for j, scheme in enumerate(schemes):
-            shade = 0.95 if len(schemes) == 1 else 0.45 + 0.5 * j / (len(schemes) - 1)
-            out[scheme] = {"color": cmap(shade), "linestyle": _STYLES[j % len(_STYLES)],
-                           "marker": _MARKERS[(j // len(_STYLES)) % len(_MARKERS)]}
+        tokens = [_profile_tokens(s) for s in schemes]
+        mods = list(dict.fromkeys(t[1] for t in tokens if t[1]))
+        rates = list(dict.fromkeys(t[0] for t in tokens if t[0]))
+        for j, (scheme, (rate, mod)) in enumerate(zip(schemes, tokens)):
+            if rate and mod:
+                r, m = rates.index(rate), mods.index(mod)
+                shade = 0.95 if len(rates) == 1 else 0.4 + 0.55 * r / (len(rates) - 1)
+                style = {"linestyle": _STYLES[m % len(_STYLES)],
+                         "marker": _MARKERS[r % len(_MARKERS)]}
+            else:
+                shade = 0.95 if len(schemes) == 1 else 0.45 + 0.5 * j / (len(schemes) - 1)
+                style = {"linestyle": _STYLES[j % len(_STYLES)],
+                         "marker": _MARKERS[(j // len(_STYLES)) % len(_MARKERS)]}
+            out[scheme] = {"color": cmap(shade), **style}
     return out
+
+
+def _profile_tokens(scheme: str) -> tuple[str | None, str | None]:
+    """(rate text, modulation) named by a scheme label's first profile, else Nones."""
+    if "|" not in scheme:
+        return None, None
+    words = scheme.split("|", 1)[1].replace(";", " ").split()
+    rate = next((w for w in words if "/" in w or w == "uncoded"), None)
+    mod = next((w for w in words if w in _MODULATIONS or w.startswith("pam")), None)
+    return rate, mod
 
 
 def _resolve_snrs(configs: list[Config], snrs) -> list[float]:
@@ -120,7 +147,7 @@ def plot_fidelity_vs_symbols(paths, metric: str = "psnr", snrs=None, out_dir: st
             ax.set_title(f"{ch}, Es/N0 = {snr:g} dB")
             ax.grid(True, which="both", alpha=0.3)
         axes[0][0].set_ylabel(_LABELS.get(metric, metric))
-        handles, labels = axes[0][0].get_legend_handles_labels()
+        handles, labels = _legend_entries(axes[0])
         if handles:
             fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
         fig.tight_layout(rect=(0, 0, 1 - 2.8 / (5.2 * len(chans) + 2.8), 1))
@@ -194,10 +221,21 @@ def plot_metric_vs_snr_at_budget(paths, budget: float, metric: str = "psnr",
         raise PlanError(f"budget {budget:g}: outside the measured channel-use range of every "
                         "scheme (nothing is extrapolated)")
     axes[0][0].set_ylabel(_LABELS.get(metric, metric))
-    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles, labels = _legend_entries(axes[0])
     fig.legend(handles, labels, loc="center right", fontsize=6, frameon=False)
     fig.tight_layout(rect=(0, 0, 1 - 2.8 / (5.2 * len(chans) + 2.8), 1))
     return _save(fig, _out_dir(paths, out_dir) / f"{metric}_vs_snr_at_{budget:g}_symbols", plt)
+
+
+def _legend_entries(axes) -> tuple[list, list]:
+    """Legend handles of all panels, each label once (the Pareto front last)."""
+    seen = {}
+    for ax in axes:
+        for h, lbl in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lbl, h)
+    labels = [lbl for lbl in seen if lbl != "Pareto front"] + (
+        ["Pareto front"] if "Pareto front" in seen else [])
+    return [seen[lbl] for lbl in labels], labels
 
 
 def _snr_tag(snr: float) -> str:

@@ -74,6 +74,7 @@ class Config:
     status: str
     source: str
     profiles: dict = field(default_factory=dict)
+    fallback_rate: float = 0.0
 
     @property
     def mean(self) -> float:
@@ -129,6 +130,7 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
             values = [np.asarray(p["metrics"][metric], float) for p in ok if metric in p["metrics"]]
             found_metric |= bool(values)
             symbols = [np.asarray(p["symbols_per_image"], float) for p in ok]
+            fallback = [np.asarray(p["fallback"], float) for p in ok]
             sym = np.concatenate(symbols) if symbols else np.array([math.nan])
             out.append(Config(
                 label=label, scheme=scheme_of(label), codec=first["codec"],
@@ -137,7 +139,8 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
                 symbols_mean=float(np.mean(sym)), symbols_max=float(np.max(sym)),
                 values=np.concatenate(values) if values else np.zeros(0),
                 status="ok" if values else "failed", source=path,
-                profiles=json.loads(first.get("profiles_json") or "{}")))
+                profiles=json.loads(first.get("profiles_json") or "{}"),
+                fallback_rate=float(np.mean(np.concatenate(fallback))) if fallback else 0.0))
     if not found_metric:
         raise PlanError(f"metric {metric!r} is in none of the files; measured: "
                         f"{', '.join(_metric_names(files)) or 'none'}")
@@ -195,7 +198,8 @@ class PlanTable:
     sources: list[str]
 
     COLUMNS = ("channel", "snr_db", "status", "label", "scheme", "symbols_per_image",
-               "symbols_max", "mean", "ci_low", "ci_high", "num_images", "candidates", "note",
+               "symbols_max", "mean", "ci_low", "ci_high", "num_images", "fallback_rate",
+               "candidates", "note",
                "source")
 
     def to_dict(self) -> dict:
@@ -344,6 +348,8 @@ def _answer(here: list[Config], channel: str, snr: float, budget, target, better
             notes.append(f"{len(tied)} configurations equally cheap: best {'' if better else '(lowest) '}"
                          "metric chosen")
     mean, low, high = stats[id(pick)]
+    if pick.fallback_rate > 0:
+        notes.insert(0, f"decoder fallback on {pick.fallback_rate:.0%} of images")
     largest = max(c.symbols_max for c in measured)
     if budget is not None and budget > 1.1 * largest and target is None:
         notes.append(f"budget above every measured configuration (largest: "
@@ -351,5 +357,6 @@ def _answer(here: list[Config], channel: str, snr: float, budget, target, better
     row.update(status="ok", label=pick.label, scheme=pick.scheme,
                symbols_per_image=pick.symbols_mean, symbols_max=pick.symbols_max, mean=mean,
                ci_low=low, ci_high=high, num_images=int(np.sum(~np.isnan(pick.values))),
+               fallback_rate=pick.fallback_rate,
                note="; ".join(notes), source=pick.source)
     return row
