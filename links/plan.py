@@ -220,14 +220,17 @@ class PlanTable:
         head = ["channel", "Es/N0 [dB]", "configuration", "ch. uses/image",
                 f"{self.metric} (95 % CI)", "note"]
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        def cell(text) -> str:
+            return str(text).replace("|", "\\|")
+
         for r in self.rows:
             if r["status"] == "ok":
                 value = f"{r['mean']:.3g} [{r['ci_low']:.3g}, {r['ci_high']:.3g}]"
-                lines.append(f"| {r['channel']} | {r['snr_db']:g} | {r['label']} | "
-                             f"{r['symbols_per_image']:.0f} | {value} | {r['note']} |")
+                lines.append(f"| {cell(r['channel'])} | {r['snr_db']:g} | {cell(r['label'])} | "
+                             f"{r['symbols_per_image']:.0f} | {value} | {cell(r['note'])} |")
             else:
-                lines.append(f"| {r['channel']} | {r['snr_db']:g} | *{r['status']}* | - | - | "
-                             f"{r['note']} |")
+                lines.append(f"| {cell(r['channel'])} | {r['snr_db']:g} | *{r['status']}* | - | - "
+                             f"| {cell(r['note'])} |")
         return "\n".join(lines)
 
     def format(self) -> str:

@@ -102,6 +102,10 @@ def main() -> None:
     tables = {b: plan(results, "psnr", budget=b).to_markdown() for b in BUDGETS}
     target = plan(results, "psnr", budget=BUDGETS[1], target=25.0).to_markdown()
     wall, uep_wall = wall_seconds(study), wall_seconds(uep)
+    kill = study.parent / f"{study.name}.kill"
+    resumed = (f" The run was killed on purpose (SIGKILL, {kill.read_text().strip()}) and "
+               "finished with `--resume`; the wall time includes both parts."
+               if kill.exists() else "")
     rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
                          text=True).stdout.strip()
     body = TEMPLATE.format(
@@ -110,7 +114,7 @@ def main() -> None:
         busy=f"{run_seconds(points) / 60:.1f} min", uep_points=len(uep_points),
         uep_wall=f"{uep_wall / 60:.1f} min" if uep_wall else "not recorded",
         torch=env["packages"].get("torch"), sionna=env["packages"].get("sionna-no-rt"),
-        git=env.get("git_revision"), report_rev=rev,
+        git=env.get("git_revision"), report_rev=rev, resumed=resumed,
         fig_lines="\n\n".join(f"![{n}]({n})" for n in figures),
         plan_a=tables[BUDGETS[0]], plan_b=tables[BUDGETS[1]], plan_target=target,
         budget_a=BUDGETS[0], budget_b=BUDGETS[1], uep_png=uep_png, uep_table=uep_table(uep_runs),
@@ -129,7 +133,7 @@ Study: `scenarios/symbol_budget.yaml`, {points} points ({configs} codec settings
 5 SNRs), run with `OMP_NUM_THREADS=1 nice -n 10 semlink run scenarios/symbol_budget.yaml --out
 out/symbol_budget --no-plot` on this project's shared CPU machine (2 cores, 6 other developers'
 jobs running; torch {torch}, sionna-no-rt {sionna}, git {git}). Wall time: **{wall}**; time spent
-inside the points (encode + PHY + decode + metrics): {busy}. UEP run ({uep_points} points):
+inside the points (encode + PHY + decode + metrics): {busy}.{resumed} UEP run ({uep_points} points):
 {uep_wall}. This page: git {report_rev}.
 
 Codec settings whose file does not fit their budget fail at every SNR (recorded with the
