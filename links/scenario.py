@@ -37,6 +37,7 @@ import yaml
 
 from semlink.phy.snr import db_range
 
+from .profile_grid import ProfileGridError, expand_profile_grid
 from .profiles import DEFAULT_PROFILES, check_profile
 
 
@@ -48,7 +49,7 @@ TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", 
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
             "output", "ray"}
 DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
-CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
+CODEC_KEYS = {"name", "label", "params", "grid", "profiles", "profile_grid"}
 RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
 
@@ -179,9 +180,10 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
 
-def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
+def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
+    all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
     if not isinstance(value, list) or not value:
         _fail("codecs", f"expected a non-empty list of codec entries, got {value!r}")
     out = []
@@ -210,17 +212,30 @@ def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
         if not isinstance(label, str):
             _fail(f"{path}.label", f"expected a string, got {label!r}")
         keys = list(grid)
+        choices = _profile_choices(entry, name, profiles, all_profiles, path)
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             setting_params = {**params, **dict(zip(keys, combo))}
             suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
-            out.append(CodecSetting(len(out), name, f"{label}[{suffix}]" if suffix else label,
-                                    copy.deepcopy(setting_params), dict(profiles)))
-            _check_codec(out[-1], path, device)
+            for choice in choices:
+                out.append(CodecSetting(len(out), name,
+                                        (f"{label}[{suffix}]" if suffix else label) + choice.label,
+                                        copy.deepcopy(setting_params),
+                                        {**profiles, **choice.profiles}))
+                _check_codec(out[-1], path, device)
     labels = [c.label for c in out]
     dup = {lbl for lbl in labels if labels.count(lbl) > 1}
     if dup:
         _fail("codecs", f"labels must be unique, {sorted(dup)} repeat; give each entry a label")
     return out
+
+
+def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict, path: str):
+    """The entry's profile-grid choices (see :mod:`semlink.links.profile_grid`)."""
+    try:
+        return expand_profile_grid(entry.get("profile_grid"), name, bindings, all_profiles,
+                                   f"{path}.profile_grid")
+    except ProfileGridError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _check_codec(setting: CodecSetting, path: str, device: str) -> None:
@@ -299,7 +314,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
         import torch
 
         codec_device = "cuda" if torch.cuda.is_available() else "cpu"
-    codecs = _codecs(raw["codecs"], codec_device)
+    codecs = _codecs(raw["codecs"], codec_device, profiles)
     for c in codecs:
         for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:

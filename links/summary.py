@@ -46,7 +46,7 @@ def summarize(path: str) -> dict:
         if p["status"] == "ok":
             for stream, rep in p["phy"].items():
                 run["profile"][stream] = {"name": rep["profile"],
-                                          **profiles_all.get(rep["profile"], {})}
+                                          **_profile_spec(rep["profile"], profiles_all)}
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
@@ -168,6 +168,13 @@ def model_mark(run: dict) -> str:
 
     flags = run.get("model_flags") or []
     return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
+
+
+def _profile_spec(name: str, profiles: dict) -> dict:
+    """A named profile's spec, generated profile-grid names included."""
+    from .profile_grid import resolve_generated_profile
+
+    return profiles.get(name) or resolve_generated_profile(name, profiles) or {}
 
 
 def _default_profiles() -> dict:
