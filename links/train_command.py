@@ -55,6 +55,8 @@ def add_parser(sub) -> None:
     u.add_argument("--channel", default="none", help="none | indices:P | phy")
     u.add_argument("--snr-db", type=float, default=10.0, help="training Es/N0 with --channel phy")
     u.add_argument("--eval-data", default=None, help="held-out images: PSNR vs mean-image baseline")
+    u.add_argument("--eval-queries", default=None,
+                   help="queries of the held-out images (default: --queries)")
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--resume", action="store_true")
     u.add_argument("--checkpoint-every", type=int, default=200)
@@ -98,6 +100,7 @@ def run_uoisc(args: argparse.Namespace) -> int:
         channel=args.channel, snr_db=args.snr_db, seed=args.seed, resume=args.resume,
         checkpoint_every=args.checkpoint_every, device=args.device)
     if args.eval_data:
-        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data, device=args.device)
+        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data,
+                                        queries=args.eval_queries or args.queries, device=args.device)
     print(json.dumps(result, indent=1))
     return 0
