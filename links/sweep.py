@@ -58,7 +58,7 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from .dataset import ImageDataset
+            from semlink.data import ImageDataset
 
             self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
         return self._dataset

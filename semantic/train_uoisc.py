@@ -145,7 +145,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     size = image_size or model.clip.image_size[0]
     if (size, size) != model.clip.image_size:
         raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-    from semlink.links.dataset import ImageDataset
+    from semlink.data import ImageDataset
 
     ds = ImageDataset(data, queries=queries, resize=size, key="--data")
     images = [ds[i].image for i in range(len(ds))]
@@ -273,7 +273,7 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     without queries. ``pairs`` counts the (image, query) pairs evaluated and
     ``default_query_images`` the images that had none.
     """
-    from semlink.links.dataset import ImageDataset
+    from semlink.data import ImageDataset
 
     model, _ = load_uoisc(checkpoint, map_location=device)
     size = model.clip.image_size
