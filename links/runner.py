@@ -61,6 +61,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
     store = ResultsStore(out_dir)
     runner = PointRunner(scenario)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
+    if getattr(runner.dataset, "counts", None) is not None:     # VQA questions and their split
+        print(f"semlink run: {runner.dataset.counts.line()}", file=sys.stderr)
     resolve_device(scenario.device)
     header = _header(scenario)
     for name, reason in json.loads(header["metrics_unavailable_json"]).items():

@@ -47,7 +47,7 @@ class ScenarioError(ValueError):
 TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
             "output", "ray"}
-DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
+DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
 CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
 RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
 
@@ -179,6 +179,23 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
 
+def _vqa_block(value: Any, base: Path) -> dict:
+    """``dataset.vqa``: VQA-format questions and the animal split (see semlink.vqa)."""
+    from semlink.vqa import RULES, SPLITS, VQA_KEYS
+
+    vqa = dict(_check_keys(value, VQA_KEYS, "dataset.vqa"))
+    if "questions" not in vqa:
+        _fail("dataset.vqa.questions", "missing: a VQA v2 questions JSON, a JSON list or a CSV")
+    for key in ("questions", "annotations", "instances"):
+        if vqa.get(key) is not None:
+            vqa[key] = _resolve_path(vqa[key], f"dataset.vqa.{key}", base)
+    if vqa.get("split", "all") not in SPLITS:
+        _fail("dataset.vqa.split", f"expected one of {list(SPLITS)}, got {vqa['split']!r}")
+    if vqa.get("rule", "either") not in RULES:
+        _fail("dataset.vqa.rule", f"expected one of {list(RULES)}, got {vqa['rule']!r}")
+    return vqa
+
+
 def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
@@ -284,6 +301,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key in ("captions", "queries"):
         if dataset.get(key) is not None:
             dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+    if dataset.get("vqa") is not None:
+        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
     profiles = dict(DEFAULT_PROFILES)
     user_profiles = raw.get("profiles", {}) or {}
     if not isinstance(user_profiles, dict):

@@ -58,9 +58,9 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from semlink.data import ImageDataset
+            from semlink.vqa import open_dataset   # an ImageDataset, or VQA questions over it
 
-            self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
+            self._dataset = open_dataset(self.scenario.dataset, key="dataset")
         return self._dataset
 
     @property

@@ -103,6 +103,21 @@ def _check_resume(ckpt: dict, config: dict, train_args: dict, path: Path) -> Non
                          "pass the checkpoint's values, or train into another --out")
 
 
+def _training_images(data: str, queries: str | None, size: int, vqa: dict | None):
+    """The training images with their queries: an ImageDataset, or VQA questions after the split."""
+    from semlink.data import ImageDataset
+
+    if vqa is None:
+        return ImageDataset(data, queries=queries, resize=size, key="--data")
+    from semlink.vqa import VQADataset
+
+    if queries:
+        raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
+    ds = VQADataset(ImageDataset(data, resize=size, key="--data"), per="image", key="--vqa", **vqa)
+    print(f"train uoisc: {ds.counts.line()}", file=sys.stderr)
+    return ds
+
+
 def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int | None = None,
                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
                 clip_config: dict | None = None, layers=(4, 8, 12), dim: int = 256,
@@ -114,8 +129,14 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
                 channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
                 seed: int = 0, resume: bool = False, checkpoint_every: int = 200,
                 log_every: int = 25, device: str = "cpu", progress: bool | None = None,
-                default_query: str = "What is in the image?") -> dict:
+                default_query: str = "What is in the image?", vqa: dict | None = None) -> dict:
     """Train UO-ISC; returns paths, steps and the last losses.
+
+    ``vqa`` (instead of ``queries``): VQA-format questions over the images of
+    ``data`` and the animal zero-shot split, ``{questions, annotations,
+    instances, split, rule}`` as in a scenario's ``dataset.vqa`` (see
+    :mod:`semlink.vqa`); each image is trained with the questions the split
+    keeps for it, and images left without any are not used.
 
     Each training image is paired with one of its own queries (sampled among
     them every time it is drawn, see :func:`sample_pairs`); images without
@@ -128,7 +149,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
                       image_size=image_size, batch_size=batch_size, lr=lr, lambda_rel=lambda_rel,
                       gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=None if vlm is None else str(vlm),
                       channel=channel, profile=profile, snr_db=snr_db, seed=seed,
-                      default_query=default_query)
+                      default_query=default_query, vqa=vqa)
     if pixel_loss not in ("l1", "l2"):
         raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
     if not (channel in ("none", "phy") or channel.startswith("indices:")):
@@ -145,9 +166,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     size = image_size or model.clip.image_size[0]
     if (size, size) != model.clip.image_size:
         raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-    from semlink.data import ImageDataset
-
-    ds = ImageDataset(data, queries=queries, resize=size, key="--data")
+    ds = _training_images(data, queries, size, vqa)
     images = [ds[i].image for i in range(len(ds))]
     item_queries = [ds[i].queries for i in range(len(ds))]
     judge = None
@@ -264,14 +283,18 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
 
 @torch.no_grad()
 def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, device: str = "cpu",
-                   max_images: int | None = None, default_query: str = "What is in the image?") -> dict:
+                   max_images: int | None = None, default_query: str = "What is in the image?",
+                   vqa: dict | None = None) -> dict:
     """PSNR [dB] without channel errors on held-out images, and the mean-image baseline's PSNR.
 
     With text alignment, every image is encoded once per query of its own
     (from ``queries``, any format :class:`ImageDataset` reads) and its PSNR is
     the mean over those queries; ``default_query`` is used only for images
     without queries. ``pairs`` counts the (image, query) pairs evaluated and
-    ``default_query_images`` the images that had none.
+    ``default_query_images`` the images that had none. ``vqa`` (instead of
+    ``queries``): VQA questions and split as in :func:`train_uoisc`, e.g.
+    ``split: animals`` for the zero-shot evaluation; ``vqa_split`` then
+    reports the split's counts.
     """
     from semlink.data import ImageDataset
 
@@ -279,6 +302,12 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     size = model.clip.image_size
     ds = ImageDataset(data, queries=queries, resize=list(size), crop="center", max_images=max_images,
                       key="--eval-data")
+    if vqa is not None:
+        from semlink.vqa import VQADataset
+
+        if queries:
+            raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
+        ds = VQADataset(ds, per="image", key="--eval-vqa", **vqa)
     ours, mean_img, pairs, without = [], [], 0, 0
     for i in range(len(ds)):
         item = ds[i]
@@ -293,6 +322,7 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
         pairs += len(qs)
         mean_img.append(psnr_db(item.image.mean(dim=(1, 2), keepdim=True).expand_as(item.image),
                                 item.image))
-    return {"images": len(ds), "pairs": pairs, "default_query_images": without,
+    split = {"vqa_split": vars(ds.counts)} if vqa is not None else {}
+    return {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,
             "psnr_db": sum(ours) / len(ours), "mean_image_psnr_db": sum(mean_img) / len(mean_img),
             "bits_per_image": model.bits_per_image}

@@ -244,3 +244,45 @@ def test_evaluation_uses_each_images_own_queries(tmp_path, monkeypatch):
         assert torch.equal(tokens, clip.tokenize([colour, f"is it {colour}?"]))
     res = evaluate_uoisc(str(tmp_path / "m.pt"), str(images))
     assert res["pairs"] == 6 and res["default_query_images"] == 6
+
+
+def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, monkeypatch, capsys):
+    """Training sees only animal-free images with their own questions; evaluation the animal ones."""
+    from pathlib import Path
+
+    from semlink.semantic.train_uoisc import evaluate_uoisc, train_uoisc
+    from semlink.semantic.uoisc import UOISCModel
+
+    root = Path(__file__).resolve().parent.parent
+    data = Path(__import__("os").environ.get("SEMLINK_DATA", root.parent / "shared" / "data"))
+    coco = data / "coco-sample"
+    assert coco.is_dir(), f"shared COCO sample missing at {coco}"
+    vqa = {"questions": str(root / "tests/data/coco_sample_vqa/questions.json"),
+           "annotations": str(root / "tests/data/coco_sample_vqa/annotations.json"),
+           "instances": str(coco / "coco_format/instances_val2017_subset.json"),
+           "split": "exclude_animals", "rule": "either"}
+    consumed = []
+    original = UOISCModel.align
+
+    def recording_align(self, imgs, tokens):
+        consumed.append((tokens.clone(), self.clip))
+        return original(self, imgs, tokens)
+
+    monkeypatch.setattr(UOISCModel, "align", recording_align)
+    res = train_uoisc(str(coco / "val2017"), str(tmp_path / "vqa"), image_size=32, vqa=vqa,
+                      clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
+                      layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
+                      batch_size=4, steps_phase1=2, progress=False)
+    assert res["steps"] == 2
+    assert "kept 218 questions on 26 images" in capsys.readouterr().err
+    import json
+
+    questions = [q["question"] for q in json.loads(Path(vqa["questions"]).read_text())["questions"]]
+    animal_words = ("dog", "cat", "bird", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
+    for tokens, clip in consumed:
+        for tok in tokens:
+            match = [q for q in questions if torch.equal(clip.tokenize([q])[0], tok)]
+            assert match and not any(w in match[0].lower() for w in animal_words), match
+    ev = evaluate_uoisc(str(tmp_path / "vqa" / "last.pt"), str(coco / "val2017"),
+                        vqa={**vqa, "split": "animals", "rule": "objects"})
+    assert ev["images"] == 4 and ev["pairs"] == 32 and ev["vqa_split"]["kept_images"] == 4
