@@ -1,4 +1,4 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | list | info``."""
+"""The ``semlink`` command line: ``ber | run | summary | plot | gallery | list | info``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from . import ber_command, sweep_commands, train_command
+from . import ber_command, gallery, sweep_commands, train_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     ber_command.add_parser(sub)
     sweep_commands.add_parsers(sub)
     train_command.add_parser(sub)
+    gallery.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)

@@ -15,6 +15,8 @@ Layout of ``results.h5``::
         phy/<stream>/   attrs kind, profile; datasets channel_uses, bits, bit_errors,
                         blocks, block_errors, crc_failures  ([num_images] int64)
         timings/        attrs encode_s, phy_s, decode_s, metrics_s (seconds)
+        examples/       only with the scenario's keep_examples: PNG reconstructions,
+                        originals, per-image metrics and texts (see links/examples.py)
 
 Crash safety: every finished point is first written to its own file
 ``DIR/.points/<id>.h5`` (temporary name + atomic rename), then appended to
@@ -60,6 +62,10 @@ def write_point(group: h5py.Group, part: dict) -> None:
             g.attrs["kind"], g.attrs["profile"] = rep["kind"], rep["profile"]
             for f in PHY_FIELDS:
                 g.create_dataset(f, data=np.asarray(rep[f], np.int64))
+    if part.get("examples"):                  # scenario keep_examples (links/examples.py)
+        from .examples import write_examples
+
+        write_examples(group, part["examples"])
     timings = group.create_group("timings")
     for key in TIMINGS:
         timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
@@ -79,6 +85,10 @@ def read_point(group: h5py.Group) -> dict:
             part[key] = value.item()
     part["images"] = [_str(x) for x in group["images"][()]]
     part["timings"] = {k: float(v) for k, v in group["timings"].attrs.items()}
+    if "examples" in group:
+        from .examples import read_examples
+
+        part["examples"] = read_examples(group)
     if part.get("status") == "ok":
         part["symbols_per_image"] = group["symbols_per_image"][()]
         part["fallback"] = group["fallback"][()]

@@ -46,7 +46,7 @@ class ScenarioError(ValueError):
 
 TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
-            "output", "ray"}
+            "output", "ray", "keep_examples"}
 DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
 CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
 RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
@@ -109,6 +109,7 @@ class Scenario:
     precision: str | None
     output: str | None
     ray: dict
+    keep_examples: Any = None   # N or [image names]: reconstructions kept per point (links/examples.py)
 
     def points(self) -> list[Point]:
         """All points, codec-major (so encodings are reused across channels and SNRs)."""
@@ -177,6 +178,12 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
         return value
     expanded = os.path.expanduser(os.path.expandvars(value))
     return expanded if os.path.isabs(expanded) else str(base / expanded)
+
+
+def _keep_examples(value: Any):
+    from .examples import check_keep_examples
+
+    return check_keep_examples(value, _fail)
 
 
 def _vqa_block(value: Any, base: Path) -> dict:
@@ -357,7 +364,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     ebno_db=ebno, seeds=list(seeds),
                     metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
-                    device=device, precision=precision, output=output, ray=dict(ray))
+                    device=device, precision=precision, output=output, ray=dict(ray),
+                    keep_examples=_keep_examples(raw.get("keep_examples")))
 
 
 def _metrics(value, registry, phy_metrics) -> list[dict]:

@@ -107,6 +107,15 @@ class PointRunner:
         (profile,) = set(codec.stream_profiles.values())
         return link.chain(profile).snr_db_from_ebno_db(point.ebno_db)
 
+    def _examples(self, point: Point):
+        """An ExampleCollector when the scenario keeps example reconstructions, else None."""
+        if not getattr(self.scenario, "keep_examples", None):
+            return None
+        from .examples import ExampleCollector
+
+        return ExampleCollector(self.scenario.keep_examples, self.dataset.names,
+                                with_original=point.snr_index == 0)
+
     def run(self, point: Point, on_images=None) -> dict:
         """Evaluate one point; never raises for a codec/PHY failure (recorded instead)."""
         part = _point_header(point)
@@ -121,6 +130,7 @@ class PointRunner:
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
             metric_objs = self.metrics
+            keep = self._examples(point)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
@@ -136,6 +146,8 @@ class PointRunner:
                                                     for it in items])
                 for m in metric_objs:
                     metrics.setdefault(m.name, []).extend(m.compute(originals, recon).tolist())
+                if keep:
+                    keep.add_batch(items, recon)
                 t3 = time.perf_counter()
                 timings["phy_s"] += t1 - t0
                 timings["decode_s"] += t2 - t1
@@ -151,6 +163,10 @@ class PointRunner:
                 if on_images:
                     on_images(len(items))
             metrics.update(_bit_error_rates(phy, len(names)))
+            if keep:
+                from .examples import codec_params
+
+                part["examples"] = keep.finish(metrics, codec_params(codec))
             part.update(status="ok", images=names, metrics=metrics, phy=phy,
                         symbols_per_image=symbols, fallback=fallback)
         except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
