@@ -27,7 +27,7 @@ from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkp
 
 
 def _images(path: str, key: str) -> list[torch.Tensor]:
-    from semlink.links.dataset import ImageDataset
+    from semlink.data import ImageDataset
 
     ds = ImageDataset(path, key=key)
     return [ds[i].image for i in range(len(ds))]

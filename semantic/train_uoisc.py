@@ -92,7 +92,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     size = image_size or model.clip.image_size[0]
     if (size, size) != model.clip.image_size:
         raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-    from semlink.links.dataset import ImageDataset
+    from semlink.data import ImageDataset
 
     ds = ImageDataset(data, queries=queries, resize=size, key="--data")
     images = [ds[i].image for i in range(len(ds))]
@@ -211,7 +211,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
 @torch.no_grad()
 def evaluate_uoisc(checkpoint: str, data: str, device: str = "cpu", max_images: int | None = None) -> dict:
     """PSNR without channel errors on held-out images, and the mean-image baseline's PSNR."""
-    from semlink.links.dataset import ImageDataset
+    from semlink.data import ImageDataset
 
     model, _ = load_uoisc(checkpoint, map_location=device)
     size = model.clip.image_size

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from semlink.links.dataset import DatasetError, DatasetItem, ImageDataset
+from semlink.data import DatasetError, DatasetItem, ImageDataset
 
 COCO = "/work/shared/data/coco-sample"
 KODAK = "/work/shared/data/kodak24"
