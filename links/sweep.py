@@ -135,6 +135,9 @@ class PointRunner:
                                                     for it in items])
                 for m in metric_objs:
                     metrics.setdefault(m.name, []).extend(m.compute(originals, recon).tolist())
+                # per-image values a codec reports itself (e.g. Multi-SC stage timings, parts)
+                for name, vals in recon.extras.get("per_image_metrics", {}).items():
+                    metrics.setdefault(name, []).extend(float(v) for v in vals)
                 t3 = time.perf_counter()
                 timings["phy_s"] += t1 - t0
                 timings["decode_s"] += t2 - t1

@@ -61,12 +61,19 @@ class GenerationRequest:
     :param image_prompt: [3, h, w] float in [0, 1] for IP-Adapter, or `None`
         (no object: generated with ``lambda = 0``, i.e. text only).
     :param init_image: [3, h, w] float in [0, 1] for image-to-image, or `None`.
+    :param image_embed: [D] IP-Adapter image embedding (CLIP ``image_embeds``) given
+        directly instead of ``image_prompt`` (e.g. received over the channel).
     """
 
     captions: list
     seed: int
     image_prompt: torch.Tensor | None = None
     init_image: torch.Tensor | None = None
+    image_embed: torch.Tensor | None = None
+
+    @property
+    def has_image(self) -> bool:
+        return self.image_prompt is not None or self.image_embed is not None
 
 
 @dataclass
@@ -215,7 +222,13 @@ class StableDiffusion:
         h.update(repr((list(req.captions), int(req.seed))).encode())
         for img in (req.image_prompt, req.init_image):
             h.update(b"|none" if img is None else _to_uint8(img).tobytes() + str(img.shape).encode())
+        if req.image_embed is not None:
+            h.update(req.image_embed.detach().float().cpu().numpy().tobytes())
         return h.hexdigest()
+
+    def is_cached(self, req: GenerationRequest) -> bool:
+        """True when :meth:`generate` would return ``req`` from the cache."""
+        return self._key(req) in self._cache
 
     # ---------------------------------------------------------- generation --
 
@@ -244,7 +257,7 @@ class StableDiffusion:
             emb, k = encode_captions(self.pipe.tokenizer, self.pipe.text_encoder, req.captions,
                                      self.config["prompt_mode"], self.device, self.dtype)
             encoded[key] = emb
-            group = (k, req.image_prompt is not None, req.init_image is not None)
+            group = (k, req.has_image, req.init_image is not None)
             groups.setdefault(group, []).append((key, idx[0]))
         for (k, has_img, has_init), members in groups.items():
             for s in range(0, len(members), self.batch_size):
@@ -276,11 +289,20 @@ class StableDiffusion:
             dim = self.pipe.unet.encoder_hid_proj.image_projection_layers[0].image_embeds.in_features
             pos = torch.zeros(len(reqs), 1, dim, device=self.device, dtype=self.dtype)
         else:
-            pixels = self.pipe.feature_extractor([_to_uint8(r.image_prompt) for r in reqs],
-                                                 return_tensors="pt").pixel_values
-            pos, _ = self.pipe.encode_image(pixels, self.device, 1)
-            pos = pos[:, None, :]
+            pos = torch.stack([r.image_embed.to(self.device, self.dtype) if r.image_embed is not None
+                               else self.embed_images([r.image_prompt])[0].to(self.device, self.dtype)
+                               for r in reqs])[:, None, :]
         return [torch.cat([torch.zeros_like(pos), pos]) if cfg else pos]
+
+    @torch.no_grad()
+    def embed_images(self, images: list) -> torch.Tensor:
+        """[3, h, w] images in [0, 1] -> [N, D] IP-Adapter CLIP image embeddings (the adapter's input)."""
+        if not self.has_adapter:
+            raise ValueError("embed_images needs an IP-Adapter (ip_adapter=None here)")
+        pixels = self.pipe.feature_extractor([_to_uint8(img) for img in images],
+                                             return_tensors="pt").pixel_values
+        emb, _ = self.pipe.encode_image(pixels, self.device, 1)
+        return emb
 
     def _run(self, reqs, embeds, windows: int, has_img: bool, has_init: bool) -> list[torch.Tensor]:
         cfg = self.config
