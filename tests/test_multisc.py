@@ -162,3 +162,50 @@ def test_bad_parameters(models):
         make_codec("multisc", {"object_codec": "bpg"})
     with pytest.raises(ValueError, match="text-to-image only"):
         make_codec("vlmcsc", {"diffusion": {"ip_adapter": "h94/IP-Adapter"}})
+
+
+def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
+    import os
+    from pathlib import Path
+
+    import numpy as np
+    import yaml
+
+    from semlink.links.runner import run_sweep
+    from semlink.links.scenario import load_scenario
+    from semlink.links.summary import summarize
+    from semlink.links.timing import apply_failed_as_worst, format_timing, timing_summary
+
+    data = Path(os.environ.get("SEMLINK_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
+    coco = data / "coco-sample"
+    assert coco.is_dir(), f"COCO sample missing at {coco} (set SEMLINK_DATA)"
+    diffusion = {"model": models["sd"], "ip_adapter": models["ip"], "steps": 1, "height": 32,
+                 "width": 32, "guidance": 1.0}
+    scenario = {
+        "name": "multisc_tiny", "dataset": {"path": str(coco / "val2017"), "resize": 48, "max_images": 2},
+        "codecs": [{"name": "multisc", "label": "Multi-SC oracle",
+                    "params": {"split": "oracle", "oracle_annotations": str(coco / "annotations.json"),
+                               "eps": 0.1, "captioner": models["llava"], "max_new_tokens": 4,
+                               "object_extractor": "saliency", "object_size": 32,
+                               "diffusion": diffusion}},
+                   {"name": "raw_pixels", "params": {"bit_depth": 2, "downsample": 4}}],
+        "profiles": PROFILES, "channels": ["awgn"], "snr_db": [-10, 30], "seeds": [0],
+        "metrics": ["psnr"], "batch_size": 2, "device": "cpu"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(scenario))
+    run_sweep(load_scenario(str(path)), str(tmp_path / "out"))
+    summary = summarize(str(tmp_path / "out" / "results.h5"))
+    multisc = summary["runs"][0]
+    assert multisc["metrics"]["parts"][1] >= 1 and "time_diffusion_s" in multisc["metrics"]
+    timing = timing_summary(str(tmp_path / "out" / "results.h5"))
+    assert [r["label"] for r in timing["runs"]][0] == "Multi-SC oracle"
+    stages = timing["runs"][0]["stages"]
+    assert {"extract", "split", "caption", "diffusion", "phy"} <= set(stages)
+    assert timing["runs"][0]["mean_s"] == pytest.approx(sum(v["mean_s"] for v in stages.values()), rel=1e-6)
+    assert "device: CPU" in format_timing(timing)
+    # worst-value scoring touches only fallback images
+    p = {"status": "ok", "fallback": np.array([True, False]),
+         "metrics": {"lpips": [0.3, 0.4], "clip_similarity": [0.8, 0.9], "psnr": [20.0, 21.0]}}
+    (q,) = apply_failed_as_worst([p])
+    assert list(q["metrics"]["lpips"]) == [1.0, 0.4] and list(q["metrics"]["clip_similarity"]) == [0.0, 0.9]
+    assert q["metrics"]["psnr"] == [20.0, 21.0] and p["metrics"]["lpips"] == [0.3, 0.4]
