@@ -10,7 +10,7 @@ from . import ber_command, gallery, sweep_commands, train_command
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from semlink.links.metrics import METRICS, PHY_METRICS
+    from semlink.metrics import METRICS, PHY_METRICS
     from semlink.phy import CHANNELS, CODES, MODULATION_NAMES
     from semlink.semantic import CODECS
 

@@ -41,10 +41,11 @@ def _header(scenario: Scenario) -> dict:
 
 def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     """Metric name -> why it cannot be computed here (skipped, reported)."""
-    from .metrics import get_metric
+    from semlink.metrics import get_metric
 
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).unavailable_reason())}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",

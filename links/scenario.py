@@ -290,7 +290,7 @@ def _channels(value: Any) -> list[ChannelSetting]:
 
 def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".") -> Scenario:
     """Validate a scenario mapping (e.g. from YAML) into a :class:`Scenario`."""
-    from semlink.links.metrics import METRICS, PHY_METRICS
+    from semlink.metrics import METRICS, PHY_METRICS
 
     base = Path(base_dir)
     raw = _check_keys(raw, TOP_KEYS, "")

@@ -26,7 +26,7 @@ import torch
 from semlink.semantic import make_codec
 
 from .link import Link
-from .metrics import get_metric
+from semlink.metrics import get_metric
 from .scenario import Point, Scenario
 
 
@@ -67,7 +67,8 @@ class PointRunner:
     def metrics(self) -> list:
         """The scenario's metrics that can run here (built once)."""
         if self._metrics is None:
-            self._metrics = [m for m in (get_metric(e["name"], **e["params"])
+            device = resolve_device(self.scenario.device)
+            self._metrics = [m for m in (get_metric(e["name"], e["params"], device)
                                          for e in self.scenario.metrics)
                              if m.unavailable_reason() is None]
         return self._metrics
@@ -90,9 +91,7 @@ class PointRunner:
         if codec.deterministic_encode and key in self._encoded:
             return self._encoded[key]
         t0 = time.perf_counter()
-        images = [it.image for it in items]
-        queries = [it.queries for it in items]
-        payload = codec.encode(images, queries=queries if any(queries) else None)
+        payload = codec.encode_items(items)
         entry = (payload, time.perf_counter() - t0)
         if codec.deterministic_encode:
             # keep only the current codec setting's encodings (points are codec-major)
@@ -146,6 +145,9 @@ class PointRunner:
                                                     for it in items])
                 for m in metric_objs:
                     metrics.setdefault(m.name, []).extend(m.compute(originals, recon).tolist())
+                # per-image values a codec reports itself (e.g. Multi-SC stage timings, parts)
+                for name, vals in recon.extras.get("per_image_metrics", {}).items():
+                    metrics.setdefault(name, []).extend(float(v) for v in vals)
                 if keep:
                     keep.add_batch(items, recon)
                 t3 = time.perf_counter()

@@ -55,6 +55,16 @@ class Codec(ABC):
     def encode(self, images: list, queries: list | None = None) -> Payload:
         """Images (list of [3, H, W] float in [0, 1]) and optional queries -> payload."""
 
+    def encode_items(self, items: list) -> Payload:
+        """Encode dataset items (objects with ``image``, ``captions``, ``queries``).
+
+        Sweeps call this; the default encodes the images with their queries
+        (`None` when no item has any). Codecs that send the dataset's
+        captions (the ``text`` codec) override it.
+        """
+        queries = [list(it.queries) for it in items]
+        return self.encode([it.image for it in items], queries=queries if any(queries) else None)
+
     @abstractmethod
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         """Received payload -> reconstruction (same number of images)."""

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .metrics import METRICS, Metric
+from .base import METRICS, Metric
 
 DEFAULT_QUERY = "What is in the image?"
 

@@ -8,7 +8,7 @@ return one value per image. PHY metrics (``ber``, ``bler``,
   255 for 8-bit), computed on the float images; identical images give the
   cap of 100 dB so that results stay finite and JSON-valid.
 * ``mse``: mean squared error on [0, 1] images.
-* ``ssim``, ``ms_ssim``, ``lpips``: see :mod:`semlink.links.image_metrics`.
+* ``ssim``, ``ms_ssim``, ``lpips``: see :mod:`semlink.metrics.image`.
 """
 
 from __future__ import annotations
@@ -77,9 +77,6 @@ def _register(metric: Metric) -> None:
 _register(Metric("psnr", "dB", True, psnr, "peak signal-to-noise ratio [dB], images in [0, 1]"))
 _register(Metric("mse", "", False, mse, "mean squared error, images in [0, 1]"))
 
-from . import image_metrics  # noqa: E402,F401  (registers ssim, ms_ssim, lpips)
-from . import vlm_metrics  # noqa: E402,F401  (registers answer_match, relevance_loss)
-
 PHY_METRICS = {
     "ber": "bit error rate over the image's digital streams (genie)",
     "bler": "code block error rate over the image's digital streams (genie)",
@@ -87,6 +84,22 @@ PHY_METRICS = {
 }
 
 
-def get_metric(name: str, **params) -> Metric:
-    """Look up a metric by name; ``params`` configure it (e.g. ``vlm=...``)."""
+def get_metric(name: str, params: dict | None = None, device: str | None = None) -> Metric:
+    """Build the metric registered as ``name``.
+
+    :param params: the metric's parameters from the scenario (e.g. ``{"vlm": ...}``).
+    :param device: the scenario's device (``"cpu"``, ``"cuda:0"``), passed to metrics whose
+        factory takes ``device`` (models run where the scenario runs) unless ``params`` sets it.
+    """
+    import inspect
+
+    params = dict(params or {})
+    factory = METRICS.get(name)
+    if device is not None and "device" not in params:
+        try:
+            takes_device = "device" in inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            takes_device = False
+        if takes_device:
+            params["device"] = device
     return METRICS.create(name, **params)

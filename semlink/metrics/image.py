@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .metrics import Metric, _pairs, _register
+from .base import Metric, _pairs, _register
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 
