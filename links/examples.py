@@ -22,7 +22,7 @@ Layout under ``/points/<id>/examples/`` (absent without ``keep_examples``)::
 
     attrs   codec_params_json
     <k>/    attrs name, dataset_index, metrics_json, texts_json
-            reconstruction_png   uint8 [bytes]
+            reconstruction_png   uint8 [bytes]   (absent for text-only codecs)
             original_png         uint8 [bytes]   (only at snr_index 0)
 """
 
@@ -83,14 +83,22 @@ def from_png(data: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
 
 
+def _as_text(v) -> str | None:
+    """A per-image text entry: a string, or a list of strings (several texts, joined with ' | ')."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+        return " | ".join(v)
+    return None
+
+
 def _texts(recon, j: int, batch: int) -> dict:
     out = {}
-    if recon.texts is not None and j < len(recon.texts) and recon.texts[j] is not None:
-        out["text"] = str(recon.texts[j])
+    if recon.texts is not None and j < len(recon.texts) and _as_text(recon.texts[j]) is not None:
+        out["text"] = _as_text(recon.texts[j])
     for key, value in (recon.extras or {}).items():
-        if isinstance(value, (list, tuple)) and len(value) == batch and \
-                all(v is None or isinstance(v, str) for v in value) and value[j] is not None:
-            out[key] = value[j]
+        if isinstance(value, (list, tuple)) and len(value) == batch and _as_text(value[j]) is not None:
+            out[key] = _as_text(value[j])
     return out
 
 
@@ -113,7 +121,9 @@ class ExampleCollector:
         for j, it in enumerate(items):
             index = self.seen + j
             if index in self.wanted:
-                ex = {"name": it.name, "dataset_index": index, "png": to_png(recon.images[j]),
+                has_image = j < len(recon.images or [])      # text-only codecs return no image
+                ex = {"name": it.name, "dataset_index": index,
+                      "png": to_png(recon.images[j]) if has_image else None,
                       "texts": _texts(recon, j, len(items))}
                 if self.with_original:
                     ex["original_png"] = to_png(it.image)
@@ -153,7 +163,8 @@ def write_examples(group, examples: dict) -> None:
         e.attrs["dataset_index"] = int(ex["dataset_index"])
         e.attrs["metrics_json"] = json.dumps(ex.get("metrics", {}))
         e.attrs["texts_json"] = json.dumps(ex.get("texts", {}))
-        e.create_dataset("reconstruction_png", data=np.frombuffer(ex["png"], np.uint8))
+        if ex.get("png") is not None:
+            e.create_dataset("reconstruction_png", data=np.frombuffer(ex["png"], np.uint8))
         if ex.get("original_png") is not None:
             e.create_dataset("original_png", data=np.frombuffer(ex["original_png"], np.uint8))
 
@@ -169,6 +180,6 @@ def read_examples(group) -> dict:
                       "dataset_index": int(e.attrs["dataset_index"]),
                       "metrics": json.loads(e.attrs["metrics_json"]),
                       "texts": json.loads(e.attrs["texts_json"]),
-                      "png": e["reconstruction_png"][()].tobytes(),
+                      "png": e["reconstruction_png"][()].tobytes() if "reconstruction_png" in e else None,
                       "original_png": e["original_png"][()].tobytes() if "original_png" in e else None})
     return {"codec_params": json.loads(g.attrs["codec_params_json"]), "items": items}

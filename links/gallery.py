@@ -154,10 +154,13 @@ def build_grids(path: str, snrs: list[float] | None = None, images: list[str] | 
                     continue
                 original = original or ex.get("original_png")
                 caption = [format_metric(m, ex["metrics"].get(m)) for m in metrics]
-                for key in ("corrected_text", "received_text", "text", "answer"):
-                    if ex["texts"].get(key):
-                        caption.append(f"{key.replace('_', ' ')}: {ex['texts'][key]}")
-                cells.append(Cell(ex["png"], caption))
+                shown = set()
+                for key in ("received_text", "received_raw", "corrected_text", "text"):
+                    value = ex["texts"].get(key)
+                    if value and value not in shown:          # the same text is shown once
+                        caption.append(f"{key.replace('_', ' ')}: {value}")
+                        shown.add(value)
+                cells.append(Cell(ex["png"], caption))   # png None: a text-only codec
             if original is None:   # the snr_index-0 point may be filtered out by --snr
                 original = next((e.get("original_png") for p in pts for e in p["examples"]["items"]
                                  if e["name"] == name and e.get("original_png")), None)
