@@ -1,9 +1,9 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | plan | list | info | train | models``.
+"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models``.
 
 Heavy modules (torch, Sionna, codecs) are imported only by the command that
 needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
 imports the PHY) only when ``ber`` is the command, so help answers at once;
-likewise ``train`` (the trainer registry) and ``models``.
+likewise ``train`` (the trainer registry), ``models`` and ``gallery``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
                  "train": ("semlink.links.train_command",
                            "train a learned model (semlink train NAME --help)"),
                  "models": ("semlink.links.models_command",
-                            "list, check and fetch pretrained models (offline first)")}
+                            "list, check and fetch pretrained models (offline first)"),
+                 "gallery": ("semlink.links.gallery",
+                             "draw reconstructions kept by keep_examples (PNG grid + HTML)")}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -47,8 +47,8 @@ class ScenarioError(ValueError):
 
 TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
-            "output", "ray"}
-DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
+            "output", "ray", "keep_examples"}
+DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
 CODEC_KEYS = {"name", "label", "params", "grid", "profiles", "profile_grid"}
 RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
@@ -110,6 +110,7 @@ class Scenario:
     precision: str | None
     output: str | None
     ray: dict
+    keep_examples: Any = None   # N or [image names]: reconstructions kept per point (links/examples.py)
 
     def points(self) -> list[Point]:
         """All points, codec-major (so encodings are reused across channels and SNRs)."""
@@ -178,6 +179,29 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
         return value
     expanded = os.path.expanduser(os.path.expandvars(value))
     return expanded if os.path.isabs(expanded) else str(base / expanded)
+
+
+def _keep_examples(value: Any):
+    from .examples import check_keep_examples
+
+    return check_keep_examples(value, _fail)
+
+
+def _vqa_block(value: Any, base: Path) -> dict:
+    """``dataset.vqa``: VQA-format questions and the animal split (see semlink.vqa)."""
+    from semlink.vqa import RULES, SPLITS, VQA_KEYS
+
+    vqa = dict(_check_keys(value, VQA_KEYS, "dataset.vqa"))
+    if "questions" not in vqa:
+        _fail("dataset.vqa.questions", "missing: a VQA v2 questions JSON, a JSON list or a CSV")
+    for key in ("questions", "annotations", "instances"):
+        if vqa.get(key) is not None:
+            vqa[key] = _resolve_path(vqa[key], f"dataset.vqa.{key}", base)
+    if vqa.get("split", "all") not in SPLITS:
+        _fail("dataset.vqa.split", f"expected one of {list(SPLITS)}, got {vqa['split']!r}")
+    if vqa.get("rule", "either") not in RULES:
+        _fail("dataset.vqa.rule", f"expected one of {list(RULES)}, got {vqa['rule']!r}")
+    return vqa
 
 
 def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
@@ -299,6 +323,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key in ("captions", "queries"):
         if dataset.get(key) is not None:
             dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+    if dataset.get("vqa") is not None:
+        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
     profiles = dict(DEFAULT_PROFILES)
     user_profiles = raw.get("profiles", {}) or {}
     if not isinstance(user_profiles, dict):
@@ -353,7 +379,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     ebno_db=ebno, seeds=list(seeds),
                     metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
-                    device=device, precision=precision, output=output, ray=dict(ray))
+                    device=device, precision=precision, output=output, ray=dict(ray),
+                    keep_examples=_keep_examples(raw.get("keep_examples")))
 
 
 def _check_device(device: Any) -> str:
