@@ -49,7 +49,7 @@ TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", 
             "output", "ray"}
 DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
 CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
-RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
+RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
 
 @dataclass
@@ -293,9 +293,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             profiles[name] = check_profile(name, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
-    device = raw.get("device", "cpu")
-    if not isinstance(device, str):
-        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    device = _check_device(raw.get("device", "cpu"))
     codec_device = device
     if device == "auto":
         import torch
@@ -339,6 +337,28 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
                     device=device, precision=precision, output=output, ray=dict(ray))
+
+
+def _check_device(device: Any) -> str:
+    """``cpu``, ``cuda``/``gpu``, ``cuda:N`` or ``auto``; a GPU must be present when asked for."""
+    import re
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|gpu|cuda(:\d+)?", device):
+        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N', 'gpu' or 'auto', got {device!r}")
+    if device == "gpu":
+        device = "cuda"
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= count:
+            have = (f"this machine has {count} CUDA device(s)" if count else
+                    f"no CUDA GPU is visible here (torch {torch.__version__}, "
+                    f"CUDA build: {torch.version.cuda or 'none'})")
+            _fail("device", f"{device!r} requested but {have}; use device: cpu, or auto "
+                  "(GPU when present, else CPU)")
+    return device
 
 
 def _metrics(value, registry, phy_metrics) -> list[dict]:

@@ -117,9 +117,22 @@ def lpips_metric(originals, recon) -> np.ndarray:
                          for a, b in _stack_pairs(originals, recon)])
 
 
+def lpips_models() -> list:
+    """ModelRecords of LPIPS: the AlexNet backbone file and the package's linear heads."""
+    import lpips
+
+    from semlink.provenance import path_record
+
+    heads = Path(lpips.__file__).resolve().parent / "weights" / "v0.1" / "alex.pth"
+    backbone = lpips_backbone_path()
+    return [path_record("lpips_backbone", "torchvision alexnet IMAGENET1K_V1", backbone),
+            path_record("lpips_linear_heads", "lpips v0.1 alex", heads)]
+
+
 _register(Metric("ssim", "", True, ssim, "structural similarity (pytorch-msssim), per image"))
 _register(Metric("ms_ssim", "", True, ms_ssim,
-                 "multi-scale SSIM (pytorch-msssim, 5 scales; NaN for sides <= 160 px)"))
+                 "multi-scale SSIM (pytorch-msssim, 5 scales; needs sides > 160 px)",
+                 min_image_side=161))
 _register(Metric("lpips", "", False, lpips_metric,
                  "LPIPS v0.1 AlexNet (needs pretrained backbone weights on disk)",
-                 unavailable=lpips_unavailable))
+                 unavailable=lpips_unavailable, model_records=lpips_models))
