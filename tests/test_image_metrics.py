@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from semlink.links.metrics import get_metric
+from semlink.metrics import get_metric
 from semlink.semantic.payload import Reconstruction
 
 
@@ -76,7 +76,7 @@ def test_lpips_loads_a_local_state_dict_through_the_real_path(monkeypatch, tmp_p
     monkeypatch.setenv("SEMLINK_LPIPS_BACKBONE", str(path))
     metric = get_metric("lpips")
     assert metric.unavailable_reason() is None
-    from semlink.links.image_metrics import load_lpips
+    from semlink.metrics.image import load_lpips
 
     model = load_lpips(str(path))
     assert torch.equal(model.net.slice1[0].weight, net.features[0].weight)
