@@ -4,12 +4,17 @@ Both sides run CRC -> 5G LDPC encoder -> mapper -> AWGN -> APP demapper ->
 LDPC decoder (20 BP iterations) -> CRC check and count bit errors, on the
 same number of code blocks and payload bits. semlink additionally takes a
 list of bitstreams of different lengths (1-8 code blocks each), checks them,
-segments them, reassembles them and builds the per-item report -- its real
-overhead. Runs alternate (semlink, sionna, semlink, ...) and the median is
-reported, so both see the same machine state.
+segments them, draws each item's noise from its own seed (per-image draws,
+so results do not depend on the batch), reassembles them and builds the
+per-item report -- its real overhead. semlink's LDPC early termination is
+switched off here so both decoders run 20 iterations (its gain is measured by
+``benchmarks/ldpc_early_termination.py``). Runs alternate (semlink, sionna,
+semlink, ...) and the median is reported, so both see the same machine state.
+The device is printed on every row.
 
     python benchmarks/phy_throughput.py                # CPU, and CUDA when present
     python benchmarks/phy_throughput.py --device cpu --blocks 2000 --repeats 5
+    python benchmarks/phy_throughput.py --compile      # also with torch.compile'd decoders
 
 "ratio" = semlink/sionna throughput from median times, "best" = from the
 fastest run of each (least disturbed by other load). Goal: ratio >= 0.95.
@@ -60,11 +65,21 @@ class RawSionna:
         return int((u_hat != bits).sum()), ok
 
 
-def bench(device, k, n, modulation, blocks, repeats, snr_db):
+def compile_decoders(chain: DigitalChain, raw: RawSionna) -> None:
+    """torch.compile the Sionna LDPC decoder on both sides (the dominant cost)."""
+    inner = chain.decoder._decoder
+    inner.forward = torch.compile(inner.forward, dynamic=True)
+    raw.dec.forward = torch.compile(raw.dec.forward, dynamic=True)
+
+
+def bench(device, k, n, modulation, blocks, repeats, snr_db, use_compile=False):
     set_seed(1)
     chain = DigitalChain(k=k, n=n, crc="CRC16" if k <= 3824 else "CRC24B",
-                         modulation=modulation, channel="awgn", device=device, seed=1)
+                         modulation=modulation, channel="awgn", device=device, seed=1,
+                         early_termination=False)
     raw = RawSionna(k, n, chain.config.crc, modulation, device)
+    if use_compile:
+        compile_decoders(chain, raw)
     k_info = chain.config.k_info
     rng = np.random.default_rng(0)
     # variable-length streams that fill exactly `blocks` code blocks
@@ -77,13 +92,14 @@ def bench(device, k, n, modulation, blocks, repeats, snr_db):
     payload = sum(int(s.numel()) for s in streams)
     bits = torch.randint(0, 2, (blocks, k_info), device=device).float()
     no = torch.full((blocks,), snr_db_to_no(snr_db), device=device)
-    # warm-up (build, allocator)
-    chain.transmit(streams[:4], snr_db=snr_db)
+    seeds = list(range(len(streams)))       # per-item draws, as the link passes them
+    # warm-up (build, allocator, compilation)
+    chain.transmit(streams[:4], snr_db=snr_db, draw_seeds=seeds[:4])
     raw.run(bits[:8], no[:8])
     t_sem, t_raw = [], []
     for _ in range(repeats):
         sync(device); t0 = time.perf_counter()
-        _, rep = chain.transmit(streams, snr_db=snr_db)
+        _, rep = chain.transmit(streams, snr_db=snr_db, draw_seeds=seeds)
         sync(device); t_sem.append(time.perf_counter() - t0)
         sync(device); t0 = time.perf_counter()
         raw.run(bits, no)
@@ -93,7 +109,7 @@ def bench(device, k, n, modulation, blocks, repeats, snr_db):
     sem = payload / statistics.median(t_sem)
     ref = payload / statistics.median(t_raw)
     best = min(t_raw) / min(t_sem)
-    return {"device": device, "k": k, "n": n, "modulation": modulation, "blocks": blocks,
+    return {"device": device, "compile": use_compile, "k": k, "n": n, "modulation": modulation, "blocks": blocks,
             "items": len(streams), "semlink_bps": sem, "sionna_bps": ref, "ratio": sem / ref,
             "ratio_best": best}
 
@@ -104,21 +120,28 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=None, help="code blocks per call")
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--snr-db", type=float, default=10.0)
+    p.add_argument("--compile", action="store_true", help="also run with torch.compile'd decoders")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 gives stable timings on a shared machine)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
     configs = [(1024, 2048, "qpsk"), (4096, 6144, "psk8"), (512, 1024, "qam16")]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}")
-    print(f"{'device':<8} {'k':>5} {'n':>5} {'mod':<6} {'blocks':>6} {'items':>5} "
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+          f"cuda available: {torch.cuda.is_available()}")
+    print(f"{'device':<8} {'compile':<7} {'k':>5} {'n':>5} {'mod':<6} {'blocks':>6} {'items':>5} "
           f"{'semlink Mbit/s':>14} {'sionna Mbit/s':>13} {'ratio':>6} {'best':>6}")
     for device in devices:
-        for k, n, mod in configs:
-            # about the same number of payload bits per call for every code
-            blocks = args.blocks or int((400 if device == "cpu" else 20000) * 1024 / k)
-            r = bench(device, k, n, mod, blocks, args.repeats, args.snr_db)
-            print(f"{r['device']:<8} {k:>5} {n:>5} {mod:<6} {blocks:>6} {r['items']:>5} "
-                  f"{r['semlink_bps'] / 1e6:14.3f} {r['sionna_bps'] / 1e6:13.3f} {r['ratio']:6.3f} "
-                  f"{r['ratio_best']:6.3f}",
-                  flush=True)
+        for use_compile in ([False, True] if args.compile else [False]):
+            for k, n, mod in configs:
+                # about the same number of payload bits per call for every code
+                blocks = args.blocks or int((400 if device == "cpu" else 20000) * 1024 / k)
+                r = bench(device, k, n, mod, blocks, args.repeats, args.snr_db, use_compile)
+                print(f"{r['device']:<8} {str(use_compile):<7} {k:>5} {n:>5} {mod:<6} {blocks:>6} "
+                      f"{r['items']:>5} "
+                      f"{r['semlink_bps'] / 1e6:14.3f} {r['sionna_bps'] / 1e6:13.3f} "
+                      f"{r['ratio']:6.3f} {r['ratio_best']:6.3f}", flush=True)
 
 
 if __name__ == "__main__":
