@@ -201,3 +201,25 @@ def test_reports_carry_es_n0_and_eb_n0():
     assert np.allclose(rep.ebno_db, chain.ebno_db_from_snr_db(7.0))
     assert np.all(rep.decoder_iterations >= 1) and np.all(rep.decoder_iterations <= 20)
     assert np.allclose(rx.reports["y"].snr_db, 7.0) and np.isnan(rx.reports["y"].ebno_db).all()
+
+
+def test_custom_channels_get_per_item_generators_and_code_block_rows():
+    """A channel that only draws from ``self.generator`` is batch-independent
+    too; it sees an item's code blocks as rows (joins_item_rows = False)."""
+    from semlink.phy.channels import Channel
+
+    class NoisyRows(Channel):
+        rows_seen = []
+
+        def call(self, x, no):
+            NoisyRows.rows_seen.append(tuple(x.shape))
+            no_row = self._noise_per_row(no, x)
+            return x + self._complex_noise(x.shape, no_row), no_row.expand(x.shape)
+
+    chain = DigitalChain(code="none", k=64, crc=None, modulation="qpsk", channel=NoisyRows(seed=1))
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 2, 640, dtype=np.uint8), rng.integers(0, 2, 192, dtype=np.uint8)
+    rx_two, _ = chain.transmit([a, b], snr_db=2.0, draw_seeds=[11, 12])
+    assert NoisyRows.rows_seen == [(10, 32), (3, 32)]
+    rx_one, _ = chain.transmit([b], snr_db=2.0, draw_seeds=[12])
+    assert torch.equal(rx_two[1], rx_one[0]) and not torch.equal(rx_one[0], torch.from_numpy(b))

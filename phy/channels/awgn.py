@@ -25,6 +25,8 @@ class AWGNChannel(Channel):
     ((2, 4), (2, 4))
     """
 
+    joins_item_rows = True
+
     def call(self, x: torch.Tensor, no) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._check_x(x)
         no_row = self._noise_per_row(no, x)

@@ -42,6 +42,12 @@ from .draws import DrawPlan, derive_seed
 class Channel(Block):
     """Base class: flat channel + receiver CSI processing, called as ``(x, no)``.
 
+    :attr:`joins_item_rows`: in :meth:`transmit_items`, `True` hands the
+    channel each item as *one* row (its code blocks one after the other, as
+    the built-in channels want for ``coherence``); `False` (the default for
+    your own channels) hands it the item's rows as they are (one code block
+    per row on the digital chain).
+
     :param seed: seed of the channel's own random generator; `None` draws one
         from Sionna's global generator (reproducible under ``config.seed``).
     :param precision: ``"single"`` | ``"double"`` | `None` (Sionna's default).
@@ -52,6 +58,8 @@ class Channel(Block):
     :output y: [batch, n], torch.complex. Equalised received symbols.
     :output no_eff: [batch, n], torch.float. Effective noise variance of ``y``.
     """
+
+    joins_item_rows: bool = False
 
     def __init__(self, seed: int | None = None, precision: str | None = None,
                  device: str | None = None) -> None:
@@ -142,9 +150,12 @@ class Channel(Block):
                 gen.manual_seed(int(seed))
                 self._generator = gen
                 self._shared_seed = int(group_seed)
-                y_i, n_i = self(x[start:start + r].reshape(1, -1)[:, :v], no_item[:1])
-                y[start:start + r].view(1, -1)[:, :v] = y_i
-                no_eff[start:start + r].view(1, -1)[:, :v] = n_i
+                if self.joins_item_rows or v != r * width:
+                    y_i, n_i = self(x[start:start + r].reshape(1, -1)[:, :v], no_item[:1])
+                    y[start:start + r].view(1, -1)[:, :v] = y_i
+                    no_eff[start:start + r].view(1, -1)[:, :v] = n_i
+                else:
+                    y[start:start + r], no_eff[start:start + r] = self(x[start:start + r], no_item)
                 start += r
         finally:
             self._generator, self._shared_seed, self._block_symbols = saved

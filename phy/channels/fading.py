@@ -117,6 +117,8 @@ class FlatFadingChannel(Channel):
     :output no_eff: [batch, n], torch.float, effective noise variance.
     """
 
+    joins_item_rows = True
+
     def __init__(self, fading: str = "rayleigh", k_factor: float = 0.0,
                  coherence: str | dict | None = None, csi: str = "perfect",
                  num_pilots: int = 1, seed: int | None = None,
