@@ -162,8 +162,6 @@ class PointRunner:
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
             metric_objs = self.metrics
-            part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
-                                                 sort_keys=True)
             keep = self._examples(point)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
@@ -186,6 +184,9 @@ class PointRunner:
                         d["ebno_db"] = stream_ebno_db(rep, link.chain(rep.profile), snr)
                 if on_images:
                     on_images(len(items))
+            # after the batches: codecs that load models lazily have loaded them by now
+            part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
+                                                 sort_keys=True)
             metrics = per_image.metrics
             metrics.update(_bit_error_rates(phy, len(per_image.names)))
             part.update(status="ok", images=per_image.names, metrics=metrics, phy=phy,

@@ -197,6 +197,10 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
     summary = summarize(str(tmp_path / "out" / "results.h5"))
     multisc = summary["runs"][0]
     assert multisc["metrics"]["parts"][1] >= 1 and "time_diffusion_s" in multisc["metrics"]
+    # the lazily loaded tiny models are in the results, flagged as test models
+    roles = {m["role"] for m in multisc["provenance"]["codec"]["models"]}
+    assert "captioner" in roles and any(r.startswith("diffusion.") for r in roles), roles
+    assert "test_model" in multisc["model_flags"]
     timing = timing_summary(str(tmp_path / "out" / "results.h5"))
     assert [r["label"] for r in timing["runs"]][0] == "Multi-SC oracle"
     stages = timing["runs"][0]["stages"]

@@ -245,6 +245,23 @@ class MultiSCCodec(Codec):
                 "corrector": self.corrector_spec, "diffusion": self.diffusion_kwargs,
                 "output_size": self.output_size, "seed": self.seed}
 
+    def models(self) -> list:
+        """ModelRecords of every model loaded so far (object extractor, captioner,
+        detector, corrector, diffusion); sweeps record them after a point ran."""
+        out = []
+        record = getattr(self._extractor, "record", None)
+        if record is not None:
+            out.append(record)
+        if self._captioner is not None and self._captioner._loaded is not None:
+            out.append(self._captioner.record())
+        if self._detector is not None:
+            out.append(self._detector.record)
+        if self._corrector is not None:
+            out += list(self._corrector.records())
+        if self._sd is not None:
+            out += list(self._sd.records)
+        return out
+
     def describe_models(self) -> dict:
         """Model records of every model loaded so far (JSON-able)."""
         out = {}
