@@ -23,15 +23,22 @@ def _mean(arrays: list) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def summarize(path: str) -> dict:
+def summarize(path: str, failed_as_worst: bool = False) -> dict:
     """Summary dict of ``results.h5`` (see ``semlink summary --json``).
 
     Besides the runs: ``complete``, ``points_done``, ``points_planned`` (a killed
     run is incomplete, ``resume_command`` says how to finish it) and
     ``snr_convention`` (``"Es/N0"`` or ``"Eb/N0"``: what the scenario swept; each
     run lists ``snr_db`` = Es/N0 per channel use and, where defined, ``ebno_db``).
+
+    :param failed_as_worst: score images whose decode fell back at the metric's worst
+        value (see :func:`semlink.links.timing.apply_failed_as_worst`).
     """
     attrs, points = load_results(path)
+    if failed_as_worst:
+        from .timing import apply_failed_as_worst
+
+        points = apply_failed_as_worst(points)
     scenario = json.loads(attrs["scenario_json"])
     profiles_all = {**_default_profiles(), **(scenario.get("profiles") or {})}
     runs: dict[tuple, dict] = {}
@@ -46,7 +53,7 @@ def summarize(path: str) -> dict:
         if p["status"] == "ok":
             for stream, rep in p["phy"].items():
                 run["profile"][stream] = {"name": rep["profile"],
-                                          **profiles_all.get(rep["profile"], {})}
+                                          **_profile_spec(rep["profile"], profiles_all)}
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
@@ -79,6 +86,51 @@ def summarize(path: str) -> dict:
             **completeness(attrs, points, path),
             "snr_convention": "Eb/N0" if "ebno_db" in scenario else "Es/N0",
             "runs": out_runs}
+
+
+def completeness(attrs: dict, points: list[dict], path: str) -> dict:
+    """``complete``, ``points_done``, ``points_planned`` and, when incomplete, ``resume_command``."""
+    planned = attrs.get("points_planned")
+    planned = int(planned) if planned is not None else None
+    done = len(points)
+    out = {"complete": planned is None or done >= planned, "points_done": done,
+           "points_planned": planned}
+    if not out["complete"]:
+        from pathlib import Path
+
+        out["resume_command"] = (f"semlink run {attrs.get('source', 'SCENARIO.yaml')} --out "
+                                 f"{Path(path).parent} --resume")
+    return out
+
+
+def _failure_columns(ok: dict, snr_idx: list) -> dict:
+    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, peak memory."""
+    def count(name):
+        return [int(sum(int(np.sum(np.asarray(p.get(name, []), bool))) for p in ok[i]))
+                for i in snr_idx]
+
+    reasons = []
+    for i in snr_idx:
+        seen: dict[str, int] = {}
+        for p in ok[i]:
+            for r in p.get("fallback_reason", []):
+                if r:
+                    seen[r] = seen.get(r, 0) + 1
+        reasons.append(seen)
+    peak = [max((p["timings"].get("peak_rss_mb", math.nan) for p in ok[i]), default=math.nan)
+            for i in snr_idx]
+    return {"fallback_images": count("fallback"),
+            "decoded_with_errors_images": count("decoded_with_errors"),
+            "reused_images": count("reused"), "fallback_reasons": reasons,
+            "images_evaluated": [sum(len(p["images"]) for p in ok[i]) for i in snr_idx],
+            "peak_rss_mb": [_num(v) for v in peak]}
+
+
+def _ebno_offset(run: dict) -> dict:
+    """``es_minus_eb_db``: Es/N0 - Eb/N0 [dB] of the run (constant), when Eb/N0 is defined."""
+    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
+             and e is not None]
+    return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
 
 
 def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
@@ -125,49 +177,11 @@ def model_mark(run: dict) -> str:
     return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
 
 
-def completeness(attrs: dict, points: list[dict], path: str) -> dict:
-    """``complete``, ``points_done``, ``points_planned`` and, when incomplete, ``resume_command``."""
-    planned = attrs.get("points_planned")
-    planned = int(planned) if planned is not None else None
-    done = len(points)
-    out = {"complete": planned is None or done >= planned, "points_done": done,
-           "points_planned": planned}
-    if not out["complete"]:
-        from pathlib import Path
+def _profile_spec(name: str, profiles: dict) -> dict:
+    """A named profile's spec, generated profile-grid names included."""
+    from .profile_grid import resolve_generated_profile
 
-        out["resume_command"] = (f"semlink run {attrs.get('source', 'SCENARIO.yaml')} --out "
-                                 f"{Path(path).parent} --resume")
-    return out
-
-
-def _failure_columns(ok: dict, snr_idx: list) -> dict:
-    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, peak memory."""
-    def count(name):
-        return [int(sum(int(np.sum(np.asarray(p.get(name, []), bool))) for p in ok[i]))
-                for i in snr_idx]
-
-    reasons = []
-    for i in snr_idx:
-        seen: dict[str, int] = {}
-        for p in ok[i]:
-            for r in p.get("fallback_reason", []):
-                if r:
-                    seen[r] = seen.get(r, 0) + 1
-        reasons.append(seen)
-    peak = [max((p["timings"].get("peak_rss_mb", math.nan) for p in ok[i]), default=math.nan)
-            for i in snr_idx]
-    return {"fallback_images": count("fallback"),
-            "decoded_with_errors_images": count("decoded_with_errors"),
-            "reused_images": count("reused"), "fallback_reasons": reasons,
-            "images_evaluated": [sum(len(p["images"]) for p in ok[i]) for i in snr_idx],
-            "peak_rss_mb": [_num(v) for v in peak]}
-
-
-def _ebno_offset(run: dict) -> dict:
-    """``es_minus_eb_db``: Es/N0 - Eb/N0 [dB] of the run (constant), when Eb/N0 is defined."""
-    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
-             and e is not None]
-    return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
+    return profiles.get(name) or resolve_generated_profile(name, profiles) or {}
 
 
 def _default_profiles() -> dict:
