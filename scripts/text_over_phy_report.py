@@ -135,9 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="results.h5 of scenarios/text_over_phy.yaml")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"), help="output folder")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="write even when the source tree or the run's tree was dirty")
     args = parser.parse_args(argv)
     from semlink.links.summary import summarize
     from semlink.provenance import git_revision
+
+    dirty = [what for what, rev in (("this tree", git_revision()),
+                                   ("the run", summarize(args.results)["env"].get("git_revision")))
+             if not rev or rev.endswith("-dirty")]
+    if dirty and not args.allow_dirty:
+        parser.error(f"{' and '.join(dirty)}: git describe is dirty or unknown; commit first "
+                     "(or pass --allow-dirty for a draft)")
 
     summary = summarize(args.results)
     out_dir = Path(args.out)
