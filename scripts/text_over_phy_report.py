@@ -30,6 +30,15 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _run_name(run: dict) -> str:
     return f"{run['label']} / {run['channel']}"
 
@@ -161,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
              "python scripts/text_over_phy_report.py out/text_over_phy/results.h5", "```", "",
              f"Run: semlink {summary.get('semlink_version')} (results git {env.get('git_revision')}; "
              f"report git {git_revision()}), torch {pk.get('torch')}, sionna-no-rt "
-             f"{pk.get('sionna-no-rt')}, symspellpy {pk.get('symspellpy', 'see env')}, sacrebleu "
-             f"{pk.get('sacrebleu', 'see env')}; device {env.get('device')}.", "",
+             f"{pk.get('sionna-no-rt')}, symspellpy {_version('symspellpy')}, sacrebleu "
+             f"{_version('sacrebleu')} (these two as installed when the report ran); device "
+             f"{env.get('device')}.", "",
              f"Setup: the first caption of each of the {n} COCO val2017 images of "
              "`../shared/data/coco-sample` (COCO captions JSON), UTF-8 (8 bits per byte), one "
              "digital stream per caption, 5G NR LDPC rate 1/2 (k = 256 information bits per "
