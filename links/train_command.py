@@ -64,58 +64,6 @@ def add_parser(sub) -> None:
     descriptions = TRAINERS.describe()
     for name in trainer_names():
         _add_trainer(tsub, name, descriptions.get(name, ""))
-    if "uoisc" not in trainer_names():
-        _add_uoisc(tsub)
-
-
-def _add_uoisc(tsub) -> None:
-    """UO-ISC keeps its own loop and options until it is ported onto the shared loop."""
-    u = tsub.add_parser("uoisc", help="UO-ISC (user-oriented image semantic coding), two phases",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    u.add_argument("--data", required=True, help="training images (folder, glob)")
-    u.add_argument("--queries", default=None,
-                   help="queries: COCO captions/instances JSON, {file: [queries]} JSON or CSV")
-    u.add_argument("--out", required=True)
-    u.add_argument("--clip-model", default="ViT-B-16", help="open_clip model name or local-dir:PATH")
-    u.add_argument("--pretrained", default="openai",
-                   help="open_clip tag, weights file, or 'none' (random init, trained)")
-    u.add_argument("--clip-config", default=None, help="JSON file with an open_clip model config")
-    u.add_argument("--layers", default="4,8,12", help="1-based ViT layers to transmit")
-    u.add_argument("--dim", type=int, default=256, help="projection dimension D")
-    u.add_argument("--segment-length", type=int, default=32, help="VQ segment length l")
-    u.add_argument("--codebook-size", type=int, default=256, help="codewords K per segment")
-    u.add_argument("--decoder-channels", type=int, default=128)
-    u.add_argument("--no-text-alignment", action="store_true", help="baseline without FiLM/relevance")
-    u.add_argument("--steps-phase1", type=int, default=1000)
-    u.add_argument("--steps-phase2", type=int, default=0)
-    u.add_argument("--batch-size", type=int, default=8)
-    u.add_argument("--lr", type=float, default=2e-4)
-    u.add_argument("--lambda-rel", type=float, default=0.1, help="weight of the relevance loss")
-    u.add_argument("--gamma-adv", type=float, default=0.01, help="weight of the adversarial loss")
-    u.add_argument("--pixel-loss", choices=["l2", "l1"], default="l2")
-    u.add_argument("--vlm", default=None, help="LLaVA-family model id or folder (relevance loss)")
-    u.add_argument("--channel", default="none", help="none | indices:P | phy")
-    u.add_argument("--snr-db", type=float, default=10.0, help="training Es/N0 with --channel phy")
-    u.add_argument("--vqa-questions", default=None,
-                   help="VQA-format questions over --data (VQA v2 JSON, JSON list or CSV); "
-                        "instead of --queries")
-    u.add_argument("--vqa-annotations", default=None, help="VQA v2 annotations JSON (answers)")
-    u.add_argument("--instances", default=None,
-                   help="COCO instances JSON: animal categories and image objects for --split")
-    u.add_argument("--split", default="all", choices=["all", "exclude_animals", "animals"],
-                   help="animal zero-shot split of the VQA questions (training: exclude_animals)")
-    u.add_argument("--split-rule", default="either", choices=["objects", "question", "either"],
-                   help="animal-related = image has an animal object / question names one / either")
-    u.add_argument("--eval-split", default="animals", choices=["all", "exclude_animals", "animals"],
-                   help="split of the VQA questions on --eval-data (zero-shot: animals)")
-    u.add_argument("--eval-data", default=None, help="held-out images: PSNR vs mean-image baseline")
-    u.add_argument("--eval-queries", default=None,
-                   help="queries of the held-out images (default: --queries)")
-    u.add_argument("--seed", type=int, default=0)
-    u.add_argument("--resume", action="store_true")
-    u.add_argument("--checkpoint-every", type=int, default=200)
-    u.add_argument("--device", default="cpu")
-    u.set_defaults(func=run_uoisc)
 
 
 def _list_trainers(args: argparse.Namespace) -> int:
@@ -124,8 +72,6 @@ def _list_trainers(args: argparse.Namespace) -> int:
     print("trainers (semlink train NAME --help):")
     for name, desc in TRAINERS.describe().items():
         print(f"  {name:<12} {desc}")
-    if "uoisc" not in TRAINERS:
-        print(f"  {'uoisc':<12} UO-ISC (user-oriented image semantic coding), two phases")
     return 0
 
 
@@ -138,36 +84,4 @@ def run(args: argparse.Namespace) -> int:
     result = run_training(trainer, args.out, resume=args.resume,
                           checkpoint_every=args.checkpoint_every, log_every=args.log_every)
     print(json.dumps(result, indent=1, default=str))
-    return 0
-
-
-def run_uoisc(args: argparse.Namespace) -> int:
-    from semlink.semantic.train_uoisc import evaluate_uoisc, train_uoisc
-
-    clip_config = None
-    if args.clip_config:
-        with open(args.clip_config) as f:
-            clip_config = json.load(f)
-    pretrained = None if args.pretrained.lower() == "none" else args.pretrained
-    vqa = None
-    if args.vqa_questions:
-        vqa = {"questions": args.vqa_questions, "annotations": args.vqa_annotations,
-               "instances": args.instances, "split": args.split, "rule": args.split_rule}
-    result = train_uoisc(
-        args.data, args.out, queries=args.queries, clip_model=args.clip_model,
-        pretrained=pretrained, clip_config=clip_config,
-        layers=[int(v) for v in args.layers.split(",")], dim=args.dim,
-        segment_length=args.segment_length, codebook_size=args.codebook_size,
-        decoder_channels=args.decoder_channels, text_alignment=not args.no_text_alignment,
-        steps_phase1=args.steps_phase1, steps_phase2=args.steps_phase2,
-        batch_size=args.batch_size, lr=args.lr, lambda_rel=args.lambda_rel,
-        gamma_adv=args.gamma_adv, pixel_loss=args.pixel_loss, vlm=args.vlm,
-        channel=args.channel, snr_db=args.snr_db, seed=args.seed, resume=args.resume,
-        checkpoint_every=args.checkpoint_every, device=args.device, vqa=vqa)
-    if args.eval_data:
-        eval_vqa = None if vqa is None else {**vqa, "split": args.eval_split}
-        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data,
-                                        queries=None if vqa else (args.eval_queries or args.queries),
-                                        device=args.device, vqa=eval_vqa)
-    print(json.dumps(result, indent=1))
     return 0

@@ -30,6 +30,15 @@ def _fmt(v) -> str:
     return f"{v:.3f}"
 
 
+def _version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "not installed"
+
+
 def _run_name(run: dict) -> str:
     return f"{run['label']} / {run['channel']}"
 
@@ -96,7 +105,7 @@ def error_example() -> list[str]:
     lines = ["## How errors arrive: a measured example", "",
              f"One caption ({len(caption)} characters, {bits.numel()} bits, UTF-8), AWGN, "
              "chain seed 0, made by this script:", "", "```"]
-    cases = (("LDPC 1/2 + 8-PSK", {"code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "psk8"}, 2.5),
+    cases = (("LDPC 1/2 + 8-PSK", {"code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "psk8"}, 4.0),
              ("uncoded 8-PSK", {"code": "none", "k": 256, "modulation": "psk8"}, 10.0))
     for name, profile, snr in cases:
         chain = DigitalChain(channel="awgn", seed=0, **profile)
@@ -113,13 +122,40 @@ def error_example() -> list[str]:
     return lines
 
 
+def symspell_on_clean(summary: dict) -> list[str]:
+    """What symspell does to the error-free captions of the run (its cost at high SNR)."""
+    from semlink.data import load_captions
+    from semlink.semantic.correction import SymSpellCorrector
+
+    ds = summary["scenario"]["dataset"]
+    path = Path(ds["captions"])
+    caps = load_captions(str(path if path.is_absolute() else ROOT / "scenarios" / path))
+    first = [caps[k][0] for k in sorted(caps)]
+    fixed = SymSpellCorrector().correct(first)
+    changed = [(a, b) for a, b in zip(first, fixed) if a != b]
+    lines = ["## symspell on error-free captions", "",
+             f"Of the {len(first)} sent captions, symspell changes {len(changed)} when they arrive "
+             "without error (words missing from its dictionary):", ""]
+    lines += [f"* `{a}` -> `{b}`" for a, b in changed]
+    return lines + [""]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("results", help="results.h5 of scenarios/text_over_phy.yaml")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"), help="output folder")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="write even when the source tree or the run's tree was dirty")
     args = parser.parse_args(argv)
     from semlink.links.summary import summarize
     from semlink.provenance import git_revision
+
+    dirty = [what for what, rev in (("this tree", git_revision()),
+                                   ("the run", summarize(args.results)["env"].get("git_revision")))
+             if not rev or rev.endswith("-dirty")]
+    if dirty and not args.allow_dirty:
+        parser.error(f"{' and '.join(dirty)}: git describe is dirty or unknown; commit first "
+                     "(or pass --allow-dirty for a draft)")
 
     summary = summarize(args.results)
     out_dir = Path(args.out)
@@ -134,8 +170,9 @@ def main(argv: list[str] | None = None) -> int:
              "python scripts/text_over_phy_report.py out/text_over_phy/results.h5", "```", "",
              f"Run: semlink {summary.get('semlink_version')} (results git {env.get('git_revision')}; "
              f"report git {git_revision()}), torch {pk.get('torch')}, sionna-no-rt "
-             f"{pk.get('sionna-no-rt')}, symspellpy {pk.get('symspellpy', 'see env')}, sacrebleu "
-             f"{pk.get('sacrebleu', 'see env')}; device {env.get('device')}.", "",
+             f"{pk.get('sionna-no-rt')}, symspellpy {_version('symspellpy')}, sacrebleu "
+             f"{_version('sacrebleu')} (these two as installed when the report ran); device "
+             f"{env.get('device')}.", "",
              f"Setup: the first caption of each of the {n} COCO val2017 images of "
              "`../shared/data/coco-sample` (COCO captions JSON), UTF-8 (8 bits per byte), one "
              "digital stream per caption, 5G NR LDPC rate 1/2 (k = 256 information bits per "
@@ -150,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"![CER vs SNR]({figs[0]})", "", f"![BLEU vs SNR]({figs[1]})", ""]
     lines += tables(summary)
     lines += error_example()
+    lines += symspell_on_clean(summary)
     text = "\n".join(lines)
     (out_dir / "text_over_phy.md").write_text(text + "\n", encoding="utf-8")
     print(text)

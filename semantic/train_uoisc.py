@@ -10,16 +10,17 @@ Channel in the loop (optional): ``channel="indices:p"`` replaces each index
 by a uniformly random one with probability ``p``; ``channel="phy"`` sends the
 indices' bits through a semlink digital chain (``profile``, ``snr_db``) and
 decodes from the received indices (straight-through gradients to the
-encoder). Checkpoints (``last.pt``, atomic, with optimizer state and step)
-allow ``resume``; ``train_log.csv`` logs every ``log_every`` steps.
+encoder). :class:`UoiscTrainer` runs on the shared training loop
+(:mod:`semlink.semantic.training.loop`): checkpoints (``last.pt``, atomic,
+with optimizer state and step) allow ``resume``; ``train_log.csv`` logs
+every ``log_every`` steps.
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import math
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -27,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .train_deepjscc import _batch, psnr_db
+from .training import TRAINERS, Option
+from .training.loop import Trainer, run_training
 from .uoisc import build_uoisc, load_uoisc, save_uoisc
 
 
@@ -118,6 +121,207 @@ def _training_images(data: str, queries: str | None, size: int, vqa: dict | None
     return ds
 
 
+@TRAINERS.register("uoisc", "UO-ISC (user-oriented image semantic coding), two phases")
+class UoiscTrainer(Trainer):
+    """UO-ISC trainer on the shared loop (``semlink train uoisc``); see :func:`train_uoisc`.
+
+    Phase I for ``steps_phase1`` steps, then phase II (adversarial) for
+    ``steps_phase2``; the step is the paper's Algorithm 1 (module docstring).
+    """
+
+    name = "uoisc"
+    log_fields = ("phase", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
+    resumable_changes = ("steps_phase1", "steps_phase2", "steps")
+    OPTIONS = (
+        Option("data", "str", None, "training images (folder, glob)", required=True),
+        Option("queries", "str", None, "queries: COCO captions/instances JSON, {file: [queries]} JSON or CSV"),
+        Option("clip_model", "str", "ViT-B-16", "open_clip model name or local-dir:PATH"),
+        Option("pretrained", "str", "openai", "open_clip tag, weights file, or 'none' (random init, trained)"),
+        Option("clip_config", "str", None, "JSON file with an open_clip model config"),
+        Option("layers", "ints", [4, 8, 12], "1-based ViT layers to transmit"),
+        Option("dim", "int", 256, "projection dimension D"),
+        Option("segment_length", "int", 32, "VQ segment length l"),
+        Option("codebook_size", "int", 256, "codewords K per segment"),
+        Option("decoder_channels", "int", 128, "decoder width"),
+        Option("no_text_alignment", "flag", False, "baseline without FiLM/relevance"),
+        Option("steps_phase1", "int", 1000, "phase I steps"),
+        Option("steps_phase2", "int", 0, "phase II (adversarial) steps"),
+        Option("batch_size", "int", 8, "images per step"),
+        Option("lr", "float", 2e-4, "Adam learning rate"),
+        Option("lambda_rel", "float", 0.1, "weight of the relevance loss"),
+        Option("gamma_adv", "float", 0.01, "weight of the adversarial loss"),
+        Option("pixel_loss", "str", "l2", "pixel loss: l2 or l1"),
+        Option("vlm", "str", None, "LLaVA-family model id or folder (relevance loss)"),
+        Option("channel", "str", "none", "none | indices:P | phy"),
+        Option("snr_db", "float", 10.0, "training Es/N0 [dB] with --channel phy"),
+        Option("vqa_questions", "str", None,
+               "VQA-format questions over --data (VQA v2 JSON, JSON list or CSV); instead of --queries"),
+        Option("vqa_annotations", "str", None, "VQA v2 annotations JSON (answers)"),
+        Option("instances", "str", None, "COCO instances JSON: animal categories and objects for --split"),
+        Option("split", "str", "all", "animal zero-shot split: all, exclude_animals, animals"),
+        Option("split_rule", "str", "either", "animal-related by: objects, question, either"),
+        Option("eval_data", "str", None, "held-out images: PSNR vs mean-image baseline"),
+        Option("eval_queries", "str", None, "queries of the held-out images (default: --queries)"),
+        Option("eval_split", "str", "animals", "split of the VQA questions on --eval-data"),
+        Option("seed", "int", 0, "seed of init, batches and channel"),
+        Option("device", "str", "cpu", "torch device"),
+    )
+
+    def __init__(self, data: str, queries: str | None = None, image_size: int | None = None,
+                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
+                 clip_config: dict | str | None = None, layers=(4, 8, 12), dim: int = 256,
+                 segment_length: int = 32, codebook_size: int = 256, text_alignment: bool = True,
+                 decoder_channels: int = 128, frozen: bool | None = None,
+                 steps_phase1: int = 1000, steps_phase2: int = 0, batch_size: int = 8,
+                 lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
+                 gamma_adv: float = 0.01, pixel_loss: str = "l2", vlm: str | None = None,
+                 channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
+                 seed: int = 0, device: str = "cpu", default_query: str = "What is in the image?",
+                 vqa: dict | None = None, no_text_alignment: bool = False,
+                 vqa_questions: str | None = None, vqa_annotations: str | None = None,
+                 instances: str | None = None, split: str = "all", split_rule: str = "either",
+                 eval_data: str | None = None, eval_queries: str | None = None,
+                 eval_split: str = "animals") -> None:
+        if isinstance(clip_config, str):                 # command line: a JSON file
+            with open(clip_config) as f:
+                clip_config = json.load(f)
+        if isinstance(pretrained, str) and pretrained.lower() == "none":
+            pretrained = None
+        text_alignment = text_alignment and not no_text_alignment
+        if vqa is None and vqa_questions:
+            vqa = {"questions": vqa_questions, "annotations": vqa_annotations,
+                   "instances": instances, "split": split, "rule": split_rule}
+        self.eval_data, self.eval_split = eval_data, eval_split
+        self.eval_queries = eval_queries or queries
+        train_args = dict(data=str(data), queries=None if queries is None else str(queries),
+                          image_size=image_size, batch_size=batch_size, lr=lr, lambda_rel=lambda_rel,
+                          gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=None if vlm is None else str(vlm),
+                          channel=channel, profile=profile, snr_db=snr_db, seed=seed,
+                          default_query=default_query, vqa=vqa)
+        if pixel_loss not in ("l1", "l2"):
+            raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
+        if not (channel in ("none", "phy") or channel.startswith("indices:")):
+            raise ValueError(f"channel must be 'none', 'indices:P' or 'phy', got {channel!r}")
+        config = dict(clip_model=clip_model, pretrained=pretrained, layers=list(layers), frozen=frozen,
+                      clip_config=clip_config, dim=dim, segment_length=segment_length,
+                      codebook_size=codebook_size, text_alignment=text_alignment,
+                      decoder_channels=decoder_channels, beta=beta)
+        torch.manual_seed(seed)
+        model = build_uoisc(**config).to(device)
+        size = image_size or model.clip.image_size[0]
+        if (size, size) != model.clip.image_size:
+            raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
+        ds = _training_images(data, queries, size, vqa)
+        self.images = [ds[i].image for i in range(len(ds))]
+        self.item_queries = [ds[i].queries for i in range(len(ds))]
+        self.judge = None
+        if vlm and text_alignment and lambda_rel > 0:
+            from .vlm import LlavaJudge
+
+            self.judge = LlavaJudge(vlm, device=device)
+        self.disc = PatchDiscriminator().to(device)
+        self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.chain = None
+        if channel == "phy":
+            from semlink.phy import DigitalChain
+
+            spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
+                                    "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
+            self.chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed,
+                                      **{k: v for k, v in spec.items() if k != "kind"})
+        self.model, self.model_config, self.train_args = model.train(), config, train_args
+        self.size, self.device, self.data, self.vqa = size, device, data, vqa
+        self.steps_phase1, self.steps_phase2 = steps_phase1, steps_phase2
+        self.batch_size, self.lr, self.lambda_rel, self.gamma_adv = batch_size, lr, lambda_rel, gamma_adv
+        self.pixel_loss, self.vlm, self.channel, self.snr_db = pixel_loss, vlm, channel, snr_db
+        self.text_alignment, self.default_query = text_alignment, default_query
+
+    def config(self) -> dict:
+        return {"model": self.model_config, **self.train_args, "steps_phase1": self.steps_phase1,
+                "steps_phase2": self.steps_phase2}
+
+    def total_steps(self) -> int:
+        return self.steps_phase1 + self.steps_phase2
+
+    def train_step(self, step: int) -> dict[str, float]:
+        model, disc, opt, opt_d, device = self.model, self.disc, self.opt, self.opt_d, self.device
+        phase = 1 if step < self.steps_phase1 else 2
+        x, qs = sample_pairs(self.images, self.item_queries, self.batch_size, self.size, self.gen,
+                             self.default_query)
+        x = x.to(device)
+        tokens = model.clip.tokenize(qs) if self.text_alignment else None
+        feats = model.align(x, tokens)
+        quantised, vq_loss = [], 0.0
+        indices = []
+        for f in feats:
+            q, idx, loss = model.vq(f)
+            quantised.append(q)
+            indices.append(idx)
+            vq_loss = vq_loss + loss / len(feats)
+        if self.channel != "none":
+            rx = _channel_indices(model, indices, self.channel, self.chain, self.snr_db, self.gen)
+            quantised = [f + (model.vq.lookup(r) - f).detach() for f, r in zip(feats, rx)]
+        rec = model.decode_features(quantised)
+        pix = F.mse_loss(rec, x) if self.pixel_loss == "l2" else F.l1_loss(rec, x)
+        rel = self.judge.relevance_loss(x, rec, qs).mean() if self.judge else torch.zeros((), device=device)
+        loss = pix + self.lambda_rel * rel + vq_loss
+        adv = torch.zeros((), device=device)
+        if phase == 2:
+            logits = disc(rec)
+            adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+            loss = loss + self.gamma_adv * adv
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        d_loss = torch.zeros(())
+        if phase == 2:
+            real, fake = disc(x), disc(rec.detach())
+            d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                      + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
+            opt_d.zero_grad()
+            d_loss.backward()
+            opt_d.step()
+        mse = F.mse_loss(rec.detach(), x).item()
+        self.phase = phase
+        return {"phase": phase, "pixel": pix.item(), "relevance": float(rel.detach()),
+                "vq": float(torch.as_tensor(vq_loss).detach()),
+                "adv": float(adv.detach()), "disc": float(d_loss.detach()),
+                "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
+
+    def save_checkpoint(self, path: Path, step: int, seconds: float) -> None:
+        phase = 1 if step <= self.steps_phase1 else 2
+        save_uoisc(path, self.model, self.model_config,
+                   meta={"data": str(self.data), "steps": step, "phase": phase, "vlm": self.vlm,
+                         "channel": self.channel, "train_args": self.train_args,
+                         "train_seconds": seconds},
+                   extra={"optimizer": self.opt.state_dict(), "discriminator": self.disc.state_dict(),
+                          "optimizer_d": self.opt_d.state_dict(), "rng_data": self.gen.get_state(),
+                          "step": step})
+
+    def restore(self, path: Path) -> tuple[int, float, dict]:
+        _check_resume(torch.load(path, map_location="cpu", weights_only=False), self.model_config,
+                      self.train_args, path)
+        model, ckpt = load_uoisc(path, map_location=self.device)
+        self.model = model.to(self.device).train()
+        self.opt = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=self.lr)
+        self.opt.load_state_dict(ckpt["optimizer"])
+        self.disc.load_state_dict(ckpt["discriminator"])
+        self.opt_d.load_state_dict(ckpt["optimizer_d"])
+        self.gen.set_state(ckpt["rng_data"])
+        return int(ckpt["step"]), float(ckpt["meta"].get("train_seconds", 0.0)), self.config()
+
+    def finish(self, out_dir: Path, result: dict) -> dict:
+        out = {"bits_per_image": self.model.bits_per_image, "seconds": result["train_seconds"]}
+        if self.eval_data:
+            eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
+            out["eval"] = evaluate_uoisc(result["checkpoint"], self.eval_data,
+                                         queries=None if self.vqa else self.eval_queries,
+                                         device=self.device, vqa=eval_vqa)
+        return out
+
+
 def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int | None = None,
                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
                 clip_config: dict | None = None, layers=(4, 8, 12), dim: int = 256,
@@ -145,140 +349,19 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     logging, device and progress may change); otherwise it raises a
     ``ValueError`` naming the differing arguments.
     """
-    train_args = dict(data=str(data), queries=None if queries is None else str(queries),
-                      image_size=image_size, batch_size=batch_size, lr=lr, lambda_rel=lambda_rel,
-                      gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=None if vlm is None else str(vlm),
-                      channel=channel, profile=profile, snr_db=snr_db, seed=seed,
-                      default_query=default_query, vqa=vqa)
-    if pixel_loss not in ("l1", "l2"):
-        raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
-    if not (channel in ("none", "phy") or channel.startswith("indices:")):
-        raise ValueError(f"channel must be 'none', 'indices:P' or 'phy', got {channel!r}")
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    last = out_dir / "last.pt"
-    config = dict(clip_model=clip_model, pretrained=pretrained, layers=list(layers), frozen=frozen,
-                  clip_config=clip_config, dim=dim, segment_length=segment_length,
-                  codebook_size=codebook_size, text_alignment=text_alignment,
-                  decoder_channels=decoder_channels, beta=beta)
-    torch.manual_seed(seed)
-    model = build_uoisc(**config).to(device)
-    size = image_size or model.clip.image_size[0]
-    if (size, size) != model.clip.image_size:
-        raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-    ds = _training_images(data, queries, size, vqa)
-    images = [ds[i].image for i in range(len(ds))]
-    item_queries = [ds[i].queries for i in range(len(ds))]
-    judge = None
-    if vlm and text_alignment and lambda_rel > 0:
-        from .vlm import LlavaJudge
-
-        judge = LlavaJudge(vlm, device=device)
-    disc = PatchDiscriminator().to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=lr)
-    opt_d = torch.optim.Adam(disc.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    chain = None
-    if channel == "phy":
-        from semlink.phy import DigitalChain
-
-        spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
-                                "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
-        chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, **{k: v for k, v in spec.items() if k != "kind"})
-    step = 0
-    if resume and last.exists():
-        _check_resume(torch.load(last, map_location="cpu", weights_only=False), config, train_args, last)
-        model, ckpt = load_uoisc(last, map_location=device)
-        model.to(device).train()
-        params = [p for p in model.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=lr)
-        opt.load_state_dict(ckpt["optimizer"])
-        disc.load_state_dict(ckpt["discriminator"])
-        opt_d.load_state_dict(ckpt["optimizer_d"])
-        gen.set_state(ckpt["rng_data"])
-        step = ckpt["step"]
-    elif last.exists():
-        raise ValueError(f"{last} exists; pass resume=True (--resume) or choose another --out")
-    total = steps_phase1 + steps_phase2
-    log_path = out_dir / "train_log.csv"
-    new_log = not (resume and log_path.exists())
-    log = open(log_path, "w" if new_log else "a", newline="")
-    writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "phase", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db", "seconds"])
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=step, unit="step", desc="uoisc")
-    model.train()
-    t0 = time.perf_counter()
-    last_losses = {}
-    try:
-        while step < total:
-            phase = 1 if step < steps_phase1 else 2
-            x, qs = sample_pairs(images, item_queries, batch_size, size, gen, default_query)
-            x = x.to(device)
-            tokens = model.clip.tokenize(qs) if text_alignment else None
-            feats = model.align(x, tokens)
-            quantised, vq_loss = [], 0.0
-            indices = []
-            for f in feats:
-                q, idx, loss = model.vq(f)
-                quantised.append(q)
-                indices.append(idx)
-                vq_loss = vq_loss + loss / len(feats)
-            if channel != "none":
-                rx = _channel_indices(model, indices, channel, chain, snr_db, gen)
-                quantised = [f + (model.vq.lookup(r) - f).detach() for f, r in zip(feats, rx)]
-            rec = model.decode_features(quantised)
-            pix = F.mse_loss(rec, x) if pixel_loss == "l2" else F.l1_loss(rec, x)
-            rel = judge.relevance_loss(x, rec, qs).mean() if judge else torch.zeros((), device=device)
-            loss = pix + lambda_rel * rel + vq_loss
-            adv = torch.zeros((), device=device)
-            if phase == 2:
-                logits = disc(rec)
-                adv = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-                loss = loss + gamma_adv * adv
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            d_loss = torch.zeros(())
-            if phase == 2:
-                real, fake = disc(x), disc(rec.detach())
-                d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                          + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake)))
-                opt_d.zero_grad()
-                d_loss.backward()
-                opt_d.step()
-            step += 1
-            mse = F.mse_loss(rec.detach(), x).item()
-            last_losses = {"pixel": pix.item(), "relevance": float(rel.detach()),
-                           "vq": float(torch.as_tensor(vq_loss).detach()),
-                           "adv": float(adv.detach()), "disc": float(d_loss.detach()),
-                           "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
-            if step % log_every == 0 or step == total:
-                writer.writerow([step, phase] + [f"{v:.5g}" for v in last_losses.values()]
-                                + [f"{time.perf_counter() - t0:.1f}"])
-                log.flush()
-            if bar:
-                bar.update(1)
-                bar.set_postfix(psnr=f"{last_losses['train_psnr_db']:.2f}", phase=phase)
-            if step % checkpoint_every == 0 or step == total:
-                save_uoisc(last, model, config, meta={"data": str(data), "steps": step, "phase": phase,
-                                                      "vlm": vlm, "channel": channel,
-                                                      "train_args": train_args},
-                           extra={"optimizer": opt.state_dict(), "discriminator": disc.state_dict(),
-                                  "optimizer_d": opt_d.state_dict(), "rng_data": gen.get_state(),
-                                  "step": step})
-    finally:
-        log.close()
-        if bar:
-            bar.close()
-    return {"checkpoint": str(last), "steps": step, "seconds": time.perf_counter() - t0,
-            "bits_per_image": model.bits_per_image, **last_losses}
+    trainer = UoiscTrainer(data, queries=queries, image_size=image_size, clip_model=clip_model,
+                           pretrained=pretrained, clip_config=clip_config, layers=layers, dim=dim,
+                           segment_length=segment_length, codebook_size=codebook_size,
+                           text_alignment=text_alignment, decoder_channels=decoder_channels,
+                           frozen=frozen, steps_phase1=steps_phase1, steps_phase2=steps_phase2,
+                           batch_size=batch_size, lr=lr, lambda_rel=lambda_rel, beta=beta,
+                           gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=vlm, channel=channel,
+                           profile=profile, snr_db=snr_db, seed=seed, device=device,
+                           default_query=default_query, vqa=vqa)
+    result = run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
+                          log_every=log_every, progress=progress)
+    result.pop("phase", None)
+    return result
 
 
 @torch.no_grad()

@@ -62,7 +62,7 @@ def test_a_tiny_bart_fine_tuned_on_chain_pairs_learns_to_correct_them(tmp_path):
 
     bart = build_tiny_bart(tmp_path / "bart")
     texts = ["a cat on a couch.", "two dogs play."]
-    trainer = CorrectorTrainer(texts=texts, model=str(bart), code="none", k=64, snr_db=[14.0],
+    trainer = CorrectorTrainer(texts=texts, model=str(bart), code="none", k=64, snr_db=[10.0],
                                copies=2, clean_fraction=0.5, holdout=0.0, steps=120, batch_size=8,
                                lr=5e-3, max_length=32, seed=0)
     noisy = [p.noisy for p in trainer.pairs]
@@ -75,7 +75,7 @@ def test_a_tiny_bart_fine_tuned_on_chain_pairs_learns_to_correct_them(tmp_path):
     clean = [p.clean for p in trainer.pairs]
     assert after == clean and before != clean
     meta = json.loads((Path(result["model_dir"]) / "semlink_corrector.json").read_text())
-    assert meta["config"]["seed"] == 0 and meta["chain"]["snr_db"] == [14.0]
+    assert meta["config"]["seed"] == 0 and meta["chain"]["snr_db"] == [10.0]
     assert meta["base_model"]["test_model"]
     from semlink.provenance import is_test_model
 
