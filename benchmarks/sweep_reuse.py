@@ -9,7 +9,7 @@ shared machine), decode + metrics time from the results, reused images,
 the ratio, and checks the per-image numbers are identical.
 
     nice -n 10 .venv/bin/python benchmarks/sweep_reuse.py \\
-        --scenario scenarios/kodak24_baselines.yaml --max-images 6
+        --scenario scenarios/kodak24_baselines.yaml --max-images 2 --channels 1
 """
 
 from __future__ import annotations
@@ -51,15 +51,20 @@ def main() -> None:
     ap.add_argument("--scenario", default="scenarios/kodak24_baselines.yaml")
     ap.add_argument("--max-images", type=int, default=None,
                     help="keep the first N images (a documented subset on slow machines)")
+    ap.add_argument("--channels", type=int, default=None,
+                    help="keep the first N channels (a documented subset on slow machines)")
     ap.add_argument("--device", default=None, help="override the scenario's device")
     args = ap.parse_args()
     path = Path(args.scenario)
     raw = yaml.safe_load(path.read_text())
     if args.max_images:
         raw["dataset"]["max_images"] = args.max_images
+    if args.channels:
+        raw["channels"] = raw["channels"][: args.channels]
     if args.device:
         raw["device"] = args.device
-    print(f"scenario {path}, max_images {args.max_images or 'all'}, device "
+    print(f"scenario {path}, max_images {args.max_images or 'all'}, channels "
+          f"{args.channels or 'all'}, device "
           f"{raw.get('device', 'cpu')}, torch {torch.__version__}, threads "
           f"{torch.get_num_threads()}, {platform.machine()}")
     rows = {}

@@ -1,9 +1,9 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | list | info | train | models``.
+"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models``.
 
 Heavy modules (torch, Sionna, codecs) are imported only by the command that
 needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
 imports the PHY) only when ``ber`` is the command, so help answers at once;
-likewise ``train`` (the trainer registry) and ``models``.
+likewise ``train`` (the trainer registry), ``models`` and ``gallery``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import importlib
 import json
 import sys
 
-from . import sweep_commands
+from . import plan_command, sweep_commands
 
 #: Sub-commands whose module is imported only when the command runs: name -> (module, help).
 LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
@@ -21,7 +21,9 @@ LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
                  "train": ("semlink.links.train_command",
                            "train a learned model (semlink train NAME --help)"),
                  "models": ("semlink.links.models_command",
-                            "list, check and fetch pretrained models (offline first)")}
+                            "list, check and fetch pretrained models (offline first)"),
+                 "gallery": ("semlink.links.gallery",
+                             "draw reconstructions kept by keep_examples (PNG grid + HTML)")}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -78,6 +80,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(name, help=help_text, add_help=False)
     sweep_commands.add_parsers(sub)
+    plan_command.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)

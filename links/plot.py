@@ -100,11 +100,12 @@ def _incomplete_note(summary: dict) -> str:
     return f"\n(incomplete: {summary['points_done']} of {summary['points_planned']} points)"
 
 
-def _legend(run: dict, ebno_axis: bool) -> str:
-    """``label / channel``, the test-model / random-init mark, plus the other SNR convention as an offset when defined."""
+def _legend(run: dict, ebno_axis: bool | None = None) -> str:
+    """Legend entry of a run: label / channel, plus the test-model / random-init mark and,
+    with ``ebno_axis`` given, the other SNR convention as an offset when defined."""
     text = f"{run['label']} / {run['channel']}{model_mark(run)}"
     off = run.get("es_minus_eb_db")
-    if off is not None:
+    if off is not None and ebno_axis is not None:
         other = (f"Es/N0 = Eb/N0 {'+' if off >= 0 else '-'} {abs(off):.2f} dB" if ebno_axis else
                  f"Eb/N0 = Es/N0 {'-' if off >= 0 else '+'} {abs(off):.2f} dB")
         text += f" ({other})"

@@ -25,6 +25,8 @@ Layout of ``results.h5``::
                         {name: version}, "models": [ModelRecord], "stream_profiles"},
                         "metrics": {name: [ModelRecord]}} (ModelRecord: role, ref, path,
                         sha256, random_init, test_model, extra)
+        examples/       only with the scenario's keep_examples: PNG reconstructions,
+                        originals, per-image metrics and texts (see links/examples.py)
 
 Root attrs also hold ``points_planned`` (points of the scenario) and
 ``dataset_identity_json`` (file list, sizes, hashes, geometry policy); a
@@ -78,6 +80,10 @@ def write_point(group: h5py.Group, part: dict) -> None:
                 g.attrs["ebno_db"] = float(rep["ebno_db"])   # Eb/N0 of a digital stream
             for f in PHY_FIELDS:
                 g.create_dataset(f, data=np.asarray(rep[f], np.int64))
+    if part.get("examples"):                  # scenario keep_examples (links/examples.py)
+        from .examples import write_examples
+
+        write_examples(group, part["examples"])
     timings = group.create_group("timings")
     for key in TIMINGS:
         timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
@@ -85,6 +91,16 @@ def write_point(group: h5py.Group, part: dict) -> None:
         if key not in TIMINGS:
             timings.attrs[key] = float(value)
     _write_provenance(group, part)
+
+
+def _write_per_image_extras(group: h5py.Group, part: dict) -> None:
+    """Fallback reasons and per-image flags (absent in files of older versions)."""
+    if "fallback_reason" in part:
+        group.create_dataset("fallback_reason", data=np.array(
+            [str(r) for r in part["fallback_reason"]], dtype=h5py.string_dtype()))
+    for name in PER_IMAGE_FLAGS:
+        if name in part:
+            group.create_dataset(name, data=np.asarray(part[name], bool))
 
 
 def _write_provenance(group: h5py.Group, part: dict) -> None:
@@ -97,16 +113,6 @@ def _write_provenance(group: h5py.Group, part: dict) -> None:
 def _read_provenance(group: h5py.Group, part: dict) -> None:
     if "provenance_json" in group.attrs:
         part["provenance_json"] = _str(group.attrs["provenance_json"])
-
-
-def _write_per_image_extras(group: h5py.Group, part: dict) -> None:
-    """Fallback reasons and per-image flags (absent in files of older versions)."""
-    if "fallback_reason" in part:
-        group.create_dataset("fallback_reason", data=np.array(
-            [str(r) for r in part["fallback_reason"]], dtype=h5py.string_dtype()))
-    for name in PER_IMAGE_FLAGS:
-        if name in part:
-            group.create_dataset(name, data=np.asarray(part[name], bool))
 
 
 def _str(value) -> str:
@@ -123,6 +129,10 @@ def read_point(group: h5py.Group) -> dict:
             part[key] = value.item()
     part["images"] = [_str(x) for x in group["images"][()]]
     part["timings"] = {k: float(v) for k, v in group["timings"].attrs.items()}
+    if "examples" in group:
+        from .examples import read_examples
+
+        part["examples"] = read_examples(group)
     if part.get("status") == "ok":
         part["symbols_per_image"] = group["symbols_per_image"][()]
         part["fallback"] = group["fallback"][()]

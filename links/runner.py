@@ -110,7 +110,8 @@ def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
         item = dataset[i]
         sizes[item.name] = tuple(int(v) for v in item.image.shape[-2:])
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], e["params"]).too_small(sizes))}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).too_small(sizes))}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
@@ -135,6 +136,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
     store = ResultsStore(out_dir)
     runner = PointRunner(scenario, reuse_error_free=reuse_error_free)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
+    if getattr(runner.dataset, "counts", None) is not None:     # VQA questions and their split
+        print(f"semlink run: {runner.dataset.counts.line()}", file=sys.stderr)
     resolve_device(scenario.device)
     header = _header(scenario)
     identity = runner.dataset.identity()

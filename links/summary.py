@@ -53,7 +53,7 @@ def summarize(path: str, failed_as_worst: bool = False) -> dict:
         if p["status"] == "ok":
             for stream, rep in p["phy"].items():
                 run["profile"][stream] = {"name": rep["profile"],
-                                          **profiles_all.get(rep["profile"], {})}
+                                          **_profile_spec(rep["profile"], profiles_all)}
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
@@ -86,6 +86,51 @@ def summarize(path: str, failed_as_worst: bool = False) -> dict:
             **completeness(attrs, points, path),
             "snr_convention": "Eb/N0" if "ebno_db" in scenario else "Es/N0",
             "runs": out_runs}
+
+
+def completeness(attrs: dict, points: list[dict], path: str) -> dict:
+    """``complete``, ``points_done``, ``points_planned`` and, when incomplete, ``resume_command``."""
+    planned = attrs.get("points_planned")
+    planned = int(planned) if planned is not None else None
+    done = len(points)
+    out = {"complete": planned is None or done >= planned, "points_done": done,
+           "points_planned": planned}
+    if not out["complete"]:
+        from pathlib import Path
+
+        out["resume_command"] = (f"semlink run {attrs.get('source', 'SCENARIO.yaml')} --out "
+                                 f"{Path(path).parent} --resume")
+    return out
+
+
+def _failure_columns(ok: dict, snr_idx: list) -> dict:
+    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, peak memory."""
+    def count(name):
+        return [int(sum(int(np.sum(np.asarray(p.get(name, []), bool))) for p in ok[i]))
+                for i in snr_idx]
+
+    reasons = []
+    for i in snr_idx:
+        seen: dict[str, int] = {}
+        for p in ok[i]:
+            for r in p.get("fallback_reason", []):
+                if r:
+                    seen[r] = seen.get(r, 0) + 1
+        reasons.append(seen)
+    peak = [max((p["timings"].get("peak_rss_mb", math.nan) for p in ok[i]), default=math.nan)
+            for i in snr_idx]
+    return {"fallback_images": count("fallback"),
+            "decoded_with_errors_images": count("decoded_with_errors"),
+            "reused_images": count("reused"), "fallback_reasons": reasons,
+            "images_evaluated": [sum(len(p["images"]) for p in ok[i]) for i in snr_idx],
+            "peak_rss_mb": [_num(v) for v in peak]}
+
+
+def _ebno_offset(run: dict) -> dict:
+    """``es_minus_eb_db``: Es/N0 - Eb/N0 [dB] of the run (constant), when Eb/N0 is defined."""
+    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
+             and e is not None]
+    return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
 
 
 def _stream_ebno_db(ok: dict, snr_idx: list) -> dict[str, list]:
@@ -132,49 +177,11 @@ def model_mark(run: dict) -> str:
     return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
 
 
-def completeness(attrs: dict, points: list[dict], path: str) -> dict:
-    """``complete``, ``points_done``, ``points_planned`` and, when incomplete, ``resume_command``."""
-    planned = attrs.get("points_planned")
-    planned = int(planned) if planned is not None else None
-    done = len(points)
-    out = {"complete": planned is None or done >= planned, "points_done": done,
-           "points_planned": planned}
-    if not out["complete"]:
-        from pathlib import Path
+def _profile_spec(name: str, profiles: dict) -> dict:
+    """A named profile's spec, generated profile-grid names included."""
+    from .profile_grid import resolve_generated_profile
 
-        out["resume_command"] = (f"semlink run {attrs.get('source', 'SCENARIO.yaml')} --out "
-                                 f"{Path(path).parent} --resume")
-    return out
-
-
-def _failure_columns(ok: dict, snr_idx: list) -> dict:
-    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, peak memory."""
-    def count(name):
-        return [int(sum(int(np.sum(np.asarray(p.get(name, []), bool))) for p in ok[i]))
-                for i in snr_idx]
-
-    reasons = []
-    for i in snr_idx:
-        seen: dict[str, int] = {}
-        for p in ok[i]:
-            for r in p.get("fallback_reason", []):
-                if r:
-                    seen[r] = seen.get(r, 0) + 1
-        reasons.append(seen)
-    peak = [max((p["timings"].get("peak_rss_mb", math.nan) for p in ok[i]), default=math.nan)
-            for i in snr_idx]
-    return {"fallback_images": count("fallback"),
-            "decoded_with_errors_images": count("decoded_with_errors"),
-            "reused_images": count("reused"), "fallback_reasons": reasons,
-            "images_evaluated": [sum(len(p["images"]) for p in ok[i]) for i in snr_idx],
-            "peak_rss_mb": [_num(v) for v in peak]}
-
-
-def _ebno_offset(run: dict) -> dict:
-    """``es_minus_eb_db``: Es/N0 - Eb/N0 [dB] of the run (constant), when Eb/N0 is defined."""
-    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
-             and e is not None]
-    return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
+    return profiles.get(name) or resolve_generated_profile(name, profiles) or {}
 
 
 def _default_profiles() -> dict:

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import plan_command
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a scenario file into DIR/results.h5")
@@ -30,6 +32,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("plot", help="plot every metric vs SNR from a results.h5")
     p.add_argument("results", help="path to results.h5")
     p.add_argument("--out", default=None, help="folder for PNG/SVG (default: next to results)")
+    plan_command.add_plot_arguments(p)
     p.set_defaults(func=cmd_plot)
 
 
@@ -101,7 +104,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     from .summary import summarize
 
-    files = plot_results(args.results, args.out)
+    files = plot_results(args.results, args.out) + plan_command.plot_budget_figures(args)
     for f in files:
         print(f)
     summary = summarize(args.results)
