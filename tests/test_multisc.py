@@ -8,11 +8,11 @@ import torch
 pytest.importorskip("diffusers", reason="needs the 'diffusion' extra (scripts/test.sh installs it)")
 
 from fixtures.tiny_diffusion import build_tiny_diffusion  # noqa: E402
+from fixtures.tiny_text_models import (build_tiny_bart, build_tiny_blip, build_tiny_clip,  # noqa: E402
+                                       build_tiny_llava)
 from fixtures.tiny_vision import build_tiny_detr, build_tiny_fcn  # noqa: E402
 from semlink.links.link import Link  # noqa: E402
-from semlink.provenance import TEST_MODEL_MARKER  # noqa: E402
 from semlink.semantic import make_codec  # noqa: E402
-from semlink.semantic.vlm import build_tiny_llava  # noqa: E402
 
 # "default" is uncoded QPSK (error-free at 40 dB, and fast on CPU); "strong" is a real LDPC profile
 PROFILES = {"default": {"kind": "digital", "code": "none", "k": 1024, "modulation": "qpsk", "crc": "CRC16"},
@@ -24,9 +24,9 @@ PROFILES = {"default": {"kind": "digital", "code": "none", "k": 1024, "modulatio
 def models(tmp_path_factory):
     root = tmp_path_factory.mktemp("multisc_models")
     sd, ip = build_tiny_diffusion(root)
-    llava = build_tiny_llava(str(root / "llava"))
-    (root / "llava" / TEST_MODEL_MARKER).write_text("{}")
-    return {"sd": str(sd), "ip": str(ip), "llava": llava,
+    return {"sd": str(sd), "ip": str(ip), "llava": str(build_tiny_llava(root / "llava")),
+            "blip": str(build_tiny_blip(root / "blip")), "bart": str(build_tiny_bart(root / "bart")),
+            "clip": str(build_tiny_clip(root / "clip")),
             "fcn": str(build_tiny_fcn(root / "fcn", favour_class=12)),
             "detr": str(build_tiny_detr(root / "detr"))}
 
@@ -36,7 +36,7 @@ def _codec(models, name="multisc", **over):
                  "width": 32, "guidance": 3.0}
     if name == "vlmcsc":
         diffusion.pop("ip_adapter")
-        params = {"captioner": models["llava"], "max_new_tokens": 6, "diffusion": diffusion}
+        params = {"captioner": models["blip"], "max_new_tokens": 6, "diffusion": diffusion}
     else:
         params = {"captioner": models["llava"], "max_new_tokens": 6, "object_extractor": "fcn",
                   "object_model": models["fcn"], "object_size": 32, "diffusion": diffusion}
@@ -102,7 +102,7 @@ def test_requested_generation_size_and_cache(models):
 
 
 def test_single_text_sc_and_unequal_protection(models):
-    codec = _codec(models, split="none", text_profile="strong")
+    codec = _codec(models, split="none", text_profile="strong", corrector=f"bart:{models['bart']}")
     assert sorted(codec.stream_profiles) == ["object", "text_0"]
     payload, received, recon, link = _send(codec, _images())
     assert received.reports["text_0"].profile == "strong"
@@ -110,6 +110,9 @@ def test_single_text_sc_and_unequal_protection(models):
     nbits = payload.streams["text_0"].data[0].numel()
     assert received.reports["text_0"].channel_uses[0] == link.chain("strong").channel_uses_for(nbits)
     assert recon.extras["per_image_metrics"]["parts"] == [1.0, 1.0]
+    # BART ran on the received captions (a tiny random BART rewrites them)
+    assert recon.extras["received_captions"] == [s["_measure"]["captions"] for s in payload.side_info]
+    assert len(recon.extras["captions"]) == 2 and all(len(c) == 1 for c in recon.extras["captions"])
 
 
 def test_detect_split_with_tiny_detector_and_fusion(models):
@@ -190,7 +193,8 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
                                "diffusion": diffusion}},
                    {"name": "raw_pixels", "params": {"bit_depth": 2, "downsample": 4}}],
         "profiles": PROFILES, "channels": ["awgn"], "snr_db": [-10, 30], "seeds": [0],
-        "metrics": ["psnr"], "batch_size": 2, "device": "cpu"}
+        "metrics": ["psnr", {"name": "clip_similarity", "model": models["clip"]}],
+        "batch_size": 2, "device": "cpu"}
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(scenario))
     run_sweep(load_scenario(str(path)), str(tmp_path / "out"))
@@ -201,8 +205,10 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
     roles = {m["role"] for m in multisc["provenance"]["codec"]["models"]}
     assert "captioner" in roles and any(r.startswith("diffusion.") for r in roles), roles
     assert "test_model" in multisc["model_flags"]
+    assert 0 <= multisc["metrics"]["clip_similarity"][1] <= 1
     timing = timing_summary(str(tmp_path / "out" / "results.h5"))
-    assert [r["label"] for r in timing["runs"]][0] == "Multi-SC oracle"
+    assert [r["label"] for r in timing["runs"]] == ["Multi-SC oracle", "raw_pixels"]
+    assert timing["runs"][1]["samples"] == 2 and not timing["runs"][1]["stages"]   # per point
     stages = timing["runs"][0]["stages"]
     assert {"extract", "split", "caption", "diffusion", "phy"} <= set(stages)
     assert timing["runs"][0]["mean_s"] == pytest.approx(sum(v["mean_s"] for v in stages.values()), rel=1e-6)
