@@ -232,7 +232,16 @@ class UOISCCodec(Codec):
         m = self.model
         return {"checkpoint": self.checkpoint, "segment_length": m.vq.l, "codebook_size": m.vq.K,
                 "dim": m.dim, "layers": m.clip.layers, "text_alignment": m.text_alignment,
-                "clip": m.clip.describe(), "bits_per_image": m.bits_per_image}
+                "clip": self._clip_record(), "bits_per_image": m.bits_per_image}
+
+    def _clip_record(self) -> dict:
+        """CLIP's description; a trained (not frozen) CLIP's weights come from the checkpoint."""
+        d = dict(self.model.clip.describe())
+        if not self.model.clip.frozen:
+            # random init at build time, then trained: the weights used are the checkpoint's
+            d.update(random_init=False, initialised_randomly_then_trained=d.get("random_init", False),
+                     weights="checkpoint")
+        return d
 
     def _prepare(self, images):
         size = self.model.clip.image_size
