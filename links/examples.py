@@ -116,16 +116,27 @@ class ExampleCollector:
         self.examples: list[dict] = []
         self.seen = 0
 
-    def add_batch(self, items, recon) -> None:
-        """Keep the wanted items of a decoded batch (``items``: dataset items, in order)."""
+    def is_wanted(self, j: int) -> bool:
+        """Whether item ``j`` of the batch about to be added is kept."""
+        return self.seen + j in self.wanted
+
+    def add_batch(self, items, recon, decoded: list[int] | None = None) -> None:
+        """Keep the wanted items of a batch (``items``: dataset items, in order).
+
+        :param decoded: positions in ``items`` that ``recon`` covers, in ``recon``'s
+            order (default: all); the runner always decodes wanted items.
+        """
+        decoded = list(range(len(items))) if decoded is None else list(decoded)
+        row = {j: r for r, j in enumerate(decoded)}
         for j, it in enumerate(items):
             index = self.seen + j
             if index in self.wanted:
-                has_image = j < len(recon.images or [])      # text-only codecs return no image
+                r = row[j]
+                has_image = r < len(recon.images or [])      # text-only codecs return no image
                 ex = {"name": it.name, "dataset_index": index,
-                      "png": to_png(recon.images[j]) if has_image else None,
-                      "texts": _texts(recon, j, len(items)),
-                      "fallback": bool(recon.fallback[j]) if recon.fallback else False}
+                      "png": to_png(recon.images[r]) if has_image else None,
+                      "texts": _texts(recon, r, len(decoded)),
+                      "fallback": bool(recon.fallback[r]) if recon.fallback else False}
                 if self.with_original:
                     ex["original_png"] = to_png(it.image)
                 self.examples.append(ex)

@@ -10,7 +10,7 @@
       - {name: analog_pixels, params: {downsample: 4}}
     profiles:
       ldpc_half: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
-    channels: [awgn, {name: rayleigh, coherence_length: null, csi: ls, num_pilots: 4}]
+    channels: [awgn, {name: rayleigh, coherence: block, csi: ls, num_pilots: 4}]
     snr_db: {start: -5, stop: 20, step: 5}     # or a list; or ebno_db: [...]
     seeds: [0]
     metrics: [psnr]
@@ -37,6 +37,7 @@ import yaml
 
 from semlink.phy.snr import db_range
 
+from .profile_grid import ProfileGridError, expand_profile_grid
 from .profiles import DEFAULT_PROFILES, check_profile
 
 
@@ -48,8 +49,8 @@ TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", 
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
             "output", "ray", "keep_examples"}
 DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
-CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
-RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
+CODEC_KEYS = {"name", "label", "params", "grid", "profiles", "profile_grid"}
+RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
 
 @dataclass
@@ -203,9 +204,10 @@ def _vqa_block(value: Any, base: Path) -> dict:
     return vqa
 
 
-def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
+def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
+    all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
     if not isinstance(value, list) or not value:
         _fail("codecs", f"expected a non-empty list of codec entries, got {value!r}")
     out = []
@@ -234,17 +236,30 @@ def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
         if not isinstance(label, str):
             _fail(f"{path}.label", f"expected a string, got {label!r}")
         keys = list(grid)
+        choices = _profile_choices(entry, name, profiles, all_profiles, path)
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             setting_params = {**params, **dict(zip(keys, combo))}
             suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
-            out.append(CodecSetting(len(out), name, f"{label}[{suffix}]" if suffix else label,
-                                    copy.deepcopy(setting_params), dict(profiles)))
-            _check_codec(out[-1], path, device)
+            for choice in choices:
+                out.append(CodecSetting(len(out), name,
+                                        (f"{label}[{suffix}]" if suffix else label) + choice.label,
+                                        copy.deepcopy(setting_params),
+                                        {**profiles, **choice.profiles}))
+                _check_codec(out[-1], path, device)
     labels = [c.label for c in out]
     dup = {lbl for lbl in labels if labels.count(lbl) > 1}
     if dup:
         _fail("codecs", f"labels must be unique, {sorted(dup)} repeat; give each entry a label")
     return out
+
+
+def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict, path: str):
+    """The entry's profile-grid choices (see :mod:`semlink.links.profile_grid`)."""
+    try:
+        return expand_profile_grid(entry.get("profile_grid"), name, bindings, all_profiles,
+                                   f"{path}.profile_grid")
+    except ProfileGridError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _check_codec(setting: CodecSetting, path: str, device: str) -> None:
@@ -319,15 +334,13 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             profiles[name] = check_profile(name, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
-    device = raw.get("device", "cpu")
-    if not isinstance(device, str):
-        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    device = _check_device(raw.get("device", "cpu"))
     codec_device = device
     if device == "auto":
         import torch
 
         codec_device = "cuda" if torch.cuda.is_available() else "cpu"
-    codecs = _codecs(raw["codecs"], codec_device)
+    codecs = _codecs(raw["codecs"], codec_device, profiles)
     for c in codecs:
         for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:
@@ -353,6 +366,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key, value in ray.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             _fail(f"ray.{key}", f"expected a number >= 0, got {value!r}")
+    if "num_workers" in ray and (not isinstance(ray["num_workers"], int) or ray["num_workers"] < 1):
+        _fail("ray.num_workers", f"expected a positive integer, got {ray['num_workers']!r}")
     output = raw.get("output")
     if output is not None:
         output = _resolve_path(output, "output", base)
@@ -366,6 +381,28 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
                     device=device, precision=precision, output=output, ray=dict(ray),
                     keep_examples=_keep_examples(raw.get("keep_examples")))
+
+
+def _check_device(device: Any) -> str:
+    """``cpu``, ``cuda``/``gpu``, ``cuda:N`` or ``auto``; a GPU must be present when asked for."""
+    import re
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|gpu|cuda(:\d+)?", device):
+        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N', 'gpu' or 'auto', got {device!r}")
+    if device == "gpu":
+        device = "cuda"
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= count:
+            have = (f"this machine has {count} CUDA device(s)" if count else
+                    f"no CUDA GPU is visible here (torch {torch.__version__}, "
+                    f"CUDA build: {torch.version.cuda or 'none'})")
+            _fail("device", f"{device!r} requested but {have}; use device: cpu, or auto "
+                  "(GPU when present, else CPU)")
+    return device
 
 
 def _metrics(value, registry, phy_metrics) -> list[dict]:

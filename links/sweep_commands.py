@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import plan_command
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a scenario file into DIR/results.h5")
@@ -14,6 +16,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--ray-workers", type=int, default=None,
+                   help="Ray workers (actors; default: scenario ray.num_workers, else one per "
+                        "free CPU share / GPU)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
@@ -27,19 +32,28 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("plot", help="plot every metric vs SNR from a results.h5")
     p.add_argument("results", help="path to results.h5")
     p.add_argument("--out", default=None, help="folder for PNG/SVG (default: next to results)")
+    plan_command.add_plot_arguments(p)
     p.set_defaults(func=cmd_plot)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_sweep
+    from .runner import SweepInterrupted, run_sweep
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     out = args.out or scenario.output
     if not out:
         raise ValueError("--out DIR is required (the scenario has no 'output' key)")
-    outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
-                        ray_address=args.ray_address)
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ValueError(f"--ray-workers must be a positive integer, got {args.ray_workers}")
+    try:
+        outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
+                            ray_address=args.ray_address, ray_workers=args.ray_workers)
+    except SweepInterrupted as stop:
+        extra = "" if args.executor == "local" else f" --executor {args.executor}"
+        print(f"semlink run: interrupted after {stop.done} of {stop.total} points; resume with: "
+              f"semlink run {args.scenario} --out {out} --resume{extra}", file=sys.stderr)
+        return 130
     print(f"{outcome.ran} point(s) run, {outcome.skipped} already done, {outcome.total} in all, "
           f"{outcome.seconds:.1f} s")
     print(f"results: {outcome.results}")
@@ -49,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             files = plot_results(outcome.results)
             print(f"plots:   {len(files)} files in {files[0].rsplit('/', 1)[0] if files else '-'}")
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             print(f"plots skipped: {exc}", file=sys.stderr)
     if outcome.failed:
         print(f"{len(outcome.failed)} point(s) FAILED:", file=sys.stderr)
@@ -70,6 +84,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=1))
     else:
         print(format_table(summary))
+    if not summary["complete"]:
+        print(f"semlink summary: incomplete run: {summary['points_done']} of "
+              f"{summary['points_planned']} points; finish it with: {summary['resume_command']}",
+              file=sys.stderr)
     return 0
 
 
@@ -84,7 +102,14 @@ def cmd_timing(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_results
 
-    files = plot_results(args.results, args.out)
+    from .summary import summarize
+
+    files = plot_results(args.results, args.out) + plan_command.plot_budget_figures(args)
     for f in files:
         print(f)
+    summary = summarize(args.results)
+    if not summary["complete"]:
+        print(f"semlink plot: incomplete run: {summary['points_done']} of "
+              f"{summary['points_planned']} points (marked in the titles); finish it with: "
+              f"{summary['resume_command']}", file=sys.stderr)
     return 0

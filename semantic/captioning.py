@@ -155,11 +155,14 @@ class Captioner:
             inputs = processor(images=pils, return_tensors="pt")
         inputs = {k: v.to(self.device) for k, v in inputs.items()}
         tok = processor.tokenizer
-        pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        out = model.generate(**inputs, do_sample=False, num_beams=1,
-                             max_new_tokens=self.max_new_tokens, pad_token_id=pad)
         if family == "llava":
+            pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+            out = model.generate(**inputs, do_sample=False, num_beams=1,
+                                 max_new_tokens=self.max_new_tokens, pad_token_id=pad)
             out = out[:, inputs["input_ids"].shape[1]:]
+        else:                                                # BLIP sets its own bos/pad/eos
+            out = model.generate(**inputs, do_sample=False, num_beams=1,
+                                 max_new_tokens=self.max_new_tokens)
         return [t.strip() for t in tok.batch_decode(out, skip_special_tokens=True)]
 
     def caption(self, images: list[torch.Tensor]) -> list[str]:

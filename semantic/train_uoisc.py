@@ -184,7 +184,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
         from semlink.phy import DigitalChain
 
         spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
-                                "channel": {"name": "rayleigh", "coherence_length": 128}})
+                                "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
         chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, **{k: v for k, v in spec.items() if k != "kind"})
     step = 0
     if resume and last.exists():

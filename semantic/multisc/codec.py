@@ -395,9 +395,7 @@ class MultiSCCodec(Codec):
                                         for x in side]
         for s, v in t.items():
             per_image[f"time_{s}_s"] = [v / n] * n
-        return Reconstruction(images=images, texts=[" ".join(c) for c in corrected],
-                              fallback=[bool(f) for f in failed],
+        sent = [s.get("_measure", {}).get("captions") for s in side]
+        return Reconstruction(images=images, texts=corrected, fallback=[bool(f) for f in failed],
                               extras={"captions": corrected, "received_captions": raw,
-                                      "sent_captions": [s.get("_measure", {}).get("captions")
-                                                        for s in side],
-                                      "per_image_metrics": per_image})
+                                      "sent_texts": sent, "per_image_metrics": per_image})

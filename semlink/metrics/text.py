@@ -9,10 +9,12 @@ image is accepted for either.
   deletions, substitutions) over characters, summed over the image's texts,
   divided by the number of reference characters. Can exceed 1.
 * ``wer``: the same over whitespace-separated words.
-* ``bleu``: sacrebleu's BLEU (Papineni et al. 2002; 4-grams, brevity
-  penalty, sacrebleu's default ``13a`` tokenisation and ``exp`` smoothing)
-  of the image's texts against their references, **divided by 100**: the
-  0-1 scale the Multi-SC papers plot (sacrebleu reports 0-100).
+* ``bleu``: sacrebleu's sentence BLEU (Papineni et al. 2002; up to
+  4-grams, brevity penalty, ``13a`` tokenisation, ``exp`` smoothing,
+  effective order for texts shorter than 4 words) of each text against its
+  reference, averaged over the image's texts and **divided by 100**: the
+  0-1 scale the Multi-SC papers plot (sacrebleu reports 0-100). A corpus
+  BLEU over a whole dataset is not the mean of these per-image values.
 * ``exact_match``: fraction of the image's texts received exactly.
 
 All need no model and no network; ``bleu`` needs ``sacrebleu``
@@ -50,11 +52,15 @@ def error_rate(refs: list[str], hyps: list[str], unit: str) -> float:
 
 
 def bleu01(refs: list[str], hyps: list[str]) -> float:
-    """sacrebleu corpus BLEU of ``hyps`` vs ``refs`` (one reference each), on a 0-1 scale."""
+    """Mean sentence BLEU of ``hyps`` vs ``refs`` (one reference each), 0-1 scale.
+
+    sacrebleu's ``sentence_bleu`` (``13a`` tokens, ``exp`` smoothing, effective
+    order, so a correct 3-word caption scores 1, not 0), divided by 100."""
     from semlink.extras import require
 
     sacrebleu = require("sacrebleu", "the bleu metric")
-    return float(sacrebleu.corpus_bleu(list(hyps), [list(refs)]).score) / 100.0
+    scores = [sacrebleu.sentence_bleu(h, [r]).score / 100.0 for r, h in zip(refs, hyps, strict=True)]
+    return float(sum(scores) / len(scores)) if scores else 1.0
 
 
 def _as_lists(value, what: str, n: int) -> list[list[str]]:
