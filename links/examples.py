@@ -21,7 +21,7 @@ none and writes nothing. For each kept item a point stores:
 Layout under ``/points/<id>/examples/`` (absent without ``keep_examples``)::
 
     attrs   codec_params_json
-    <k>/    attrs name, dataset_index, metrics_json, texts_json
+    <k>/    attrs name, dataset_index, metrics_json, texts_json, fallback (decoder fell back)
             reconstruction_png   uint8 [bytes]   (absent for text-only codecs)
             original_png         uint8 [bytes]   (only at snr_index 0)
 """
@@ -135,7 +135,8 @@ class ExampleCollector:
                 has_image = r < len(recon.images or [])      # text-only codecs return no image
                 ex = {"name": it.name, "dataset_index": index,
                       "png": to_png(recon.images[r]) if has_image else None,
-                      "texts": _texts(recon, r, len(decoded))}
+                      "texts": _texts(recon, r, len(decoded)),
+                      "fallback": bool(recon.fallback[r]) if recon.fallback else False}
                 if self.with_original:
                     ex["original_png"] = to_png(it.image)
                 self.examples.append(ex)
@@ -174,6 +175,7 @@ def write_examples(group, examples: dict) -> None:
         e.attrs["dataset_index"] = int(ex["dataset_index"])
         e.attrs["metrics_json"] = json.dumps(ex.get("metrics", {}))
         e.attrs["texts_json"] = json.dumps(ex.get("texts", {}))
+        e.attrs["fallback"] = bool(ex.get("fallback", False))
         if ex.get("png") is not None:
             e.create_dataset("reconstruction_png", data=np.frombuffer(ex["png"], np.uint8))
         if ex.get("original_png") is not None:
@@ -191,6 +193,7 @@ def read_examples(group) -> dict:
                       "dataset_index": int(e.attrs["dataset_index"]),
                       "metrics": json.loads(e.attrs["metrics_json"]),
                       "texts": json.loads(e.attrs["texts_json"]),
+                      "fallback": bool(e.attrs.get("fallback", False)),
                       "png": e["reconstruction_png"][()].tobytes() if "reconstruction_png" in e else None,
                       "original_png": e["original_png"][()].tobytes() if "original_png" in e else None})
     return {"codec_params": json.loads(g.attrs["codec_params_json"]), "items": items}

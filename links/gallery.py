@@ -154,11 +154,14 @@ def build_grids(path: str, snrs: list[float] | None = None, images: list[str] | 
                     continue
                 original = original or ex.get("original_png")
                 caption = [format_metric(m, ex["metrics"].get(m)) for m in metrics]
+                if ex.get("fallback"):
+                    caption.append("decoder fallback (cliff effect)")
                 shown = set()
-                for key in ("received_text", "received_raw", "corrected_text", "text"):
+                for key in ("queries", "received_text", "received_raw", "corrected_text", "text"):
                     value = ex["texts"].get(key)
                     if value and value not in shown:          # the same text is shown once
-                        caption.append(f"{key.replace('_', ' ')}: {value}")
+                        what = "query" if key == "queries" else key.replace("_", " ")
+                        caption.append(f"{what}: {value}")
                         shown.add(value)
                 cells.append(Cell(ex["png"], caption))   # png None: a text-only codec
             if original is None:   # the snr_index-0 point may be filtered out by --snr

@@ -235,7 +235,7 @@ class UOISCCodec(Codec):
         m = self.model
         return {"checkpoint": self.checkpoint, "segment_length": m.vq.l, "codebook_size": m.vq.K,
                 "dim": m.dim, "layers": m.clip.layers, "text_alignment": m.text_alignment,
-                "clip": m.clip.describe(), "bits_per_image": m.bits_per_image,
+                "clip": self._clip_record(), "bits_per_image": m.bits_per_image,
                 "default_query": self.default_query, "device": self.device}
 
     def models(self) -> list[ModelRecord]:
@@ -250,6 +250,15 @@ class UOISCCodec(Codec):
             clip = self.model.clip.models(None if self.model.clip.frozen else self.checkpoint)
             self._models = [rec, *clip]
         return self._models
+
+    def _clip_record(self) -> dict:
+        """CLIP's description; a trained (not frozen) CLIP's weights come from the checkpoint."""
+        d = dict(self.model.clip.describe())
+        if not self.model.clip.frozen:
+            # random init at build time, then trained: the weights used are the checkpoint's
+            d.update(random_init=False, initialised_randomly_then_trained=d.get("random_init", False),
+                     weights="checkpoint")
+        return d
 
     def _prepare(self, images):
         size = self.model.clip.image_size

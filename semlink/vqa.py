@@ -338,6 +338,21 @@ class VQADataset:
         for start in range(0, len(self), batch_size):
             yield [self[i] for i in range(start, min(start + batch_size, len(self)))]
 
+    def identity(self) -> dict:
+        """The image folder's identity plus the VQA files' digests and the split (resume checks)."""
+        import hashlib
+
+        ident = self.images.identity()
+        for key in ("questions", "annotations", "instances"):
+            path = self.config.get(key)
+            if path is not None:
+                with open(path, "rb") as f:
+                    ident["annotations"][f"vqa.{key}"] = {"size": os.path.getsize(path),
+                                                         "sha256": hashlib.sha256(f.read()).hexdigest()}
+        ident["policy"] = {**ident["policy"], "vqa": {k: self.config[k] for k in ("split", "rule", "per")},
+                           "max_items": len(self)}
+        return ident
+
     def describe(self) -> dict:
         """JSON-able summary: the image folder, the VQA files, the split and its counts."""
         return {**self.images.describe(), "vqa": {**self.config, "counts": vars(self.counts)},
