@@ -11,16 +11,22 @@ from semlink.phy.snr import db_range
 
 
 def parse_points(text: str, option: str) -> list[float]:
-    """Parse ``"1,2,3"``, ``"0:6:0.5"`` (start:stop:step, stop included) or ``"3"``."""
+    """Parse ``"1,2,3"``, ``"0:6:0.5"`` (start:stop:step, stop included; a
+    negative step runs downwards, ``"6:0:-2"``) or ``"3"``."""
     try:
         if ":" in text:
             parts = [float(p) for p in text.split(":")]
             if len(parts) != 3:
                 raise ValueError
-            values = db_range(*parts)
+            try:
+                values = db_range(*parts)
+            except ValueError as exc:      # well-formed, but the step cannot get there
+                raise ValueError(f"{option} {text!r}: {exc}") from None
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
+    except ValueError as exc:
+        if str(exc).startswith(option):
+            raise
         raise ValueError(
             f"{option} {text!r} is not a list '1,2,3' or a range 'start:stop:step' "
             "such as '0:6:0.5'"
@@ -40,12 +46,21 @@ def add_parser(sub) -> None:
     p.add_argument("--crc", default=None, help="CRC per block (e.g. CRC16, CRC24B); default none")
     p.add_argument("--modulation", default="qpsk", help="bpsk, qpsk, psk8, qam16, ...")
     p.add_argument("--channel", default="awgn", help="channel name (see 'semlink list')")
+    p.add_argument("--coherence", default=None,
+                   help="fading unit: L (symbols per coefficient, 1 = fast), 'block' (one per "
+                        "code block) or 'item' (here the same as block: every block is an item); "
+                        "default: the channel's own (fast)")
     p.add_argument("--coherence-length", type=int, default=None,
-                   help="fading: symbols per coefficient (1 = fast); default: channel's own")
+                   help="deprecated: use --coherence L")
     p.add_argument("--csi", choices=["perfect", "ls"], default=None, help="fading: receiver CSI")
     p.add_argument("--num-pilots", type=int, default=None, help="fading with --csi ls: pilots")
     p.add_argument("--demapping", choices=["app", "maxlog"], default="app")
-    p.add_argument("--num-iter", type=int, default=20, help="LDPC BP iterations")
+    p.add_argument("--max-iter", "--num-iter", dest="max_iter", type=int, default=20,
+                   help="LDPC BP iterations at most (--num-iter: deprecated spelling)")
+    p.add_argument("--early-termination", choices=["on", "off"], default="on",
+                   help="stop decoding each code word once its parity checks hold")
+    p.add_argument("--interleaver", choices=["auto", "random", "5g", "none"], default="auto",
+                   help="bit interleaver (auto: random on fading channels)")
     grp = p.add_mutually_exclusive_group()
     grp.add_argument("--ebno-db", default=None, help="Eb/N0 points: '1,2,3' or '0:6:0.5'")
     grp.add_argument("--snr-db", default=None, help="Es/N0 points per channel use instead")
@@ -55,14 +70,30 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:0 ...; default: auto")
     p.add_argument("--no-early-stop", action="store_true",
-                   help="keep going after a point without block errors")
+                   help="also simulate the points above an SNR without block errors "
+                        "(by default they are listed as skipped)")
     p.add_argument("--json", action="store_true", help="one JSON object per point (JSON lines)")
     p.set_defaults(func=run)
 
 
 def _channel_spec(args) -> dict:
     spec = {"name": args.channel}
-    for key in ("coherence_length", "csi", "num_pilots"):
+    if args.coherence is not None and args.coherence_length is not None:
+        raise ValueError("give --coherence or the deprecated --coherence-length, not both")
+    if args.coherence_length is not None:
+        print(f"semlink ber: --coherence-length is deprecated; use --coherence "
+              f"{args.coherence_length}", file=sys.stderr)
+        spec["coherence"] = {"symbols": args.coherence_length}
+    if args.coherence is not None:
+        text = args.coherence.strip()
+        if text in ("block", "item"):
+            spec["coherence"] = text
+        elif text.isdigit() and int(text) >= 1:
+            spec["coherence"] = {"symbols": int(text)}
+        else:
+            raise ValueError(f"--coherence {args.coherence!r}: give a number of symbols L >= 1, "
+                             "'block' or 'item'")
+    for key in ("csi", "num_pilots"):
         value = getattr(args, key)
         if value is not None:
             spec[key] = value
@@ -79,11 +110,14 @@ def run(args: argparse.Namespace) -> int:
         ebno = parse_points("0:4:1", "--ebno-db")
     chain = DigitalChain(code=args.code, k=args.k, n=args.n, rate=args.rate, crc=args.crc,
                          modulation=args.modulation, channel=_channel_spec(args),
-                         demapping=args.demapping, num_iter=args.num_iter, seed=args.seed,
-                         device=args.device)
+                         demapping=args.demapping, max_iter=args.max_iter,
+                         early_termination=args.early_termination == "on",
+                         interleaver=args.interleaver, seed=args.seed, device=args.device)
     desc = chain.describe()
     header = (f"# {desc['code']} k={desc['k']} n={desc['n']} (rate {desc['rate']:.3f}), "
-              f"{desc['modulation']}, {desc['channel']}, device {chain.device}")
+              f"{desc['modulation']}, {desc['channel']}, interleaver {desc['interleaver']}, "
+              f"max_iter {desc['max_iter']}, early termination "
+              f"{'on' if desc['early_termination'] else 'off'}, device {chain.device}")
     interactive = sys.stderr.isatty() and not args.json
     bar = None
     if args.json:
@@ -91,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(header)
         print(f"{'EbNo[dB]':>9} {'EsNo[dB]':>9} {'BER':>10} {'BLER':>10} {'bit_err':>9} "
-              f"{'bits':>11} {'blk_err':>8} {'blocks':>8} {'time[s]':>8}", flush=True)
+              f"{'bits':>11} {'blk_err':>8} {'blocks':>8} {'iters':>6} {'time[s]':>8}", flush=True)
 
     def on_batch(point) -> None:
         nonlocal bar
@@ -112,10 +146,14 @@ def run(args: argparse.Namespace) -> int:
             bar = None
         if args.json:
             print(json.dumps(point.as_dict()), flush=True)
+        elif point.skipped:
+            print(f"{point.ebno_db:9.3f} {point.snr_db:9.3f}  skipped: {point.skipped} "
+                  "(--no-early-stop simulates it)", flush=True)
         else:
             print(f"{point.ebno_db:9.3f} {point.snr_db:9.3f} {point.ber:10.3e} {point.bler:10.3e} "
                   f"{point.bit_errors:9d} {point.bits:11d} {point.block_errors:8d} "
-                  f"{point.blocks:8d} {point.seconds:8.2f}", flush=True)
+                  f"{point.blocks:8d} {point.mean_iterations:6.2f} {point.seconds:8.2f}",
+                  flush=True)
 
     simulate_ber(chain, snr_db=snr, ebno_db=ebno, batch_size=args.batch_size,
                  max_blocks=args.max_blocks, target_block_errors=args.target_block_errors,

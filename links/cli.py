@@ -1,12 +1,29 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | plan | list | info``."""
+"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models``.
+
+Heavy modules (torch, Sionna, codecs) are imported only by the command that
+needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
+imports the PHY) only when ``ber`` is the command, so help answers at once;
+likewise ``train`` (the trainer registry), ``models`` and ``gallery``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 
-from . import ber_command, plan_command, sweep_commands, train_command
+from . import plan_command, sweep_commands
+
+#: Sub-commands whose module is imported only when the command runs: name -> (module, help).
+LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
+                         "coded/uncoded BER/BLER sweep (like Sionna's sim_ber)"),
+                 "train": ("semlink.links.train_command",
+                           "train a learned model (semlink train NAME --help)"),
+                 "models": ("semlink.links.models_command",
+                            "list, check and fetch pretrained models (offline first)"),
+                 "gallery": ("semlink.links.gallery",
+                             "draw reconstructions kept by keep_examples (PNG grid + HTML)")}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -29,11 +46,11 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from semlink.phy.sionna_config import resolve_device
     from semlink.provenance import environment
 
     env = environment()
-    env["default_device"] = resolve_device(None)
+    # Sionna's default device, without importing Sionna: the first GPU when present
+    env["default_device"] = "cuda:0" if env.get("cuda_available") else "cpu"
     if args.json:
         print(json.dumps(env, indent=2))
         return 0
@@ -46,13 +63,23 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser; lazy sub-commands get their options only when ``command`` names them.
+
+    :param command: the sub-command about to run (`None`: build every sub-parser).
+    """
     parser = argparse.ArgumentParser(prog="semlink",
                                      description="Link-level simulation of semantic image communication.")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="let the model layer download missing models (also "
+                             "SEMLINK_ALLOW_DOWNLOAD=1); default: offline, a missing model is an error")
     sub = parser.add_subparsers(dest="command", required=True)
-    ber_command.add_parser(sub)
+    for name, (module, help_text) in LAZY_COMMANDS.items():
+        if command is None or command == name:
+            importlib.import_module(module).add_parser(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     sweep_commands.add_parsers(sub)
-    train_command.add_parser(sub)
     plan_command.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -65,10 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``semlink`` command."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in LAZY_COMMANDS else "")
     args = parser.parse_args(argv)
+    if args.allow_download:
+        from semlink.models import set_allow_download
+
+        set_allow_download(True)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"semlink {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError as exc:
+        print(f"semlink {args.command}: error: out of memory: {exc}", file=sys.stderr)
+        return 2
     except (ValueError, TypeError, KeyError, ImportError, OSError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"semlink {args.command}: error: {msg}", file=sys.stderr)

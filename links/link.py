@@ -6,6 +6,15 @@ profiles). The link returns a
 :class:`~semlink.semantic.payload.ReceivedPayload` with a per-stream,
 per-image :class:`~semlink.semantic.payload.StreamReport`; the channel uses
 of an image are the exact sum over its streams.
+
+**Per-image randomness.** The noise and fading of image ``i`` on stream
+``s`` of profile ``p`` come from a generator seeded with
+``derive_seed(seed, p, s, i)`` (and the ``coherence: item`` coefficient, shared
+by all streams of the image on ``p``, from ``derive_seed(seed, p, i)``), where
+``seed`` is the link's seed (a sweep sets it per point from the run seed,
+channel and SNR point) and ``i`` the image's index in the dataset. So an
+image's received streams are a function of (seed, channel, SNR point, image
+index, stream) only: identical for any batch size on the same device.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import zlib
 import numpy as np
 
 from semlink.phy import AnalogChain
+from semlink.phy.channels.draws import derive_seed
 from semlink.semantic.payload import Payload, ReceivedPayload, Stream, StreamReport
 
 from .profiles import build_chain
@@ -39,6 +49,7 @@ class Link:
         self.precision = precision
         self._chains: dict[str, object] = {}
         self.seed = int(seed)
+        self._next_image = 0
 
     def chain(self, profile: str):
         """The (cached) chain of ``profile``."""
@@ -54,15 +65,38 @@ class Link:
         return (self.seed + zlib.crc32(profile.encode())) % 2**62
 
     def reseed(self, seed: int) -> None:
-        """Reset every chain's channel generator (reproducible sweep points)."""
+        """Set the seed of all per-image draws and restart the image count at 0.
+
+        A sweep calls this once per point; the images of the following
+        :meth:`transmit` calls are then numbered 0, 1, 2, ... in order, unless
+        the calls pass ``image_indices``.
+        """
         self.seed = int(seed)
+        self._next_image = 0
         for name, chain in self._chains.items():
             chain.channel.reseed(self._profile_seed(name))
 
-    def transmit(self, payload: Payload, snr_db: float) -> ReceivedPayload:
-        """Send every stream at Es/N0 = ``snr_db`` [dB] per channel use."""
+    def transmit(self, payload: Payload, snr_db: float,
+                 image_indices: list[int] | None = None) -> ReceivedPayload:
+        """Send every stream at Es/N0 = ``snr_db`` [dB] per channel use.
+
+        :param payload: the streams of a batch of images.
+        :param snr_db: Es/N0 [dB] per transmitted complex symbol.
+        :param image_indices: the dataset index of each image of the batch (its
+            noise and fading depend on it, not on the batch). Default: images
+            are numbered consecutively from 0 since the last :meth:`reseed`
+            (the sweep's order), so a sweep that sends its images in dataset
+            order needs not pass them.
+        """
         payload.check()
         n = payload.num_images
+        if image_indices is None:
+            image_indices = list(range(self._next_image, self._next_image + n))
+        image_indices = [int(i) for i in image_indices]
+        if len(image_indices) != n:
+            raise ValueError(f"image_indices must have one index per image ({n}), "
+                             f"got {len(image_indices)}")
+        self._next_image = max(self._next_image, max(image_indices, default=-1) + 1)
         by_profile: dict[str, list[str]] = {}
         for name, stream in payload.streams.items():
             by_profile.setdefault(stream.profile, []).append(name)
@@ -75,7 +109,10 @@ class Link:
                     raise ValueError(f"stream {name!r} is {payload.streams[name].kind} but profile "
                                      f"{profile!r} is {kind}")
             flat = [d for name in names for d in payload.streams[name].data]
-            rx, rep = chain.transmit(flat, snr_db=snr_db)
+            draw = [derive_seed(self.seed, profile, name, i) for name in names
+                    for i in image_indices]
+            group = [derive_seed(self.seed, profile, i) for _ in names for i in image_indices]
+            rx, rep = chain.transmit(flat, snr_db=snr_db, draw_seeds=draw, group_seeds=group)
             for j, name in enumerate(names):
                 sl = slice(j * n, (j + 1) * n)
                 received[name] = Stream(kind, rx[sl], profile)
@@ -86,9 +123,13 @@ class Link:
 def _stream_report(kind: str, profile: str, rep, sl: slice, chain) -> StreamReport:
     if kind == "analog":
         zeros = np.zeros(sl.stop - sl.start, dtype=np.int64)
+        nan = np.full(len(zeros), np.nan)
         return StreamReport(kind, profile, rep.channel_uses[sl].copy(), zeros, zeros, zeros,
-                            zeros, zeros, [np.zeros(0, bool)] * len(zeros))
+                            zeros, zeros, [np.zeros(0, bool)] * len(zeros),
+                            snr_db=rep.snr_db[sl].copy(), ebno_db=nan, decoder_iterations=nan)
     return StreamReport(kind, profile, rep.channel_uses[sl].copy(), rep.info_bits[sl].copy(),
                         rep.bit_errors[sl].copy(), rep.blocks[sl].copy(),
                         rep.block_errors[sl].copy(), rep.crc_failures[sl].copy(),
-                        rep.block_failed[sl], chain.config.k_info)
+                        rep.block_failed[sl], chain.config.k_info,
+                        snr_db=rep.snr_db[sl].copy(), ebno_db=rep.ebno_db[sl].copy(),
+                        decoder_iterations=rep.decoder_iterations[sl].copy())

@@ -11,6 +11,12 @@ model a separate orthogonal link.
       ldpc_half_8psk: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
       uncoded_qpsk:   {kind: digital, code: none, k: 1024, modulation: qpsk, crc: CRC16}
       analog:         {kind: analog, power: 1.0}
+
+Digital profiles also take ``max_iter`` (LDPC iterations at most, default
+20), ``early_termination`` (stop converged code words, default true),
+``interleaver`` (``auto`` | ``random`` | ``5g`` | ``none``; default ``auto``:
+random on fading channels), ``demapping`` and ``cn_update``. ``num_iter`` is
+the deprecated spelling of ``max_iter``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from semlink.phy import AnalogChain, DigitalChain
 
 DIGITAL_KEYS = {"kind": str, "code": str, "k": int, "n": int, "rate": (int, float),
                 "crc": (str, type(None)), "modulation": str, "points": list,
-                "demapping": str, "num_iter": int, "cn_update": str, "channel": (str, dict)}
+                "demapping": str, "max_iter": int, "early_termination": bool,
+                "interleaver": str, "num_iter": int, "cn_update": str, "channel": (str, dict)}
 ANALOG_KEYS = {"kind": str, "power": (int, float), "normalize": str, "channel": (str, dict)}
 DEFAULT_PROFILES = {
     "default": {"kind": "digital", "code": "ldpc5g", "rate": 0.5, "modulation": "qpsk"},
@@ -42,10 +49,13 @@ def check_profile(name: str, spec: Any, where: str = "profiles") -> dict:
         if key not in allowed:
             raise ValueError(f"{path}.{key}: unknown key for a {kind} profile; allowed: "
                              f"{', '.join(sorted(allowed))}")
-        if isinstance(value, bool) or not isinstance(value, allowed[key]):
+        if (isinstance(value, bool) and allowed[key] is not bool) \
+                or not isinstance(value, allowed[key]):
             types = allowed[key] if isinstance(allowed[key], tuple) else (allowed[key],)
             raise ValueError(f"{path}.{key}: expected {' or '.join(t.__name__ for t in types)}, "
                              f"got {value!r}")
+    if kind == "digital" and "num_iter" in spec and "max_iter" in spec:
+        raise ValueError(f"{path}: give max_iter only (num_iter is its deprecated spelling)")
     try:
         build_chain(spec, channel="awgn", seed=0, device="cpu")
     except (ValueError, TypeError, KeyError) as exc:

@@ -1,9 +1,17 @@
-"""Ray executor: each sweep point is one Ray task; the driver writes the results.
+"""Ray executor: long-lived workers (actors) evaluate points; only the driver writes results.
 
-Workers rebuild the scenario from its validated content and evaluate their
-point with the same :class:`~semlink.links.sweep.PointRunner` as the local
-executor, so the same seeds give the same numbers. A scenario on a GPU
-device asks Ray for ``ray.num_gpus_per_task`` GPUs per task (default 1).
+Each worker rebuilds the scenario once from its validated content (so every
+codec setting, with its model, is built once per worker and kept) and holds
+one :class:`~semlink.links.sweep.PointRunner` with its caches (dataset,
+links, encodings, error-free reconstructions) for the whole sweep. The
+driver hands each idle worker the next point in scenario order (codec-major),
+so a worker encodes a codec setting once and reuses it across channels and
+SNR points. Seeds depend only on the point, so the numbers equal the local
+executor's.
+
+Workers: ``num_workers`` (argument, or the scenario's ``ray.num_workers``),
+else as many as the cluster's free CPUs (or GPUs, for a GPU scenario) allow
+at ``ray.num_cpus_per_task`` CPUs / ``ray.num_gpus_per_task`` GPUs each.
 """
 
 from __future__ import annotations
@@ -15,18 +23,52 @@ from semlink.extras import require
 from .scenario import Point, Scenario, parse_scenario
 
 
-def _evaluate(raw: dict, source: str, base_dir: str, index: int) -> dict:
-    scenario = parse_scenario(raw, source=source, base_dir=base_dir)
-    point = scenario.points()[index]
-    from .sweep import PointRunner
+class PointWorker:
+    """The body of a Ray actor: one scenario, one :class:`PointRunner`, many points."""
 
-    return PointRunner(scenario).run(point)
+    def __init__(self, raw: dict, source: str, base_dir: str, reuse_error_free: bool,
+                 skip_metrics: list[str]) -> None:
+        from .sweep import PointRunner
+
+        self.scenario = parse_scenario(raw, source=source, base_dir=base_dir)
+        self.points = self.scenario.points()
+        self.runner = PointRunner(self.scenario, skip_metrics=frozenset(skip_metrics),
+                                  reuse_error_free=reuse_error_free)
+
+    def run(self, index: int) -> dict:
+        return self.runner.run(self.points[index])
 
 
-def run_points_on_ray(scenario: Scenario, points: list[Point],
-                      address: str | None = None) -> Iterator[dict]:
-    """Yield finished point dicts as Ray tasks complete."""
+def _uses_gpu(scenario: Scenario) -> bool:
+    if scenario.device.startswith("cuda"):
+        return True
+    if scenario.device == "auto":
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def worker_count(ray, scenario: Scenario, gpu: bool, requested: int | None) -> int:
+    """Number of actors: requested, or what the cluster's free resources hold (at least 1)."""
+    requested = requested or scenario.ray.get("num_workers")
+    if requested:
+        return int(requested)
+    free = ray.available_resources()
+    if gpu:
+        per = scenario.ray.get("num_gpus_per_task", 1) or 1
+        return max(1, int(free.get("GPU", 0) // per))
+    per = scenario.ray.get("num_cpus_per_task", 1) or 1
+    return max(1, int(free.get("CPU", 1) // per))
+
+
+def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | None = None,
+                      num_workers: int | None = None, reuse_error_free: bool = True,
+                      skip_metrics: frozenset = frozenset()) -> Iterator[tuple[Point, dict]]:
+    """Yield ``(point, finished point dict)`` as the workers finish them."""
     ray = require("ray", "--executor ray")
+    if not points:
+        return
     started_here = False
     if not ray.is_initialized():
         if address:
@@ -34,23 +76,35 @@ def run_points_on_ray(scenario: Scenario, points: list[Point],
         else:
             ray.init(include_dashboard=False, log_to_driver=False)
         started_here = True
+    actors = []
     try:
-        gpu = scenario.device.startswith("cuda") or scenario.device == "auto" and _has_gpu()
+        gpu = _uses_gpu(scenario)
         options = {"num_cpus": scenario.ray.get("num_cpus_per_task", 1),
                    "num_gpus": scenario.ray.get("num_gpus_per_task", 1) if gpu else 0}
-        task = ray.remote(_evaluate).options(**options)
-        pending = [task.remote(scenario.raw, scenario.source, str(scenario.base_dir), p.index)
-                   for p in points]
+        count = min(len(points), worker_count(ray, scenario, gpu, num_workers))
+        actor_cls = ray.remote(PointWorker).options(**options)
+        actors = [actor_cls.remote(scenario.raw, scenario.source, str(scenario.base_dir),
+                                   reuse_error_free, sorted(skip_metrics)) for _ in range(count)]
+        queue = list(points)
+        pending = {}
+        for actor in actors:
+            if queue:
+                point = queue.pop(0)
+                pending[actor.run.remote(point.index)] = (actor, point)
         while pending:
-            ready, pending = ray.wait(pending, num_returns=1)
+            ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                yield ray.get(ref)
+                actor, point = pending.pop(ref)
+                part = ray.get(ref)
+                if queue:
+                    nxt = queue.pop(0)
+                    pending[actor.run.remote(nxt.index)] = (actor, nxt)
+                yield point, part
     finally:
+        for actor in actors:
+            try:
+                ray.kill(actor)
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                pass
         if started_here:
             ray.shutdown()
-
-
-def _has_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

@@ -11,10 +11,26 @@ Layout of ``results.h5``::
         images          [num_images] names
         symbols_per_image  [num_images] int64, channel uses summed over streams
         fallback        [num_images] bool, decoder fell back (cliff effect)
+        fallback_reason [num_images] str, why it fell back ('' when it did not)
+        decoded_with_errors [num_images] bool, decoded (no fallback) from a stream with
+                        failed code blocks or bit errors
+        reused          [num_images] bool, error-free reconstruction's metrics reused
         metrics/<name>  [num_images] float64
-        phy/<stream>/   attrs kind, profile; datasets channel_uses, bits, bit_errors,
+        phy/<stream>/   attrs kind, profile, ebno_db (digital streams: Eb/N0 [dB] at the
+                        point's Es/N0 ``snr_db``); datasets channel_uses, bits, bit_errors,
                         blocks, block_errors, crc_failures  ([num_images] int64)
-        timings/        attrs encode_s, phy_s, decode_s, metrics_s (seconds)
+        timings/        attrs encode_s, phy_s, decode_s, metrics_s (seconds),
+                        peak_rss_mb, cuda_max_allocated_mb (MiB; the latter on CUDA)
+        attrs provenance_json: {"codec": {"params": resolved Codec.params(), "tools":
+                        {name: version}, "models": [ModelRecord], "stream_profiles"},
+                        "metrics": {name: [ModelRecord]}} (ModelRecord: role, ref, path,
+                        sha256, random_init, test_model, extra)
+        examples/       only with the scenario's keep_examples: PNG reconstructions,
+                        originals, per-image metrics and texts (see links/examples.py)
+
+Root attrs also hold ``points_planned`` (points of the scenario) and
+``dataset_identity_json`` (file list, sizes, hashes, geometry policy); a
+file with fewer points than planned is an incomplete run.
 
 Crash safety: every finished point is first written to its own file
 ``DIR/.points/<id>.h5`` (temporary name + atomic rename), then appended to
@@ -40,6 +56,7 @@ POINT_ATTRS = ("id", "index", "status", "codec", "codec_label", "codec_index", "
                "profiles_json", "channel_label", "channel_index", "channel_json", "snr_index",
                "snr_db", "ebno_db", "seed", "error", "traceback")
 TIMINGS = ("encode_s", "phy_s", "decode_s", "metrics_s")
+PER_IMAGE_FLAGS = ("decoded_with_errors", "reused")
 
 
 def write_point(group: h5py.Group, part: dict) -> None:
@@ -51,6 +68,7 @@ def write_point(group: h5py.Group, part: dict) -> None:
     if part.get("status") == "ok":
         group.create_dataset("symbols_per_image", data=np.asarray(part["symbols_per_image"], np.int64))
         group.create_dataset("fallback", data=np.asarray(part["fallback"], bool))
+        _write_per_image_extras(group, part)
         metrics = group.create_group("metrics")
         for name, values in part["metrics"].items():
             metrics.create_dataset(name, data=np.asarray(values, np.float64))
@@ -58,11 +76,43 @@ def write_point(group: h5py.Group, part: dict) -> None:
         for stream, rep in part["phy"].items():
             g = phy.create_group(stream)
             g.attrs["kind"], g.attrs["profile"] = rep["kind"], rep["profile"]
+            if rep.get("ebno_db") is not None:
+                g.attrs["ebno_db"] = float(rep["ebno_db"])   # Eb/N0 of a digital stream
             for f in PHY_FIELDS:
                 g.create_dataset(f, data=np.asarray(rep[f], np.int64))
+    if part.get("examples"):                  # scenario keep_examples (links/examples.py)
+        from .examples import write_examples
+
+        write_examples(group, part["examples"])
     timings = group.create_group("timings")
     for key in TIMINGS:
         timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
+    for key, value in part.get("timings", {}).items():
+        if key not in TIMINGS:
+            timings.attrs[key] = float(value)
+    _write_provenance(group, part)
+
+
+def _write_per_image_extras(group: h5py.Group, part: dict) -> None:
+    """Fallback reasons and per-image flags (absent in files of older versions)."""
+    if "fallback_reason" in part:
+        group.create_dataset("fallback_reason", data=np.array(
+            [str(r) for r in part["fallback_reason"]], dtype=h5py.string_dtype()))
+    for name in PER_IMAGE_FLAGS:
+        if name in part:
+            group.create_dataset(name, data=np.asarray(part[name], bool))
+
+
+def _write_provenance(group: h5py.Group, part: dict) -> None:
+    """Point attr ``provenance_json``: the codec's resolved params, tools and models and
+    each metric's models (:func:`semlink.links.sweep.point_provenance`)."""
+    if part.get("provenance_json"):
+        group.attrs["provenance_json"] = part["provenance_json"]
+
+
+def _read_provenance(group: h5py.Group, part: dict) -> None:
+    if "provenance_json" in group.attrs:
+        part["provenance_json"] = _str(group.attrs["provenance_json"])
 
 
 def _str(value) -> str:
@@ -79,12 +129,24 @@ def read_point(group: h5py.Group) -> dict:
             part[key] = value.item()
     part["images"] = [_str(x) for x in group["images"][()]]
     part["timings"] = {k: float(v) for k, v in group["timings"].attrs.items()}
+    if "examples" in group:
+        from .examples import read_examples
+
+        part["examples"] = read_examples(group)
     if part.get("status") == "ok":
         part["symbols_per_image"] = group["symbols_per_image"][()]
         part["fallback"] = group["fallback"][()]
+        if "fallback_reason" in group:
+            part["fallback_reason"] = [_str(x) for x in group["fallback_reason"][()]]
+        for name in PER_IMAGE_FLAGS:
+            if name in group:
+                part[name] = group[name][()]
         part["metrics"] = {k: v[()] for k, v in group["metrics"].items()}
         part["phy"] = {s: {"kind": _str(g.attrs["kind"]), "profile": _str(g.attrs["profile"]),
-                           **{f: g[f][()] for f in PHY_FIELDS}} for s, g in group["phy"].items()}
+                           **{f: g[f][()] for f in PHY_FIELDS},
+                           **({"ebno_db": float(g.attrs["ebno_db"])} if "ebno_db" in g.attrs else {})}
+                       for s, g in group["phy"].items()}
+    _read_provenance(group, part)
     return part
 
 
@@ -111,9 +173,11 @@ class ResultsStore:
         if self.exists() and not resume:
             raise ValueError(f"--out {str(self.dir)!r} already holds results; pass --resume to "
                              "continue that run, or choose another --out folder")
+        header_file = self.journal / "header.json"
+        if resume and self.path.exists() and not header_file.exists():
+            raise ValueError(_foreign_results_message(self.path, header["scenario_json"]))
         self.dir.mkdir(parents=True, exist_ok=True)
         self.journal.mkdir(exist_ok=True)
-        header_file = self.journal / "header.json"
         if header_file.exists():
             old = json.loads(header_file.read_text())
             if old.get("scenario_json") != header["scenario_json"]:
@@ -135,6 +199,11 @@ class ResultsStore:
             tmp.unlink()
         self.assemble(done)
         return done
+
+    def journal_header(self) -> dict | None:
+        """The header of the run that started this folder (``None`` when there is none)."""
+        header_file = self.journal / "header.json"
+        return json.loads(header_file.read_text()) if header_file.exists() else None
 
     def add(self, point_id: str, part: dict) -> None:
         """Journal a finished point (atomic), then append it to results.h5."""
@@ -168,6 +237,23 @@ class ResultsStore:
                 parts[f.stem] = read_point(h["point"])
         self.assemble(parts)
         return parts
+
+
+def _foreign_results_message(path: Path, scenario_json: str) -> str:
+    """Why ``--resume`` refuses a results.h5 that has no journal next to it."""
+    try:
+        with h5py.File(path, "r") as h:
+            theirs = _str(h.attrs.get("scenario_json", ""))
+    except OSError as exc:
+        return (f"--resume: {str(path)!r} exists but is not a readable results file ({exc}) and "
+                "the folder has no run journal (.points/header.json); move it away or choose "
+                "another --out folder")
+    same = theirs == scenario_json
+    what = ("of this scenario" if same else
+            "of another scenario" if theirs else "that semlink did not write")
+    return (f"--resume: {str(path)!r} holds results {what} but the folder has no run journal "
+            "(.points/header.json), so there is no run to continue and resuming would replace "
+            "that file; move it away or choose another --out folder")
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

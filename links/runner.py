@@ -11,7 +11,9 @@ import yaml
 
 from semlink.provenance import environment
 
+from .progress import Progress
 from .results import ResultsStore
+from .run_lock import OutputLock
 from .scenario import Scenario
 from .sweep import PointRunner, resolve_device
 
@@ -44,54 +46,153 @@ def unavailable_metrics(scenario: Scenario) -> dict[str, str]:
     from semlink.metrics import get_metric
 
     return {e["name"]: r for e in scenario.metrics
-            if (r := get_metric(e["name"], **e["params"]).unavailable_reason())}
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).unavailable_reason())}
+
+
+def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
+    """One line per tiny test model or randomly initialised model the scenario runs
+    (codecs, built once per setting here and reused by the local executor, and metrics).
+
+    A codec that fails to build is left to its points, which record the error.
+    """
+    from semlink.provenance import model_warnings
+
+    lines, seen = [], set()
+    for point in scenario.points():
+        if point.codec.index in seen:
+            continue
+        seen.add(point.codec.index)
+        try:
+            records = runner.codec(point).models()
+        except Exception:  # noqa: BLE001 - recorded by the point itself
+            continue
+        lines += model_warnings(records, f"codec {point.codec.label!r}")
+    for metric in runner.metrics:
+        lines += model_warnings(metric.models(), f"metric {metric.name!r}")
+    return lines
+
+
+class SweepInterrupted(Exception):
+    """Ctrl-C during a sweep; finished points are safe in the folder's journal."""
+
+    def __init__(self, done: int, total: int, out_dir: str) -> None:
+        super().__init__(f"interrupted after {done} of {total} points")
+        self.done, self.total, self.out_dir = done, total, out_dir
+
+
+def dataset_change(old: dict, new: dict) -> str | None:
+    """What differs between two :meth:`ImageDataset.identity` dicts (`None` when equal)."""
+    if old == new:
+        return None
+    of, nf = old.get("files", {}), new.get("files", {})
+    parts = []
+    for what, names in (("added", sorted(set(nf) - set(of))),
+                        ("removed", sorted(set(of) - set(nf))),
+                        ("changed", sorted(n for n in set(of) & set(nf) if of[n] != nf[n]))):
+        if names:
+            shown = ", ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+            parts.append(f"{what}: {shown}")
+    for key in sorted(set(old.get("annotations", {})) | set(new.get("annotations", {}))):
+        if old.get("annotations", {}).get(key) != new.get("annotations", {}).get(key):
+            parts.append(f"the {key} file changed")
+    if old.get("policy") != new.get("policy"):
+        parts.append(f"resize/crop policy {old.get('policy')} -> {new.get('policy')}")
+    return "; ".join(parts) or "the dataset changed"
+
+
+def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
+    """Metric name -> why it is undefined on this dataset's image sizes."""
+    from semlink.metrics import get_metric
+
+    sizes = {}
+    for i in range(len(dataset)):
+        item = dataset[i]
+        sizes[item.name] = tuple(int(v) for v in item.image.shape[-2:])
+    return {e["name"]: r for e in scenario.metrics
+            if (r := get_metric(e["name"], e["params"],
+                                resolve_device(scenario.device)).too_small(sizes))}
 
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
-              ray_address: str | None = None, progress: bool | None = None) -> SweepOutcome:
+              ray_address: str | None = None, progress: bool | None = None,
+              ray_workers: int | None = None, reuse_error_free: bool = True) -> SweepOutcome:
     """Run every point not yet in ``out_dir`` and write ``out_dir/results.h5``.
 
-    :param executor: ``"local"`` (this process) or ``"ray"`` (one Ray task per point).
+    :param executor: ``"local"`` (this process) or ``"ray"`` (long-lived Ray actors).
     :param ray_address: Ray cluster address; `None` starts a local Ray instance.
-    :param progress: show a progress bar (default: when stderr is a terminal).
+    :param progress: progress bar (default: when stderr is a terminal); without a
+        terminal a line per finished point goes to stderr either way.
+    :param ray_workers: number of Ray actors (default: scenario ``ray.num_workers``, else
+        one per ``ray.num_cpus_per_task`` CPUs / ``num_gpus_per_task`` GPUs of the cluster).
+    :param reuse_error_free: reuse the metrics of error-free reconstructions (see
+        :class:`~semlink.links.sweep.PointRunner`); results are identical either way.
+    :raises ValueError: the folder is in use, holds other results, or the dataset changed.
+    :raises SweepInterrupted: Ctrl-C; finished points are kept for ``--resume``.
     """
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor must be 'local' or 'ray', got {executor!r}")
     t0 = time.perf_counter()
     store = ResultsStore(out_dir)
-    runner = PointRunner(scenario)
+    runner = PointRunner(scenario, reuse_error_free=reuse_error_free)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
+    if getattr(runner.dataset, "counts", None) is not None:     # VQA questions and their split
+        print(f"semlink run: {runner.dataset.counts.line()}", file=sys.stderr)
     resolve_device(scenario.device)
     header = _header(scenario)
-    for name, reason in json.loads(header["metrics_unavailable_json"]).items():
-        print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
-    done = store.start(header, resume)
+    identity = runner.dataset.identity()
+    header["dataset_identity_json"] = json.dumps(identity, sort_keys=True)
     points = scenario.points()
-    todo = [p for p in points if p.id not in done]
-    show = sys.stderr.isatty() if progress is None else progress
-    bar = None
-    if show:
-        from tqdm import tqdm
+    header["points_planned"] = len(points)
+    unavailable = json.loads(header["metrics_unavailable_json"])
+    small = metrics_too_small(scenario, runner.dataset)
+    unavailable.update(small)
+    header["metrics_unavailable_json"] = json.dumps(unavailable)
+    runner.skip_metrics = frozenset(small)
+    with OutputLock(store.dir):
+        if resume:
+            old = store.journal_header()
+            if old and "dataset_identity_json" in old:
+                change = dataset_change(json.loads(old["dataset_identity_json"]), identity)
+                if change:
+                    raise ValueError(f"--resume: the dataset differs from the one that started "
+                                     f"{str(store.dir)!r} ({change}); restore it or use another "
+                                     "--out folder")
+        for name, reason in unavailable.items():
+            print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
+        for line in flagged_models(runner, scenario):
+            print(f"semlink run: WARNING: {line}", file=sys.stderr)
+        done = store.start(header, resume)
+        todo = [p for p in points if p.id not in done]
+        report = Progress(len(points), len(done), len(todo), num_images, progress)
+        ran = 0
+        try:
+            if executor == "local":
+                for point in todo:
+                    report.start_point(point)
+                    part = runner.run(point, on_images=report.images)
+                    store.add(point.id, part)
+                    ran += 1
+                    report.finished(point, part)
+            else:
+                from .ray_executor import run_points_on_ray
 
-        bar = tqdm(total=len(todo) * num_images, unit="img", desc="sweep", file=sys.stderr,
-                   dynamic_ncols=True)
-    if executor == "local":
-        for point in todo:
-            if bar:
-                bar.set_postfix_str(f"{point.codec.label} / {point.channel.label} / "
-                                    f"{point.snr_db if point.snr_db is not None else point.ebno_db} dB")
-            part = runner.run(point, on_images=bar.update if bar else None)
-            store.add(point.id, part)
-    else:
-        from .ray_executor import run_points_on_ray
-
-        for part in run_points_on_ray(scenario, todo, ray_address):
-            store.add(part["id"], part)
-            if bar:
-                bar.update(num_images)
-    if bar:
-        bar.close()
-    parts = store.finish()
+                for point, part in run_points_on_ray(scenario, todo, ray_address, ray_workers,
+                                                     reuse_error_free=reuse_error_free,
+                                                     skip_metrics=runner.skip_metrics):
+                    store.add(part["id"], part)
+                    ran += 1
+                    report.images(num_images)
+                    report.finished(point, part)
+        except KeyboardInterrupt:
+            report.close()
+            try:
+                store.finish()
+            except Exception:  # noqa: BLE001 - the journal is the record; results.h5 is rebuilt on --resume
+                pass
+            raise SweepInterrupted(len(done) + ran, len(points), str(store.dir)) from None
+        report.close()
+        parts = store.finish()
     failed = [{"id": p_id, "codec": p["codec_label"], "channel": p["channel_label"],
                "snr_db": p["snr_db"], "error": p["error"]}
               for p_id, p in sorted(parts.items()) if p["status"] != "ok"]

@@ -10,7 +10,7 @@
       - {name: analog_pixels, params: {downsample: 4}}
     profiles:
       ldpc_half: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
-    channels: [awgn, {name: rayleigh, coherence_length: null, csi: ls, num_pilots: 4}]
+    channels: [awgn, {name: rayleigh, coherence: block, csi: ls, num_pilots: 4}]
     snr_db: {start: -5, stop: 20, step: 5}     # or a list; or ebno_db: [...]
     seeds: [0]
     metrics: [psnr]
@@ -47,10 +47,10 @@ class ScenarioError(ValueError):
 
 TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
-            "output", "ray"}
-DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
+            "output", "ray", "keep_examples"}
+DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
 CODEC_KEYS = {"name", "label", "params", "grid", "profiles", "profile_grid"}
-RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task"}
+RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
 
 @dataclass
@@ -110,6 +110,7 @@ class Scenario:
     precision: str | None
     output: str | None
     ray: dict
+    keep_examples: Any = None   # N or [image names]: reconstructions kept per point (links/examples.py)
 
     def points(self) -> list[Point]:
         """All points, codec-major (so encodings are reused across channels and SNRs)."""
@@ -178,6 +179,29 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
         return value
     expanded = os.path.expanduser(os.path.expandvars(value))
     return expanded if os.path.isabs(expanded) else str(base / expanded)
+
+
+def _keep_examples(value: Any):
+    from .examples import check_keep_examples
+
+    return check_keep_examples(value, _fail)
+
+
+def _vqa_block(value: Any, base: Path) -> dict:
+    """``dataset.vqa``: VQA-format questions and the animal split (see semlink.vqa)."""
+    from semlink.vqa import RULES, SPLITS, VQA_KEYS
+
+    vqa = dict(_check_keys(value, VQA_KEYS, "dataset.vqa"))
+    if "questions" not in vqa:
+        _fail("dataset.vqa.questions", "missing: a VQA v2 questions JSON, a JSON list or a CSV")
+    for key in ("questions", "annotations", "instances"):
+        if vqa.get(key) is not None:
+            vqa[key] = _resolve_path(vqa[key], f"dataset.vqa.{key}", base)
+    if vqa.get("split", "all") not in SPLITS:
+        _fail("dataset.vqa.split", f"expected one of {list(SPLITS)}, got {vqa['split']!r}")
+    if vqa.get("rule", "either") not in RULES:
+        _fail("dataset.vqa.rule", f"expected one of {list(RULES)}, got {vqa['rule']!r}")
+    return vqa
 
 
 def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
@@ -299,6 +323,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key in ("captions", "queries"):
         if dataset.get(key) is not None:
             dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+    if dataset.get("vqa") is not None:
+        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
     profiles = dict(DEFAULT_PROFILES)
     user_profiles = raw.get("profiles", {}) or {}
     if not isinstance(user_profiles, dict):
@@ -308,9 +334,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             profiles[name] = check_profile(name, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
-    device = raw.get("device", "cpu")
-    if not isinstance(device, str):
-        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    device = _check_device(raw.get("device", "cpu"))
     codec_device = device
     if device == "auto":
         import torch
@@ -342,6 +366,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key, value in ray.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             _fail(f"ray.{key}", f"expected a number >= 0, got {value!r}")
+    if "num_workers" in ray and (not isinstance(ray["num_workers"], int) or ray["num_workers"] < 1):
+        _fail("ray.num_workers", f"expected a positive integer, got {ray['num_workers']!r}")
     output = raw.get("output")
     if output is not None:
         output = _resolve_path(output, "output", base)
@@ -353,7 +379,30 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     ebno_db=ebno, seeds=list(seeds),
                     metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
-                    device=device, precision=precision, output=output, ray=dict(ray))
+                    device=device, precision=precision, output=output, ray=dict(ray),
+                    keep_examples=_keep_examples(raw.get("keep_examples")))
+
+
+def _check_device(device: Any) -> str:
+    """``cpu``, ``cuda``/``gpu``, ``cuda:N`` or ``auto``; a GPU must be present when asked for."""
+    import re
+
+    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|gpu|cuda(:\d+)?", device):
+        _fail("device", f"expected 'cpu', 'cuda', 'cuda:N', 'gpu' or 'auto', got {device!r}")
+    if device == "gpu":
+        device = "cuda"
+    if device.startswith("cuda"):
+        import torch
+
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(device.split(":")[1]) if ":" in device else 0
+        if index >= count:
+            have = (f"this machine has {count} CUDA device(s)" if count else
+                    f"no CUDA GPU is visible here (torch {torch.__version__}, "
+                    f"CUDA build: {torch.version.cuda or 'none'})")
+            _fail("device", f"{device!r} requested but {have}; use device: cpu, or auto "
+                  "(GPU when present, else CPU)")
+    return device
 
 
 def _metrics(value, registry, phy_metrics) -> list[dict]:

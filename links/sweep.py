@@ -13,6 +13,7 @@ random numbers and the local and Ray executors give identical numbers.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -27,6 +28,8 @@ from semlink.semantic import make_codec
 
 from .link import Link
 from semlink.metrics import get_metric
+
+from .memory import PeakMemory, check_point_memory
 from .scenario import Point, Scenario
 
 
@@ -49,27 +52,32 @@ class PointRunner:
     """Evaluates sweep points of one scenario; holds the caches."""
 
     scenario: Scenario
+    skip_metrics: frozenset = frozenset()
     _dataset: object = None
     _codecs: dict = field(default_factory=dict)
     _links: dict = field(default_factory=dict)
     _encoded: dict = field(default_factory=dict)
     _metrics: list | None = None
+    _clean: dict = field(default_factory=dict)
+    reuse_error_free: bool = True
+    memory_limit_bytes: int | None = None
 
     @property
     def dataset(self):
         if self._dataset is None:
-            from semlink.data import ImageDataset
+            from semlink.vqa import open_dataset   # an ImageDataset, or VQA questions over it
 
-            self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
+            self._dataset = open_dataset(self.scenario.dataset, key="dataset")
         return self._dataset
 
     @property
     def metrics(self) -> list:
         """The scenario's metrics that can run here (built once)."""
         if self._metrics is None:
-            self._metrics = [m for m in (get_metric(e["name"], **e["params"])
+            device = resolve_device(self.scenario.device)
+            self._metrics = [m for m in (get_metric(e["name"], e["params"], device)
                                          for e in self.scenario.metrics)
-                             if m.unavailable_reason() is None]
+                             if m.unavailable_reason() is None and m.name not in self.skip_metrics]
         return self._metrics
 
     def codec(self, point: Point):
@@ -90,9 +98,10 @@ class PointRunner:
         if codec.deterministic_encode and key in self._encoded:
             return self._encoded[key]
         t0 = time.perf_counter()
-        images = [it.image for it in items]
-        queries = [it.queries for it in items]
-        payload = codec.encode(images, queries=queries if any(queries) else None)
+        try:
+            payload = codec.encode_items(items)
+        except Exception as exc:
+            raise _name_failing_image(codec, items, exc) from exc
         entry = (payload, time.perf_counter() - t0)
         if codec.deterministic_encode:
             # keep only the current codec setting's encodings (points are codec-major)
@@ -107,12 +116,44 @@ class PointRunner:
         (profile,) = set(codec.stream_profiles.values())
         return link.chain(profile).snr_db_from_ebno_db(point.ebno_db)
 
+    def ebno_db(self, point: Point, link: Link, codec, snr_db: float) -> float:
+        """Eb/N0 [dB] of the point: given, or from Es/N0 when the codec uses one digital profile.
+
+        NaN when Eb/N0 is undefined (analog streams or several profiles).
+        """
+        if point.ebno_db is not None:
+            return point.ebno_db
+        profiles = set(codec.stream_profiles.values())
+        if len(profiles) != 1:
+            return math.nan
+        chain = link.chain(next(iter(profiles)))
+        if not hasattr(chain, "ebno_db_from_snr_db"):
+            return math.nan
+        return chain.ebno_db_from_snr_db(snr_db)
+
+    def _examples(self, point: Point):
+        """An ExampleCollector when the scenario keeps example reconstructions, else None."""
+        if not getattr(self.scenario, "keep_examples", None):
+            return None
+        from .examples import ExampleCollector
+
+        return ExampleCollector(self.scenario.keep_examples, self.dataset.names,
+                                with_original=point.snr_index == 0)
+
     def run(self, point: Point, on_images=None) -> dict:
-        """Evaluate one point; never raises for a codec/PHY failure (recorded instead)."""
+        """Evaluate one point; never raises for a codec/PHY failure (recorded instead).
+
+        :param on_images: called with the number of images after each batch (progress).
+        :returns: the point dict stored by :class:`~semlink.links.results.ResultsStore`:
+            per image ``metrics``, ``fallback``, ``fallback_reason``,
+            ``decoded_with_errors``, ``reused``; ``timings`` [s] with peak memory [MiB].
+        """
         part = _point_header(point)
         timings = dict.fromkeys(("encode_s", "phy_s", "decode_s", "metrics_s"), 0.0)
         part["timings"] = timings
-        names, metrics, phy, symbols, fallback = [], {}, {}, [], []
+        per_image = PerImage()
+        phy: dict = {}
+        peak = PeakMemory(resolve_device(self.scenario.device))
         try:
             codec = self.codec(point)
             link = self.link(point)
@@ -121,42 +162,210 @@ class PointRunner:
             torch.manual_seed(seed)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
             metric_objs = self.metrics
+            part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
+                                                 sort_keys=True)
+            keep = self._examples(point)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
                 snr = self.snr_db(point, link, codec)
                 part["snr_db"] = snr        # Es/N0 actually used (converted from Eb/N0 if given)
+                part["ebno_db"] = self.ebno_db(point, link, codec, snr)
+                check_point_memory(payload, link, items, self.memory_limit_bytes)
                 t0 = time.perf_counter()
                 received = link.transmit(payload, snr)
-                t1 = time.perf_counter()
-                recon = codec.decode(received)
-                t2 = time.perf_counter()
-                originals = [it.image for it in items]
-                recon.extras.setdefault("queries", [it.queries[0] if it.queries else None
-                                                    for it in items])
-                for m in metric_objs:
-                    metrics.setdefault(m.name, []).extend(m.compute(originals, recon).tolist())
-                t3 = time.perf_counter()
-                timings["phy_s"] += t1 - t0
-                timings["decode_s"] += t2 - t1
-                timings["metrics_s"] += t3 - t2
-                names.extend(it.name for it in items)
-                symbols.extend(received.channel_uses().tolist())
-                fallback.extend(recon.fallback or [False] * len(items))
+                timings["phy_s"] += time.perf_counter() - t0
+                self._decode_and_measure(codec, point, items, received, metric_objs, timings,
+                                         per_image, keep)
                 for stream, rep in received.reports.items():
                     d = phy.setdefault(stream, {"kind": rep.kind, "profile": rep.profile,
                                                 **{f: [] for f in _PHY}})
                     for f in _PHY:
                         d[f].extend(np.asarray(getattr(rep, f)).tolist())
+                    if rep.kind == "digital":
+                        d["ebno_db"] = stream_ebno_db(rep, link.chain(rep.profile), snr)
                 if on_images:
                     on_images(len(items))
-            metrics.update(_bit_error_rates(phy, len(names)))
-            part.update(status="ok", images=names, metrics=metrics, phy=phy,
-                        symbols_per_image=symbols, fallback=fallback)
+            metrics = per_image.metrics
+            metrics.update(_bit_error_rates(phy, len(per_image.names)))
+            part.update(status="ok", images=per_image.names, metrics=metrics, phy=phy,
+                        symbols_per_image=per_image.symbols, fallback=per_image.fallback,
+                        fallback_reason=per_image.fallback_reason,
+                        decoded_with_errors=per_image.decoded_with_errors,
+                        reused=per_image.reused)
+            if keep:
+                from .examples import codec_params
+
+                part["examples"] = keep.finish(metrics, codec_params(codec))
         except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
-            part.update(status="failed", images=names, error=f"{type(exc).__name__}: {exc}",
-                        traceback=traceback.format_exc())
+            part.update(status="failed", images=per_image.names,
+                        error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+        timings.update(peak.result())
         return part
+
+    def _decode_and_measure(self, codec, point: Point, items, received, metric_objs,
+                            timings: dict, out: "PerImage", keep=None) -> None:
+        """Decode and measure one batch, reusing error-free reconstructions' metrics.
+
+        An image whose every stream is digital and arrived without a single bit
+        error or CRC failure reconstructs exactly as the error-free stream does
+        when the codec's decoder is deterministic (``codec.deterministic_decode``):
+        its metrics are computed once per (codec setting, encoding, image) and
+        reused at every later such point (``reused`` is recorded per image).
+        Images kept as examples (``keep``, an ``ExampleCollector``) are always decoded.
+        Per-image values a codec reports itself (``recon.extras["per_image_metrics"]``,
+        e.g. Multi-SC's stage timings) are stored as metrics.
+        """
+        n = len(items)
+        clean = error_free_images(received)
+        reusable = self.reuse_error_free and getattr(codec, "deterministic_decode", False)
+        cache_key = (point.codec.index, repr(codec.encode_key()))
+        if reusable:
+            for old in [k for k in self._clean if k[0] != point.codec.index]:
+                del self._clean[old]
+        cached = [self._clean.get((*cache_key, it.name))
+                  if reusable and clean[i] and not (keep and keep.is_wanted(i)) else None
+                  for i, it in enumerate(items)]
+        todo = [i for i in range(n) if cached[i] is None]
+        fresh: dict[int, dict] = {}
+        if todo:
+            sub = received if len(todo) == n else subset_received(received, todo)
+            t1 = time.perf_counter()
+            recon = codec.decode(sub)
+            t2 = time.perf_counter()
+            originals = [items[i].image for i in todo]
+            recon.extras.setdefault("queries", [items[i].queries[0] if items[i].queries else None
+                                                for i in todo])
+            values = {m.name: np.asarray(m.compute(originals, recon), float).tolist()
+                      for m in metric_objs}
+            for name, vals in recon.extras.get("per_image_metrics", {}).items():
+                values[name] = [float(v) for v in vals]
+            if keep:
+                keep.add_batch(items, recon, decoded=todo)
+            timings["decode_s"] += t2 - t1
+            timings["metrics_s"] += time.perf_counter() - t2
+            fallback = list(recon.fallback or [False] * len(todo))
+            reasons = list(recon.extras.get("fallback_reason") or [""] * len(todo))
+            for j, i in enumerate(todo):
+                fresh[i] = {"metrics": {k: v[j] for k, v in values.items()},
+                            "fallback": bool(fallback[j]), "reason": str(reasons[j] or "")}
+                if reusable and clean[i]:
+                    self._clean[(*cache_key, items[i].name)] = fresh[i]
+        if keep and not todo:
+            keep.add_batch(items, None, decoded=[])
+        symbols = received.channel_uses()
+        for i, it in enumerate(items):
+            entry = fresh.get(i) or cached[i]
+            damaged = damaged_blocks(received, i)
+            fb = entry["fallback"]
+            reason = entry["reason"] if fb else ""
+            if fb and not reason:
+                reason = (f"{damaged[0]} of {damaged[1]} code blocks failed" if damaged[0]
+                          else "the decoder failed although every code block arrived intact")
+            out.add(it.name, entry["metrics"], int(symbols[i]), fb, reason,
+                    decoded_with_errors=(not fb) and bool(damaged[0] or damaged[2]),
+                    reused=i not in fresh)
+
+
+def _name_failing_image(codec, items, exc: Exception) -> Exception:
+    """The encoder's error, naming the image that caused it (found by encoding one by one)."""
+    culprit = items[0] if len(items) == 1 else None
+    for it in items if culprit is None else []:
+        try:
+            codec.encode_items([it])
+        except Exception:  # noqa: BLE001 - this is the image that fails
+            culprit = it
+            break
+    if culprit is None:
+        return exc
+    h, w = culprit.image.shape[-2:]
+    return type(exc)(f"image {culprit.name!r} ({h}x{w}): {exc}") if isinstance(exc, ValueError) \
+        else ValueError(f"image {culprit.name!r} ({h}x{w}): {type(exc).__name__}: {exc}")
+
+
+@dataclass
+class PerImage:
+    """Per-image columns of a point, filled batch by batch."""
+
+    names: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    symbols: list = field(default_factory=list)
+    fallback: list = field(default_factory=list)
+    fallback_reason: list = field(default_factory=list)
+    decoded_with_errors: list = field(default_factory=list)
+    reused: list = field(default_factory=list)
+
+    def add(self, name: str, metrics: dict, symbols: int, fallback: bool, reason: str,
+            decoded_with_errors: bool, reused: bool) -> None:
+        self.names.append(name)
+        for k, v in metrics.items():
+            self.metrics.setdefault(k, []).append(v)
+        self.symbols.append(symbols)
+        self.fallback.append(fallback)
+        self.fallback_reason.append(reason)
+        self.decoded_with_errors.append(decoded_with_errors)
+        self.reused.append(reused)
+
+
+def error_free_images(received) -> np.ndarray:
+    """[num_images] bool: every stream is digital and arrived with no bit error and no CRC failure."""
+    clean = np.ones(received.num_images, bool)
+    for rep in received.reports.values():
+        if rep.kind != "digital":
+            return np.zeros(received.num_images, bool)
+        clean &= (np.asarray(rep.bit_errors) == 0) & (np.asarray(rep.crc_failures) == 0) \
+            & (np.asarray(rep.block_errors) == 0)
+    return clean
+
+
+def damaged_blocks(received, i: int) -> tuple[int, int, int]:
+    """(failed code blocks, code blocks, bit errors) of image ``i`` over its digital streams."""
+    failed = blocks = errors = 0
+    for rep in received.reports.values():
+        if rep.kind == "digital":
+            failed += int(max(rep.crc_failures[i], rep.block_errors[i]))
+            blocks += int(rep.blocks[i])
+            errors += int(rep.bit_errors[i])
+    return failed, blocks, errors
+
+
+def subset_received(received, idx: list[int]):
+    """The received payload restricted to images ``idx`` (streams, side info and reports)."""
+    from semlink.semantic.payload import Stream
+
+    n = received.num_images
+
+    def pick(value):
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
+            return value[idx]
+        if isinstance(value, list) and len(value) == n:
+            return [value[i] for i in idx]
+        return value
+
+    streams = {k: Stream(s.kind, [s.data[i] for i in idx], s.profile)
+               for k, s in received.streams.items()}
+    reports = {k: dataclasses.replace(r, **{f.name: pick(getattr(r, f.name))
+                                            for f in dataclasses.fields(r)})
+               for k, r in received.reports.items()}
+    return dataclasses.replace(received, streams=streams,
+                               side_info=[received.side_info[i] for i in idx], reports=reports)
+
+
+def point_provenance(codec, metrics: list) -> dict:
+    """What a point records about what ran: the codec's resolved params, tools and
+    models (:meth:`Codec.provenance`) and each metric's models (as dicts)."""
+    return {"codec": codec.provenance(),
+            "metrics": {m.name: [r.to_dict() for r in m.models()] for m in metrics}}
+
+
+def stream_ebno_db(report, chain, snr_db: float) -> float:
+    """Eb/N0 [dB] of a digital stream at Es/N0 ``snr_db``: the PHY report's ``ebno_db``
+    when it has one, else from the chain's code rate, bits per symbol and pilots
+    (:mod:`semlink.phy.snr`; ``Eb`` per code input bit)."""
+    value = getattr(report, "ebno_db", None)
+    if value is not None and np.size(value):
+        return float(np.mean(value))
+    return float(chain.ebno_db_from_snr_db(snr_db))
 
 
 _PHY = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")

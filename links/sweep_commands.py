@@ -16,11 +16,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue a killed run in --out")
     p.add_argument("--executor", choices=["local", "ray"], default="local")
     p.add_argument("--ray-address", default=None, help="Ray cluster address (default: local Ray)")
+    p.add_argument("--ray-workers", type=int, default=None,
+                   help="Ray workers (actors; default: scenario ray.num_workers, else one per "
+                        "free CPU share / GPU)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
     p.add_argument("results", help="path to results.h5")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--timing", action="store_true",
+                   help="seconds per image per scheme (Table II style) instead of metrics")
+    p.add_argument("--failed-as-worst", action="store_true",
+                   help="score failed classical decodes at the worst value (cosine 0, LPIPS 1)")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("plot", help="plot every metric vs SNR from a results.h5")
     p.add_argument("results", help="path to results.h5")
@@ -30,15 +37,23 @@ def add_parsers(sub) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import run_sweep
+    from .runner import SweepInterrupted, run_sweep
     from .scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     out = args.out or scenario.output
     if not out:
         raise ValueError("--out DIR is required (the scenario has no 'output' key)")
-    outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
-                        ray_address=args.ray_address)
+    if args.ray_workers is not None and args.ray_workers < 1:
+        raise ValueError(f"--ray-workers must be a positive integer, got {args.ray_workers}")
+    try:
+        outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
+                            ray_address=args.ray_address, ray_workers=args.ray_workers)
+    except SweepInterrupted as stop:
+        extra = "" if args.executor == "local" else f" --executor {args.executor}"
+        print(f"semlink run: interrupted after {stop.done} of {stop.total} points; resume with: "
+              f"semlink run {args.scenario} --out {out} --resume{extra}", file=sys.stderr)
+        return 130
     print(f"{outcome.ran} point(s) run, {outcome.skipped} already done, {outcome.total} in all, "
           f"{outcome.seconds:.1f} s")
     print(f"results: {outcome.results}")
@@ -48,7 +63,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
             files = plot_results(outcome.results)
             print(f"plots:   {len(files)} files in {files[0].rsplit('/', 1)[0] if files else '-'}")
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             print(f"plots skipped: {exc}", file=sys.stderr)
     if outcome.failed:
         print(f"{len(outcome.failed)} point(s) FAILED:", file=sys.stderr)
@@ -62,18 +77,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_table, summarize
 
-    summary = summarize(args.results)
+    if getattr(args, "timing", False):
+        return cmd_timing(args)
+    summary = summarize(args.results, failed_as_worst=getattr(args, "failed_as_worst", False))
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
         print(format_table(summary))
+    if not summary["complete"]:
+        print(f"semlink summary: incomplete run: {summary['points_done']} of "
+              f"{summary['points_planned']} points; finish it with: {summary['resume_command']}",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_timing(args: argparse.Namespace) -> int:
+    from .timing import format_timing, timing_summary
+
+    summary = timing_summary(args.results)
+    print(json.dumps(summary, indent=1) if args.json else format_timing(summary))
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_results
 
+    from .summary import summarize
+
     files = plot_results(args.results, args.out) + plan_command.plot_budget_figures(args)
     for f in files:
         print(f)
+    summary = summarize(args.results)
+    if not summary["complete"]:
+        print(f"semlink plot: incomplete run: {summary['points_done']} of "
+              f"{summary['points_planned']} points (marked in the titles); finish it with: "
+              f"{summary['resume_command']}", file=sys.stderr)
     return 0

@@ -3,8 +3,10 @@
 Used by analog (JSCC-style) codecs. Each item's symbols are scaled to the
 average power ``power`` (per complex symbol, ``Es = power``; the SNR is Es/N0
 with ``Es = 1`` when ``power = 1``), sent through the channel (which
-equalises; see :mod:`semlink.phy.channels`) and returned with the effective
-noise variance per symbol. Channel uses = symbols + pilots, exactly.
+equalises, unless its ``csi`` is ``"none"``; see :mod:`semlink.phy.channels`)
+and returned with the effective noise variance per symbol. Channel uses =
+symbols + pilots, exactly. Each item draws its noise and fading from its own
+seed (``draw_seeds``), so its received symbols do not depend on the batch.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 import torch
 
 from .channels import Channel, make_channel
+from .channels.draws import DrawPlan, item_draw_seeds
 from .sionna_config import resolve_device, resolve_precision
 from .snr import snr_db_to_no
 
@@ -63,13 +66,23 @@ class AnalogChain:
         self.normalize = normalize
         self.channel: Channel = make_channel(channel, seed=seed, precision=self.precision,
                                              device=self.device)
+        if getattr(self.channel, "coherence_unit", None) == "block":
+            raise ValueError("channel coherence: block means one coefficient per code block, and "
+                             "an analog stream has no code blocks; use coherence: item (one per "
+                             "image) or {symbols: L}")
 
     def channel_uses_for(self, num_symbols: int) -> int:
         """Exact channel uses (symbols + pilots) for ``num_symbols`` data symbols."""
         return int(num_symbols) + self.channel.num_pilot_symbols(int(num_symbols))
 
-    def transmit(self, symbols, snr_db):
-        """Send each item's symbols at Es/N0 = ``snr_db`` (scalar or one per item)."""
+    def transmit(self, symbols, snr_db, draw_seeds=None, group_seeds=None):
+        """Send each item's symbols at Es/N0 = ``snr_db`` (scalar or one per item).
+
+        :param draw_seeds, group_seeds: per-item seeds of noise/fading and of
+            the shared ``coherence: item`` coefficient, as in
+            :meth:`~semlink.phy.digital.DigitalChain.transmit`.
+        """
+
         if not isinstance(symbols, (list, tuple)):
             raise TypeError("symbols must be a list of 1-D complex tensors (one per item)")
         cdtype = self.channel.cdtype
@@ -98,7 +111,9 @@ class AnalogChain:
         no = torch.as_tensor(snr_db_to_no(snr) * self.power, dtype=self.channel.dtype,
                              device=self.device)
         if len(xs) and width:
-            y, no_eff = self.channel(batch, no)
+            seeds, groups = item_draw_seeds(self.channel, len(xs), draw_seeds, group_seeds)
+            plan = DrawPlan.build(np.ones(len(xs)), lengths, seeds, groups)
+            y, no_eff = self.channel.transmit_items(batch, no, plan)
         else:
             y, no_eff = batch, torch.zeros(batch.shape, device=self.device)
         received = [y[i, : lengths[i]] for i in range(len(xs))]

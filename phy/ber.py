@@ -20,7 +20,12 @@ from .snr import snr_db_to_no
 
 @dataclass
 class BerPoint:
-    """Counts at one SNR point. ``ebno_db`` uses Eb per code input bit (see snr.py)."""
+    """Counts at one SNR point. ``ebno_db`` uses Eb per code input bit (see snr.py).
+
+    ``decoder_iterations`` is the total of LDPC iterations over all blocks
+    (0 uncoded); ``skipped`` is empty for a simulated point, otherwise the
+    reason it was not simulated (its counts are then 0).
+    """
 
     ebno_db: float
     snr_db: float
@@ -29,6 +34,14 @@ class BerPoint:
     blocks: int
     block_errors: int
     seconds: float
+    decoder_iterations: int = 0
+    skipped: str = ""
+
+    @property
+    def mean_iterations(self) -> float:
+        """Mean LDPC iterations per code block (NaN uncoded or without blocks)."""
+        return self.decoder_iterations / self.blocks if self.blocks and self.decoder_iterations \
+            else float("nan")
 
     @property
     def ber(self) -> float:
@@ -41,7 +54,12 @@ class BerPoint:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["ber"], d["bler"] = self.ber, self.bler
-        return d
+        d["mean_iterations"] = self.mean_iterations
+        if not self.skipped:
+            del d["skipped"]
+        # JSON has no NaN: undefined rates (skipped points, uncoded iterations) are null
+        return {key: None if isinstance(v, float) and math.isnan(v) else v
+                for key, v in d.items()}
 
 
 def simulate_ber(chain: DigitalChain, snr_db: Iterable[float] | None = None,
@@ -58,7 +76,10 @@ def simulate_ber(chain: DigitalChain, snr_db: Iterable[float] | None = None,
     :param max_blocks: stop a point after this many blocks.
     :param target_block_errors: stop a point after this many block errors.
     :param seed: seed of the random payload bits (the channel has its own).
-    :param early_stop: stop the sweep after a point with no block error.
+    :param early_stop: after a point with no block error, do not simulate the
+        points of higher SNR (they would show none either); they are still
+        returned (and passed to ``on_point``) with ``skipped`` set. Points
+        may come in any order (ascending, descending or mixed).
     """
     if (snr_db is None) == (ebno_db is None):
         raise ValueError("give exactly one of snr_db or ebno_db")
@@ -74,10 +95,17 @@ def simulate_ber(chain: DigitalChain, snr_db: Iterable[float] | None = None,
     gen.manual_seed(int(seed))
     k_info = chain.config.k_info
     results = []
+    error_free_at = math.inf        # lowest Es/N0 seen without a block error
     for eb, es in pairs:
         if not (math.isfinite(eb) and math.isfinite(es)):
             raise ValueError(f"SNR points must be finite, got Eb/N0={eb}, Es/N0={es}")
         point = BerPoint(eb, es, 0, 0, 0, 0, 0.0)
+        if early_stop and es >= error_free_at:
+            point.skipped = "no block errors at a lower SNR"
+            results.append(point)
+            if on_point:
+                on_point(point)
+            continue
         t0 = time.perf_counter()
         while point.blocks < max_blocks and point.block_errors < target_block_errors:
             b = min(batch_size, max_blocks - point.blocks)
@@ -90,12 +118,14 @@ def simulate_ber(chain: DigitalChain, snr_db: Iterable[float] | None = None,
             point.bit_errors += int(wrong.sum())
             point.blocks += b
             point.block_errors += int(wrong.any(dim=1).sum())
+            if chain.last_iterations is not None:
+                point.decoder_iterations += int(chain.last_iterations.sum())
             point.seconds = time.perf_counter() - t0
             if on_batch:
                 on_batch(point)
         results.append(point)
         if on_point:
             on_point(point)
-        if early_stop and point.block_errors == 0:
-            break
+        if point.block_errors == 0:
+            error_free_at = min(error_free_at, es)
     return results

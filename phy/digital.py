@@ -11,16 +11,20 @@ what was sent), failed code blocks (genie) and the receiver's view of them
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
-from .channels import Channel, make_channel
+from .channels import AWGNChannel, Channel, make_channel
+from .channels.draws import DrawPlan, item_draw_seeds
 from .coding import CodeConfig, as_bit_tensor, make_code_config, reassemble, segment
+from .interleaving import INTERLEAVERS, BitInterleaver
+from .ldpc_decoding import LDPCDecoder
 from .modulation import make_constellation
 from .snr import snr_db_to_no
 from .sionna_config import resolve_device, resolve_precision
@@ -41,7 +45,11 @@ class DigitalReport:
     :param channel_uses: complex channel symbols sent, pilots included.
     :param block_failed: list of bool arrays, per item, one entry per block:
         the receiver's view (CRC failed; genie errors when there is no CRC).
-    :param snr_db: Es/N0 [dB] per item.
+    :param snr_db: Es/N0 [dB] per item (per transmitted complex symbol).
+    :param ebno_db: Eb/N0 [dB] per item, ``Eb`` per code input bit (CRC
+        included) with pilots charged to the bits, see :mod:`semlink.phy.snr`.
+    :param decoder_iterations: mean LDPC BP iterations per code block of each
+        item (NaN uncoded or without blocks).
     """
 
     info_bits: np.ndarray
@@ -53,6 +61,8 @@ class DigitalReport:
     channel_uses: np.ndarray
     block_failed: list
     snr_db: np.ndarray
+    ebno_db: np.ndarray
+    decoder_iterations: np.ndarray
 
     @property
     def ber(self) -> np.ndarray:
@@ -82,7 +92,16 @@ class DigitalChain:
     :param channel: channel name, ``{"name": ..., **params}`` or a
         :class:`~semlink.phy.channels.Channel`.
     :param demapping: ``"app"`` | ``"maxlog"``.
-    :param num_iter: LDPC belief-propagation iterations.
+    :param max_iter: LDPC belief-propagation iterations at most (default 20).
+    :param early_termination: stop decoding each code word once its syndrome
+        is zero (see :mod:`semlink.phy.ldpc_decoding`); default on.
+    :param interleaver: bit interleaver between LDPC encoder and mapper:
+        ``"random"`` (a fixed seeded permutation of the codeword, any ``n``
+        and bits per symbol, see :mod:`semlink.phy.interleaving`), ``"5g"``
+        (38.212 Sec. 5.4.2.2 row-column, needs ``m | n``), ``"none"``, or
+        ``"auto"`` (default): ``"random"`` on every channel except AWGN, where
+        it keeps the 5G interleaver when ``m | n`` and none otherwise.
+    :param num_iter: deprecated spelling of ``max_iter``.
     :param cn_update: Sionna check-node rule (``"boxplus-phi"``, ``"boxplus"``,
         ``"minsum"``, ``"offset-minsum"``, ...).
     :param seed: seed of the channel's generator (`None`: from Sionna's config).
@@ -97,16 +116,23 @@ class DigitalChain:
     def __init__(self, code: str = "ldpc5g", k: int | None = None, n: int | None = None,
                  rate: float | None = None, crc: str | None = "auto",
                  modulation: str = "qpsk", points=None, channel="awgn",
-                 demapping: str = "app", num_iter: int = 20, cn_update: str = "boxplus-phi",
+                 demapping: str = "app", max_iter: int = 20, early_termination: bool = True,
+                 interleaver: str = "auto", cn_update: str = "boxplus-phi",
                  seed: int | None = None, precision: str | None = None,
-                 device: str | None = None) -> None:
+                 device: str | None = None, num_iter: int | None = None) -> None:
         self.precision = resolve_precision(precision)
         self.device = resolve_device(device)
         self.config: CodeConfig = make_code_config(code, k, n, rate, crc)
         if demapping not in ("app", "maxlog"):
             raise ValueError(f"demapping must be 'app' or 'maxlog', got {demapping!r}")
-        if isinstance(num_iter, bool) or not isinstance(num_iter, int) or num_iter < 1:
-            raise ValueError(f"num_iter must be a positive int, got {num_iter!r}")
+        if num_iter is not None:
+            warnings.warn("num_iter is deprecated; use max_iter", FutureWarning, stacklevel=2)
+            max_iter = num_iter
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        if interleaver not in INTERLEAVERS:
+            raise ValueError(f"interleaver must be one of {sorted(INTERLEAVERS)}, "
+                             f"got {interleaver!r}")
         kw = dict(precision=self.precision, device=self.device)
         self.modulation = modulation
         self.constellation = make_constellation(modulation, points=points, **kw)
@@ -121,28 +147,80 @@ class DigitalChain:
         m = self.bits_per_symbol
         self.symbol_padding = (-cfg.n) % m
         self.symbols_per_block = (cfg.n + self.symbol_padding) // m
-        self.pilots_per_block = self.channel.num_pilot_symbols(self.symbols_per_block)
+        self._check_channel_fits()
+        item_pilots = (getattr(self.channel, "coherence_unit", None) == "item"
+                       and getattr(self.channel, "csi", None) == "ls")
+        #: pilots sent once per item (``coherence: item`` with ``csi: ls``), else 0
+        self.pilots_per_item = self.channel.num_pilots if item_pilots else 0
+        self.pilots_per_block = 0 if item_pilots else self.channel.num_pilot_symbols(
+            self.symbols_per_block)
         self.crc_encoder = CRCEncoder(cfg.crc, k=cfg.k_info, **kw) if cfg.crc else None
         self.crc_decoder = CRCDecoder(self.crc_encoder, **kw) if cfg.crc else None
+        self.max_iter = max_iter
+        self.early_termination = bool(early_termination)
+        self.interleaver = self._resolve_interleaver(interleaver)
+        self.bit_interleaver = None
         if cfg.code == "ldpc5g":
-            interleave = m if self.symbol_padding == 0 and m > 1 else None
-            self.encoder = LDPC5GEncoder(cfg.k, cfg.n, num_bits_per_symbol=interleave, **kw)
-            self.decoder = LDPC5GDecoder(self.encoder, cn_update=cn_update, num_iter=num_iter,
-                                         hard_out=True, return_infobits=True, **kw)
+            five_g = m if self.interleaver == "5g" else None
+            self.encoder = LDPC5GEncoder(cfg.k, cfg.n, num_bits_per_symbol=five_g, **kw)
+            self.decoder = LDPCDecoder(self.encoder, max_iter=max_iter,
+                                       early_termination=early_termination,
+                                       cn_update=cn_update, **kw)
+            if self.interleaver == "random":
+                self.bit_interleaver = BitInterleaver(cfg.n + self.symbol_padding,
+                                                      device=self.device)
         else:
             self.encoder = self.decoder = None
+        self.last_iterations: torch.Tensor | None = None
         self.mapper = Mapper(constellation=self.constellation, **kw)
         self.demapper = Demapper(demapping, constellation=self.constellation, **kw)
+
+    def _check_channel_fits(self) -> None:
+        """Digital profiles need CSI, and LS pilots must fit the code blocks."""
+        csi = getattr(self.channel, "csi", "perfect")
+        if csi == "none":
+            raise ValueError(
+                "channel csi: none is for analog streams only: a digital demapper computes LLRs "
+                "from distances to the constellation, which an unknown fading coefficient "
+                "(random phase and gain) makes meaningless; use csi: perfect or csi: ls")
+        if csi != "ls":
+            return
+        unit = getattr(self.channel, "coherence_unit", "symbols")
+        L = getattr(self.channel, "coherence_symbols", None)
+        if unit == "symbols" and L and self.symbols_per_block % L:
+            raise ValueError(
+                f"channel coherence: {{symbols: {L}}} with csi: ls needs L to divide the "
+                f"{self.symbols_per_block} symbols of a code block (so pilots are counted per "
+                f"block); choose such an L, coherence: block, or csi: perfect")
+
+    def _resolve_interleaver(self, interleaver: str) -> str:
+        cfg, m = self.config, self.bits_per_symbol
+        if cfg.code != "ldpc5g" or m == 1:
+            return "none"
+        if interleaver == "auto":
+            if isinstance(self.channel, AWGNChannel):
+                return "5g" if self.symbol_padding == 0 else "none"
+            return "random"
+        if interleaver == "5g" and self.symbol_padding:
+            raise ValueError(
+                f"interleaver '5g' (38.212) needs bits per symbol {m} to divide n={cfg.n}; "
+                "use interleaver: random, which works for every n")
+        return interleaver
 
     # -- accounting --------------------------------------------------------------
     @property
     def channel_uses_per_block(self) -> int:
-        """Complex symbols per code block, pilots included."""
+        """Complex symbols per code block, per-block pilots included."""
         return self.symbols_per_block + self.pilots_per_block
 
     @property
     def info_bits_per_channel_use(self) -> float:
-        """``k / channel uses per block``: equals ``r * m * eta`` when ``m | n``."""
+        """``k / channel uses per block``: equals ``r * m * eta`` when ``m | n``.
+
+        Pilots sent once per item (``coherence: item`` with ``csi: ls``) are
+        counted in :meth:`channel_uses_for` and the reports, but not here: their
+        share depends on the number of blocks of an image.
+        """
         return self.config.k / self.channel_uses_per_block
 
     def blocks_for(self, num_bits: int) -> int:
@@ -151,7 +229,8 @@ class DigitalChain:
 
     def channel_uses_for(self, num_bits: int) -> int:
         """Exact channel uses (complex symbols incl. pilots) for ``num_bits`` payload bits."""
-        return self.blocks_for(num_bits) * self.channel_uses_per_block
+        blocks = self.blocks_for(num_bits)
+        return blocks * self.channel_uses_per_block + (self.pilots_per_item if blocks else 0)
 
     def snr_db_from_ebno_db(self, ebno_db: float) -> float:
         """Es/N0 [dB] for an Eb/N0 [dB], see :mod:`semlink.phy.snr` (``Eb`` per k bit)."""
@@ -180,40 +259,62 @@ class DigitalChain:
         return np.array(values, dtype=float)
 
     # -- core --------------------------------------------------------------------
-    def transmit_blocks(self, blocks: torch.Tensor, no: torch.Tensor):
+    def transmit_blocks(self, blocks: torch.Tensor, no: torch.Tensor, plan: DrawPlan | None = None):
         """Send a ``[num_blocks, k_info]`` bit matrix through the PHY in one pass.
 
         :input blocks: [B, k_info], float 0/1.
         :input no: [B], noise variance per complex symbol for each block.
+        :input plan: which blocks form which item and each item's seeds
+            (:class:`~semlink.phy.channels.draws.DrawPlan`); `None`: every block
+            is its own item and all draws come from the channel's generator.
         :output rx: [B, k_info], float 0/1, decoded payload bits.
         :output crc_ok: [B] bool, or `None` without CRC.
+
+        After the call, :attr:`last_iterations` holds the BP iterations of
+        every block ([B] int64; `None` uncoded).
         """
         cfg = self.config
         num_blocks = blocks.shape[0]
         if num_blocks == 0:
+            self.last_iterations = (torch.zeros(0, dtype=torch.int64, device=self.device)
+                                    if self.decoder else None)
             return blocks.clone(), (torch.ones(0, dtype=torch.bool, device=self.device)
                                     if self.crc_encoder else None)
         u = self.crc_encoder(blocks) if self.crc_encoder else blocks
         c = self.encoder(u) if self.encoder else u
         if self.symbol_padding:
             c = torch.nn.functional.pad(c, (0, self.symbol_padding))
+        if self.bit_interleaver is not None:
+            c = self.bit_interleaver.interleave(c)
         x = self.mapper(c)
-        y, no_eff = self.channel(x, no)
+        y, no_eff = self.channel.transmit_items(x, no, plan)
         llr = self.demapper(y, no_eff)
+        if self.bit_interleaver is not None:
+            llr = self.bit_interleaver.deinterleave(llr)
         if self.symbol_padding:
             llr = llr[:, : cfg.n]
-        u_hat = self.decoder(llr) if self.decoder else (llr > 0).to(llr.dtype)
+        if self.decoder:
+            u_hat, self.last_iterations = self.decoder(llr)
+        else:
+            u_hat, self.last_iterations = (llr > 0).to(llr.dtype), None
         if self.crc_decoder:
             rx, crc_ok = self.crc_decoder(u_hat)
             return rx, crc_ok.reshape(-1)
         return u_hat, None
 
-    def transmit(self, bitstreams, snr_db=None, ebno_db=None):
+    def transmit(self, bitstreams, snr_db=None, ebno_db=None, draw_seeds=None, group_seeds=None):
         """Transmit a batch of variable-length bitstreams.
 
         :param bitstreams: list of 1-D 0/1 arrays/tensors (any length, 0 allowed).
         :param snr_db: Es/N0 [dB] per channel use, scalar or one per item.
         :param ebno_db: Eb/N0 [dB] instead of ``snr_db`` (``Eb`` per code input bit).
+        :param draw_seeds: one int per item: the seed of that item's noise and
+            fading, so an item's received bits do not depend on the rest of
+            the batch. `None`: drawn from the channel's generator (reproducible
+            per call, but then an item's noise depends on its batch).
+        :param group_seeds: one int per item; items with the same value share
+            the ``coherence: item`` fading coefficient (the streams of one
+            image). `None`: every item is its own group.
         :returns: ``(received, report)``: list of uint8 tensors (same lengths),
             and a :class:`DigitalReport`.
         """
@@ -225,7 +326,11 @@ class DigitalChain:
         blocks, seg = segment(streams, cfg.k_info, device=self.device)
         no_item = torch.as_tensor(snr_db_to_no(snr), dtype=blocks.dtype, device=self.device)
         no_block = no_item[seg.block_item]
-        rx_blocks, crc_ok = self.transmit_blocks(blocks, no_block)
+        nb = seg.blocks_per_item.cpu().numpy()
+        seeds, groups = item_draw_seeds(self.channel, len(streams), draw_seeds, group_seeds)
+        plan = DrawPlan.build(nb, nb * self.symbols_per_block, seeds, groups,
+                              block_symbols=self.symbols_per_block)
+        rx_blocks, crc_ok = self.transmit_blocks(blocks, no_block, plan)
         received = reassemble(rx_blocks, seg)
         return received, self._report(blocks, rx_blocks, crc_ok, seg, snr)
 
@@ -247,11 +352,20 @@ class DigitalChain:
         pad = seg.padding_bits.cpu().numpy() + nb * self.symbol_padding
         failed_np = failed.cpu().numpy()
         splits = np.split(failed_np, np.cumsum(nb)[:-1]) if num_items else []
+        iters = np.full(num_items, np.nan)
+        if self.last_iterations is not None and num_items:
+            total = torch.zeros(num_items, dtype=torch.float64, device=self.device)
+            total.index_add_(0, seg.block_item, self.last_iterations.to(torch.float64))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                iters = total.cpu().numpy() / nb
         return DigitalReport(
             info_bits=seg.lengths.cpu().numpy(), bit_errors=bit_errors.cpu().numpy(),
             blocks=nb, block_errors=block_errors.cpu().numpy(), crc_failures=crc_fail.cpu().numpy(),
-            padding_bits=pad, channel_uses=nb * self.channel_uses_per_block,
-            block_failed=splits, snr_db=snr)
+            padding_bits=pad,
+            channel_uses=nb * self.channel_uses_per_block + self.pilots_per_item * (nb > 0),
+            block_failed=splits, snr_db=snr,
+            ebno_db=snr - 10.0 * math.log10(self.info_bits_per_channel_use),
+            decoder_iterations=iters)
 
     def describe(self) -> dict:
         """Plain-dict description for results files."""
@@ -259,6 +373,10 @@ class DigitalChain:
         return {"code": cfg.code, "k": cfg.k, "n": cfg.n, "crc": cfg.crc, "k_info": cfg.k_info,
                 "rate": cfg.rate, "modulation": self.modulation,
                 "bits_per_symbol": self.bits_per_symbol,
+                "max_iter": self.max_iter if self.decoder else None,
+                "early_termination": self.early_termination if self.decoder else None,
+                "interleaver": self.interleaver,
                 "channel": type(self.channel).__name__,
                 "symbols_per_block": self.symbols_per_block,
                 "pilots_per_block": self.pilots_per_block}
+

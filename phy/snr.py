@@ -111,7 +111,10 @@ def db_range(start: float, stop: float, step: float) -> list[float]:
 
     :raises ValueError: ``step`` is 0 or does not lead from ``start`` to ``stop``.
     """
-    if step == 0 or (stop - start) / step < 0:
-        raise ValueError(f"step {step} does not go from {start} to {stop}")
+    if step == 0:
+        raise ValueError("the step must not be 0")
+    if (stop - start) / step < 0:
+        raise ValueError(f"step {step:g} does not go from {start:g} to {stop:g}; "
+                         f"use step {-step:g} (a negative step runs downwards)")
     count = int(math.floor((stop - start) / step + 1e-9)) + 1
     return [round(start + i * step, 10) for i in range(count)]

@@ -77,7 +77,10 @@ class ImageFileCodec(Codec):
     stream_kinds = {"bits": "digital"}
     quality_range: tuple[float, float] = (1, 100)
     continuous_quality = False
+    deterministic_decode = True     # the file decoder depends only on the bits
     tool = ""
+    #: fixed encoder options, recorded in results (see :meth:`params`)
+    encoder_settings: dict = {}
 
     def __init__(self, rate_bpp: float | None = None, symbols_per_image: int | None = None,
                  quality: float | None = None, profile: str = "default",
@@ -119,7 +122,12 @@ class ImageFileCodec(Codec):
     def budget_bits(self, height: int, width: int) -> int | None:
         """Maximum file size in bits for an image, or `None` (fixed quality)."""
         if self.rate_bpp is not None:
-            return int(math.floor(self.rate_bpp * height * width))
+            bits = int(math.floor(self.rate_bpp * height * width))
+            if bits < 8:
+                raise ValueError(f"{self.name}: rate_bpp={self.rate_bpp} gives a budget of {bits} "
+                                 f"bits for a {height}x{width} image, less than one byte; raise "
+                                 "rate_bpp or use larger images")
+            return bits
         symbols = self.symbols_per_image
         if self.bandwidth_ratio is not None:
             symbols = int(math.floor(self.bandwidth_ratio * 3 * height * width + 1e-6))
@@ -128,6 +136,11 @@ class ImageFileCodec(Codec):
                 raise ValueError(f"{self.name}: a symbol budget needs the PHY profile; "
                                  "run it through a link (or call attach_phy)")
             blocks = symbols // self._chain.channel_uses_per_block
+            if blocks == 0:
+                raise ValueError(f"{self.name}: the budget of {symbols} channel uses for a "
+                                 f"{height}x{width} image is below one code block "
+                                 f"({self._chain.channel_uses_per_block} channel uses); raise "
+                                 "symbols_per_image/bandwidth_ratio or use larger images")
             return blocks * self._chain.config.k_info
         return None
 
@@ -138,9 +151,19 @@ class ImageFileCodec(Codec):
         return (self._chain.channel_uses_per_block, self._chain.config.k_info)
 
     def params(self) -> dict:
+        """Rate control as given (one of four is set), the fixed encoder settings and the tool."""
         return {"rate_bpp": self.rate_bpp, "symbols_per_image": self.symbols_per_image,
                 "bandwidth_ratio": self.bandwidth_ratio, "quality": self.quality,
-                "tool": self.tool}
+                "quality_range": list(self.quality_range),
+                "encoder_settings": dict(self.encoder_settings), "tool": self.tool}
+
+    def tools(self) -> dict[str, str]:
+        """Library versions behind the encoder/decoder (Pillow, and OpenJPEG/libjpeg/libheif/x265)."""
+        return {"pillow": _pillow_version(), **self.tool_versions()}
+
+    @abstractmethod
+    def tool_versions(self) -> dict[str, str]:
+        """Versions of the codec library itself, e.g. ``{"openjpeg": "2.5.3"}``."""
 
     # -- search ------------------------------------------------------------------------
     def fit(self, im: Image.Image, budget_bits: int) -> tuple[bytes, float]:
@@ -254,6 +277,8 @@ class JPEG2000Codec(ImageFileCodec):
     name = "jpeg2000"
     quality_range = (2.0, 2400.0)
     continuous_quality = True
+    encoder_settings = {"codestream": "j2k", "wavelet": "irreversible 9/7", "mct": 1,
+                        "quality_mode": "rates", "num_resolutions": "min(6, log2(min side) - 1)"}
 
     def check_tool(self) -> str:
         from PIL import features
@@ -261,6 +286,11 @@ class JPEG2000Codec(ImageFileCodec):
         if not features.check("jpg_2000"):
             raise ImportError("jpeg2000 needs Pillow built with OpenJPEG: pip install -U pillow")
         return f"OpenJPEG {features.version('jpg_2000')} via Pillow {_pillow_version()}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from PIL import features
+
+        return {"openjpeg": str(features.version("jpg_2000"))}
 
     def encode_file(self, im, quality):
         levels = max(1, min(6, int(math.log2(max(1, min(im.size)))) - 1))
@@ -279,9 +309,16 @@ class JPEGCodec(ImageFileCodec):
 
     name = "jpeg"
     quality_range = (1, 95)
+    encoder_settings = {"subsampling": "4:2:0", "optimize": True}
 
     def check_tool(self) -> str:
         return f"libjpeg via Pillow {_pillow_version()}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from PIL import features
+
+        turbo = bool(features.check_feature("libjpeg_turbo"))
+        return {"libjpeg-turbo" if turbo else "libjpeg": str(features.version("jpg"))}
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()
@@ -298,6 +335,7 @@ class HEVCIntraCodec(ImageFileCodec):
 
     name = "hevc_intra"
     quality_range = (1, 100)
+    encoder_settings = {"container": "heif", "chroma": "4:2:0", "encoder": "x265"}
 
     def check_tool(self) -> str:
         heif = require("pillow_heif", "codec hevc_intra")
@@ -307,6 +345,13 @@ class HEVCIntraCodec(ImageFileCodec):
                               "pip install -U pillow-heif")
         self._heif = heif
         return f"{info['encoders']['x265']} via libheif {info['libheif']}"
+
+    def tool_versions(self) -> dict[str, str]:
+        from importlib.metadata import version
+
+        info = self._heif.libheif_info()
+        return {"pillow_heif": version("pillow-heif"), "libheif": str(info["libheif"]),
+                "x265": str(info["encoders"]["x265"])}
 
     def encode_file(self, im, quality):
         buf = io.BytesIO()

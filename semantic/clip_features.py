@@ -22,10 +22,13 @@ Model sources, through open_clip's own loading code:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
 from semlink.extras import require
+from semlink.provenance import ModelRecord, is_test_model, state_dict_record
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -58,6 +61,7 @@ class ClipFeatures(nn.Module):
                 "open_clip_pytorch_model.bin (or model='local-dir:/path')") from exc
         self.tokenizer = open_clip.get_tokenizer(model)
         self.model_name, self.pretrained = model, pretrained
+        self.custom_config = config is not None
         n_layers = len(self.clip.visual.transformer.resblocks)
         layers = sorted(int(i) for i in layers)
         if not layers or layers[0] < 1 or layers[-1] > n_layers or len(set(layers)) != len(layers):
@@ -111,4 +115,28 @@ class ClipFeatures(nn.Module):
         return {"model": self.model_name, "pretrained": self.pretrained, "layers": self.layers,
                 "frozen": self.frozen, "image_size": list(self.image_size),
                 "patch_size": self.patch_size, "width": self.width,
-                "random_init": self.pretrained is None}
+                "random_init": self.pretrained is None, "custom_config": self.custom_config}
+
+    def weights_path(self) -> str | None:
+        """The file or folder the weights were loaded from, when known (`None` for an
+        open_clip tag resolved in its cache, and for random initialisation)."""
+        if self.model_name.startswith("local-dir:"):
+            return self.model_name.split(":", 1)[1]
+        if self.pretrained and Path(self.pretrained).exists():
+            return self.pretrained
+        return None
+
+    def models(self, trained_in: str | None = None) -> list[ModelRecord]:
+        """The CLIP backbone as run now: hash of its current weights, ``random_init`` when
+        ``pretrained`` is `None` (not from pretrained weights).
+
+        :param trained_in: the checkpoint that holds these weights when they were
+            trained with a codec (UO-ISC without a pretrained VLM); recorded as the path.
+        """
+        path = trained_in or self.weights_path()
+        ref = f"open_clip:{self.model_name}:{self.pretrained or 'none'}"
+        extra = {**self.describe(), "trained_with_codec": trained_in is not None}
+        rec = state_dict_record("clip", ref, self.clip.state_dict(), path=path,
+                                random_init=self.pretrained is None, extra=extra)
+        rec.test_model = rec.test_model or is_test_model(self.weights_path())
+        return [rec]

@@ -19,6 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from semlink.provenance import ModelRecord
 from semlink.registry import Registry
 
 from .payload import Payload, ReceivedPayload, Reconstruction
@@ -29,15 +30,21 @@ class Codec(ABC):
 
     Subclasses set :attr:`stream_profiles` (stream name -> default profile
     name) and :attr:`stream_kinds` (stream name -> ``"digital"``/``"analog"``),
-    and implement :meth:`encode`, :meth:`decode` and :meth:`params`.
+    and implement :meth:`encode`, :meth:`decode` and :meth:`params`; codecs that
+    run external tools or learned models also implement :meth:`tools` and
+    :meth:`models` (results record all three through :meth:`provenance`).
     ``deterministic_encode = True`` lets sweeps reuse one encoding across
-    channels and SNR points.
+    channels and SNR points. ``deterministic_decode = True`` declares that
+    :meth:`decode` depends only on the received streams and side information
+    (not on reports, SNR or random numbers), so sweeps reuse the error-free
+    reconstruction's metrics wherever every digital stream arrives intact.
     """
 
     name: str = "codec"
     stream_profiles: dict[str, str] = {}
     stream_kinds: dict[str, str] = {}
     deterministic_encode: bool = True
+    deterministic_decode: bool = False
 
     def bind_profiles(self, mapping: dict[str, str] | None) -> None:
         """Override stream -> profile bindings (from a scenario file)."""
@@ -55,13 +62,43 @@ class Codec(ABC):
     def encode(self, images: list, queries: list | None = None) -> Payload:
         """Images (list of [3, H, W] float in [0, 1]) and optional queries -> payload."""
 
+    def encode_items(self, items: list) -> Payload:
+        """Encode dataset items (objects with ``image``, ``captions``, ``queries``).
+
+        Sweeps call this; the default encodes the images with their queries
+        (`None` when no item has any). Codecs that send the dataset's
+        captions (the ``text`` codec) override it.
+        """
+        queries = [list(it.queries) for it in items]
+        return self.encode([it.image for it in items], queries=queries if any(queries) else None)
+
     @abstractmethod
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         """Received payload -> reconstruction (same number of images)."""
 
     def params(self) -> dict[str, Any]:
-        """The codec's parameters, JSON-able, as recorded in results."""
+        """The codec's resolved parameters (defaults filled in), JSON-able, as recorded in results."""
         return {}
+
+    def tools(self) -> dict[str, str]:
+        """External tools this codec runs, name -> version (e.g. ``{"openjpeg": "2.5.3"}``)."""
+        return {}
+
+    def models(self) -> list[ModelRecord]:
+        """Every model whose weights this codec runs: id/path, weight hash, flags.
+
+        Codecs with learned parts return one :class:`~semlink.provenance.ModelRecord`
+        per model (checkpoint, backbone, ...); ``random_init``/``test_model``
+        flags make a tiny or random model visible in results, summaries and plots.
+        """
+        return []
+
+    def provenance(self) -> dict[str, Any]:
+        """What results record per codec setting: resolved ``params``, ``tools``, ``models``
+        (as dicts) and the resolved ``stream_profiles``."""
+        return {"params": self.params(), "tools": self.tools(),
+                "models": [m.to_dict() for m in self.models()],
+                "stream_profiles": dict(self.stream_profiles)}
 
     def attach_phy(self, chains: dict) -> None:
         """Receive stream name -> chain before encoding (for symbol budgets); default: ignore."""

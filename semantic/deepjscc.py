@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semlink.provenance import ModelRecord, hash_path, state_dict_record
+
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 
@@ -137,6 +139,14 @@ def load_checkpoint(path, map_location="cpu") -> tuple[DeepJSCC, dict]:
     return model, ckpt
 
 
+def training_metadata(meta: dict) -> dict:
+    """A checkpoint's ``meta`` without training state (RNG states), JSON-able, for results."""
+    import json
+
+    out = {k: v for k, v in meta.items() if not k.startswith("rng_")}
+    return json.loads(json.dumps(out, default=str))
+
+
 def builtin_checkpoint(ratio: float) -> Path:
     """Path of the checkpoint shipped in the package for ``ratio``."""
     c = channels_for_ratio(ratio)
@@ -167,13 +177,29 @@ class DeepJSCCCodec(Codec):
         self.model, ckpt = load_checkpoint(path)
         self.model.to(device)
         self.device = device
+        self.checkpoint_ref = "builtin" if checkpoint == "builtin" else str(checkpoint)
         self.checkpoint = str(path)
         self.meta = ckpt.get("meta", {})
+        self.step = ckpt.get("step")
         self.stream_profiles = {"symbols": profile}
+        self._models: list[ModelRecord] | None = None
 
     def params(self) -> dict:
-        return {"checkpoint": self.checkpoint, "ratio": self.model.c / 96,
+        return {"checkpoint": self.checkpoint, "checkpoint_ref": self.checkpoint_ref,
+                "ratio": self.model.c / 96, "c": self.model.c, "device": self.device,
                 "train_snr_db": self.meta.get("snr_db"), "train_channel": self.meta.get("channel")}
+
+    def models(self) -> list[ModelRecord]:
+        """The checkpoint: hash of the loaded weights, file hash, training metadata as stored."""
+        if self._models is None:
+            ref = (f"builtin:{Path(self.checkpoint).name}" if self.checkpoint_ref == "builtin"
+                   else self.checkpoint_ref)
+            self._models = [state_dict_record(
+                "deepjscc", ref, self.model.state_dict(), path=self.checkpoint,
+                extra={"file_sha256": hash_path(self.checkpoint), "step": self.step,
+                       "training": training_metadata(self.meta),
+                       "meta_written_by_training_command": "written_by" in self.meta})]
+        return self._models
 
     @torch.no_grad()
     def encode(self, images, queries=None) -> Payload:

@@ -80,6 +80,10 @@ class StreamReport:
     ``bits``/``bit_errors``/``blocks``/``block_errors``/``crc_failures`` are
     zero for analog streams; ``channel_uses`` counts complex symbols incl.
     pilots; ``block_failed`` lists the receiver's per-block failure flags.
+    ``snr_db`` is the Es/N0 [dB] per transmitted complex symbol; ``ebno_db``
+    the Eb/N0 [dB] of a digital stream (``Eb`` per code input bit, pilots
+    charged to the bits; NaN for analog streams); ``decoder_iterations`` the
+    mean LDPC iterations per code block (NaN when not LDPC-coded).
     """
 
     kind: str
@@ -92,6 +96,9 @@ class StreamReport:
     crc_failures: np.ndarray
     block_failed: list
     k_info: int = 0
+    snr_db: np.ndarray | None = None
+    ebno_db: np.ndarray | None = None
+    decoder_iterations: np.ndarray | None = None
 
 
 @dataclass

@@ -63,6 +63,7 @@ class RawPixels(Codec):
     """
 
     name = "raw_pixels"
+    deterministic_decode = True
     stream_kinds = {"pixels": "digital"}
 
     def __init__(self, bit_depth: int = 8, downsample: int = 1, profile: str = "default") -> None:

@@ -3,18 +3,21 @@
 Random ``crop x crop`` patches (with horizontal flips) of the training
 images are encoded, power-normalised, sent through a semlink channel at the
 training SNR (the same differentiable Sionna-block channel as in sweeps,
-with its equalisation) and decoded; the loss is the MSE. Adam. Checkpoints
+with its equalisation) and decoded; the loss is the MSE. Adam. Runs on the shared
+training loop (:mod:`semlink.semantic.training.loop`): checkpoints
 (``last.pt``, atomic) every ``checkpoint_every`` steps with optimizer and
 RNG state, so ``resume=True`` continues exactly; a CSV log
 (``train_log.csv``); evaluation through the real analog chain at several SNRs
-(``eval.csv``).
+(``eval.csv``); at the end ``model.pt``, the weights with the training
+metadata and without optimizer/RNG state (the shippable file).
 """
 
 from __future__ import annotations
 
 import csv
 import math
-import time
+import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +25,11 @@ import torch
 import torch.nn.functional as F
 
 from semlink.phy import AnalogChain, make_channel, snr_db_to_no
+from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
+from .training import TRAINERS, Option
+from .training.loop import Trainer, run_training
 
 
 def _images(path: str, key: str) -> list[torch.Tensor]:
@@ -31,6 +37,30 @@ def _images(path: str, key: str) -> list[torch.Tensor]:
 
     ds = ImageDataset(path, key=key)
     return [ds[i].image for i in range(len(ds))]
+
+
+def _fingerprint(images: list[torch.Tensor]) -> str:
+    """Content hash of decoded images (format- and location-independent)."""
+    return hash_state_dict({f"{i:06d}": img for i, img in enumerate(images)})
+
+
+def _provenance_meta(arguments: dict, images, eval_images) -> dict:
+    """What the training command writes into every checkpoint about how it was made."""
+    from semlink import __version__
+
+    versions = package_versions()
+    return {"written_by": "semlink train deepjscc (semlink.semantic.train_deepjscc)",
+            "arguments": arguments, "argv": shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+            "data_sha256": _fingerprint(images),
+            "eval_data_sha256": _fingerprint(eval_images) if eval_images else None,
+            "semlink_version": __version__, "git_revision": git_revision(),
+            "torch": torch.__version__, "sionna": versions.get("sionna-no-rt")}
+
+
+def export_path(out: str | Path) -> Path:
+    """``OUT/model.pt``: the final weights + metadata, without optimizer and RNG state
+    (what ships in ``semantic/weights/``)."""
+    return Path(out) / "model.pt"
 
 
 def _batch(images, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
@@ -75,105 +105,148 @@ def evaluate(model: DeepJSCC, images, snrs, channel, seed: int = 0, device: str 
     return out
 
 
+@TRAINERS.register("deepjscc", "deep JSCC (Bourtsoulatze et al. 2019): MSE through the channel")
+class DeepJSCCTrainer(Trainer):
+    """Deep JSCC trainer (see the module docstring); ``semlink train deepjscc``.
+
+    :param data: training images (folder or glob).
+    :param snr_db: training Es/N0 [dB].
+    :param ratio: bandwidth ratio k/n (= c / 96).
+    :param channel: channel name or spec (``awgn``, ``rayleigh``, ...).
+    :param steps: optimisation steps; ``batch_size`` random ``crop x crop`` patches each.
+    :param lr_decay_step: from this step on the learning rate is ``lr / 10`` (the
+        paper lowers Adam's rate from 1e-3 to 1e-4 late in training).
+    :param eval_data: held-out images evaluated at the end at ``eval_snr_db`` (``eval.csv``).
+    """
+
+    name = "deepjscc"
+    log_fields = ("loss_mse", "train_psnr_db")
+    OPTIONS = (
+        Option("data", "str", None, "training images (folder or glob)", required=True),
+        Option("snr_db", "float", 10.0, "training Es/N0 [dB]"),
+        Option("ratio", "float", 1 / 6, "bandwidth ratio k/n = c/96"),
+        Option("channel", "str", "awgn", "channel name, e.g. awgn, rayleigh"),
+        Option("steps", "int", 3000, "optimisation steps"),
+        Option("batch_size", "int", 16, "patches per step"),
+        Option("crop", "int", 64, "random crop size (multiple of 4)"),
+        Option("lr", "float", 1e-3, "Adam learning rate"),
+        Option("lr_decay_step", "int", None, "from this step on, lr/10"),
+        Option("seed", "int", 0, "seed of init, batches and channel"),
+        Option("eval_data", "str", None, "held-out images evaluated at the end"),
+        Option("eval_snr_db", "floats", [0.0, 5.0, 10.0, 15.0, 20.0], "evaluation Es/N0 points [dB]"),
+        Option("device", "str", "cpu", "torch device"),
+    )
+
+    def __init__(self, data: str, snr_db: float = 10.0, ratio: float = 1 / 6, channel="awgn",
+                 steps: int = 3000, batch_size: int = 16, crop: int = 64, lr: float = 1e-3,
+                 lr_decay_step: int | None = None, seed: int = 0, eval_data: str | None = None,
+                 eval_snr_db=(0, 5, 10, 15, 20), device: str = "cpu") -> None:
+        for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if crop % 4:
+            raise ValueError(f"crop must be a multiple of 4, got {crop}")
+        self.c = channels_for_ratio(ratio)
+        self.images = _images(data, "--data")
+        self.eval_images = _images(eval_data, "--eval-data") if eval_data else []
+        self.steps, self.batch_size, self.crop, self.lr = steps, batch_size, crop, lr
+        self.lr_decay_step, self.device, self.channel_spec = lr_decay_step, device, channel
+        self.eval_data, self.eval_snr_db = eval_data, list(eval_snr_db)
+        self.meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(snr_db),
+                     "ratio": self.c / 96, "channel": channel, "crop": crop,
+                     "batch_size": batch_size, "lr": lr, "lr_decay_step": lr_decay_step,
+                     "data": str(data), "num_train_images": len(self.images), "seed": seed}
+        # how this run was made (not compared on resume): written into every checkpoint
+        arguments = {"data": str(data), "snr_db": float(snr_db), "ratio": ratio,
+                     "channel": channel, "steps": steps, "batch_size": batch_size, "crop": crop,
+                     "lr": lr, "lr_decay_step": lr_decay_step, "seed": seed,
+                     "eval_data": eval_data, "eval_snr_db": [float(v) for v in eval_snr_db],
+                     "device": device}
+        self.provenance = _provenance_meta(arguments, self.images, self.eval_images)
+        torch.manual_seed(seed)
+        self.model = DeepJSCC(self.c).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.ch = make_channel(channel, seed=seed + 1, device=device)
+        self.no = snr_db_to_no(snr_db)
+        self.model.train()
+
+    def config(self) -> dict:
+        return {"c": self.c, **{k: v for k, v in self.meta.items() if k != "paper"},
+                "steps": self.steps}
+
+    def total_steps(self) -> int:
+        return self.steps
+
+    def train_step(self, step: int) -> dict[str, float]:
+        model, opt, device = self.model, self.opt, self.device
+        for group in opt.param_groups:
+            group["lr"] = self.lr / 10 if self.lr_decay_step and step >= self.lr_decay_step else self.lr
+        x = _batch(self.images, self.batch_size, self.crop, self.gen).to(device)
+        s = model.to_symbols(x)
+        y, _ = self.ch(s, torch.full((x.shape[0],), self.no, device=device))
+        rec = model.from_symbols(y, x.shape[-2:])
+        loss = F.mse_loss(rec, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return {"loss_mse": loss.item(), "train_psnr_db": 10 * math.log10(1 / loss.item())}
+
+    def save_checkpoint(self, path: Path, step: int, seconds: float) -> None:
+        self.meta.update(rng_data=self.gen.get_state(), rng_channel=self.ch.generator.get_state(),
+                         train_seconds=seconds)
+        save_checkpoint(path, self.model, {**self.meta, **self.provenance}, self.opt, step)
+
+    def restore(self, path: Path) -> tuple[int, float, dict]:
+        model, ckpt = load_checkpoint(path, map_location=self.device)
+        self.model = model.to(self.device).train()
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.opt.load_state_dict(ckpt["optimizer"])
+        meta = ckpt["meta"]
+        self.gen.set_state(meta["rng_data"])
+        self.ch.generator.set_state(meta["rng_channel"])
+        saved = {"c": ckpt["c"], **{k: meta.get(k) for k in self.meta if k != "paper"},
+                 "steps": self.steps}
+        return int(ckpt["step"]), float(meta.get("train_seconds", 0.0)), saved
+
+    def finish(self, out_dir: Path, result: dict) -> dict:
+        extra = {}
+        if self.eval_images:
+            extra["eval_psnr_db"] = self._evaluate(out_dir, result)
+        export = export_path(out_dir)
+        meta = {k: v for k, v in {**self.meta, **self.provenance}.items() if not k.startswith("rng_")}
+        save_checkpoint(export, self.model, meta, None, result["steps"])
+        extra["model"] = str(export)
+        return extra
+
+    def _evaluate(self, out_dir: Path, result: dict) -> dict:
+        ev = evaluate(self.model, self.eval_images, self.eval_snr_db, self.channel_spec,
+                      device=self.device)
+        with open(out_dir / "eval.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["snr_db", "psnr_db"])
+            for k, v in ev.items():
+                w.writerow([k, f"{v:.3f}"])
+        self.meta.update(eval_psnr_db=ev, eval_data=str(self.eval_data))
+        save_checkpoint(out_dir / "last.pt", self.model, {**self.meta, **self.provenance},
+                        self.opt, result["steps"])
+        return ev
+
+
 def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 / 6,
                    channel="awgn", steps: int = 3000, batch_size: int = 16, crop: int = 64,
                    lr: float = 1e-3, seed: int = 0, resume: bool = False,
                    eval_data: str | None = None, eval_snr_db=(0, 5, 10, 15, 20),
                    checkpoint_every: int = 250, log_every: int = 25, device: str = "cpu",
                    progress: bool | None = None, lr_decay_step: int | None = None) -> dict:
-    """Train (or resume) a deep JSCC model; return final metrics and file paths.
+    """Train (or resume) a deep JSCC model into ``out``; return final metrics and file paths.
 
-    ``lr_decay_step``: from this step on the learning rate is ``lr / 10`` (the
-    paper lowers Adam's rate from 1e-3 to 1e-4 late in training).
+    :class:`DeepJSCCTrainer` on the shared loop
+    (:func:`~semlink.semantic.training.loop.run_training`).
     """
-    for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop),
-                    ("checkpoint_every", checkpoint_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
-    if crop % 4:
-        raise ValueError(f"crop must be a multiple of 4, got {crop}")
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    last = out_dir / "last.pt"
-    c = channels_for_ratio(ratio)
-    images = _images(data, "--data")
-    eval_images = _images(eval_data, "--eval-data") if eval_data else []
-    meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(snr_db),
-            "ratio": c / 96, "channel": channel, "crop": crop, "batch_size": batch_size,
-            "lr": lr, "lr_decay_step": lr_decay_step, "data": str(data),
-            "num_train_images": len(images), "seed": seed}
-    torch.manual_seed(seed)
-    model = DeepJSCC(c).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    gen = torch.Generator().manual_seed(seed)
-    ch = make_channel(channel, seed=seed + 1, device=device)
-    step, seconds = 0, 0.0
-    if resume and last.exists():
-        model, ckpt = load_checkpoint(last, map_location=device)
-        model.to(device).train()
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        opt.load_state_dict(ckpt["optimizer"])
-        step = ckpt["step"]
-        gen.set_state(ckpt["meta"]["rng_data"])
-        ch.generator.set_state(ckpt["meta"]["rng_channel"])
-        seconds = ckpt["meta"].get("train_seconds", 0.0)
-        if ckpt["meta"].get("snr_db") != float(snr_db) or ckpt["c"] != c:
-            raise ValueError(f"--resume: {last} was trained with snr_db={ckpt['meta'].get('snr_db')}, "
-                             f"c={ckpt['c']}; use the same settings or another --out")
-    elif last.exists():
-        raise ValueError(f"{last} exists; pass --resume to continue or choose another --out")
-    log_path = out_dir / "train_log.csv"
-    new_log = not (resume and log_path.exists())
-    log = open(log_path, "w" if new_log else "a", newline="")
-    writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "loss_mse", "train_psnr_db", "seconds"])
-    no = snr_db_to_no(snr_db)
-    bar = None
-    show = progress if progress is not None else __import__("sys").stderr.isatty()
-    if show:
-        from tqdm import tqdm
-
-        bar = tqdm(total=steps, initial=step, unit="step", desc="deepjscc")
-    model.train()
-    t0 = time.perf_counter() - seconds
-    try:
-        while step < steps:
-            for group in opt.param_groups:
-                group["lr"] = lr / 10 if lr_decay_step and step >= lr_decay_step else lr
-            x = _batch(images, batch_size, crop, gen).to(device)
-            s = model.to_symbols(x)
-            y, _ = ch(s, torch.full((x.shape[0],), no, device=device))
-            rec = model.from_symbols(y, x.shape[-2:])
-            loss = F.mse_loss(rec, x)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            step += 1
-            if step % log_every == 0 or step == steps:
-                writer.writerow([step, f"{loss.item():.6g}", f"{10 * math.log10(1 / loss.item()):.3f}",
-                                 f"{time.perf_counter() - t0:.1f}"])
-                log.flush()
-            if bar:
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4g}")
-            if step % checkpoint_every == 0 or step == steps:
-                meta.update(rng_data=gen.get_state(), rng_channel=ch.generator.get_state(),
-                            train_seconds=time.perf_counter() - t0)
-                save_checkpoint(last, model, meta, opt, step)
-    finally:
-        log.close()
-        if bar:
-            bar.close()
-    result = {"checkpoint": str(last), "steps": step, "train_seconds": time.perf_counter() - t0}
-    if eval_images:
-        ev = evaluate(model, eval_images, list(eval_snr_db), channel, device=device)
-        with open(out_dir / "eval.csv", "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["snr_db", "psnr_db"])
-            for k, v in ev.items():
-                w.writerow([k, f"{v:.3f}"])
-        result["eval_psnr_db"] = ev
-        meta.update(eval_psnr_db=ev, eval_data=str(eval_data))
-        save_checkpoint(last, model, meta, opt, step)
-    return result
+    trainer = DeepJSCCTrainer(data, snr_db=snr_db, ratio=ratio, channel=channel, steps=steps,
+                              batch_size=batch_size, crop=crop, lr=lr, lr_decay_step=lr_decay_step,
+                              seed=seed, eval_data=eval_data, eval_snr_db=eval_snr_db,
+                              device=device)
+    return run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
+                        log_every=log_every, progress=progress)

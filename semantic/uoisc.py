@@ -26,8 +26,10 @@ Choices where the paper's text lost its symbols (all parameters):
 * Indices hit by failed code blocks are **kept as received** (taken modulo
   K when K is not a power of two): a bit error changes one segment of one
   token, which is the paper's robustness argument for short segments.
-* Queries: the first query of each image; ``default_query`` when an image
-  has none.
+* Queries: in training, each drawn image is paired with one of its own
+  queries, sampled uniformly among them (``train_uoisc.sample_pairs``); the
+  codec encodes with the first query of each image; ``default_query`` when
+  an image has none.
 
 Variants (paper Sec. IV): ``text_alignment=False`` (no FiLM, no relevance
 loss) and ``pretrained=None`` with ``frozen=False`` (same CLIP architecture,
@@ -36,6 +38,7 @@ random init, trained).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -43,6 +46,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from semlink.provenance import ModelRecord, state_dict_record
 
 from .clip_features import ClipFeatures
 from .codec import CODECS, Codec
@@ -230,7 +235,21 @@ class UOISCCodec(Codec):
         m = self.model
         return {"checkpoint": self.checkpoint, "segment_length": m.vq.l, "codebook_size": m.vq.K,
                 "dim": m.dim, "layers": m.clip.layers, "text_alignment": m.text_alignment,
-                "clip": m.clip.describe(), "bits_per_image": m.bits_per_image}
+                "clip": m.clip.describe(), "bits_per_image": m.bits_per_image,
+                "default_query": self.default_query, "device": self.device}
+
+    def models(self) -> list[ModelRecord]:
+        """The UO-ISC checkpoint (weights it holds) and the CLIP backbone as loaded."""
+        if getattr(self, "_models", None) is None:
+            own = {k: v for k, v in self.model.state_dict().items()
+                   if not (self.model.clip.frozen and k.startswith("clip."))}
+            meta = {k: v for k, v in self.meta.items() if not str(k).startswith("rng")}
+            rec = state_dict_record("uoisc", self.checkpoint, own, path=self.checkpoint,
+                                    extra={"config": self.config, "training": meta})
+            rec.extra = json.loads(json.dumps(rec.extra, default=str))
+            clip = self.model.clip.models(None if self.model.clip.frozen else self.checkpoint)
+            self._models = [rec, *clip]
+        return self._models
 
     def _prepare(self, images):
         size = self.model.clip.image_size

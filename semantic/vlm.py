@@ -28,6 +28,7 @@ labelled ``semlink-tiny-test-model`` and loading it emits a warning.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -36,6 +37,9 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from semlink.provenance import TEST_MODEL_MARKER as PROVENANCE_MARKER
+from semlink.provenance import ModelRecord, path_record
 
 DEFAULT_MODEL = "llava-hf/llava-interleave-qwen-0.5b-hf"
 TEST_MODEL_MARKER = "semlink-tiny-test-model"
@@ -71,6 +75,32 @@ def _missing_model_error(model: str, detail: str = "") -> FileNotFoundError:
         f"AutoProcessor.from_pretrained('{model}')\"`, then copy the Hugging Face cache "
         f"(~/.cache/huggingface) here or pass a local directory (e.g. {DEFAULT_MODEL!r} saved with "
         f"save_pretrained).")
+
+
+def model_dir(model: str) -> Path | None:
+    """The folder a LLaVA ``model`` (local folder or hub id in the local cache) loads from."""
+    if os.path.isdir(model):
+        return Path(model)
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        hit = try_to_load_from_cache(model, "config.json")
+    except Exception:  # invalid repo id, hub lib missing, ...
+        return None
+    return Path(hit).parent if isinstance(hit, str) and os.path.isfile(hit) else None
+
+
+def llava_model_record(model: str, role: str = "vlm_judge") -> ModelRecord:
+    """:class:`~semlink.provenance.ModelRecord` of a LLaVA model, without loading it:
+    the folder it loads from and its content hash (weights, config, tokenizer).
+
+    :raises FileNotFoundError: the model is not on this machine.
+    """
+    folder = model_dir(str(model))
+    if folder is None:
+        raise _missing_model_error(str(model))
+    rec = path_record(role, str(model), folder)
+    rec.test_model = rec.test_model or TEST_MODEL_MARKER in _read(folder / "README.md")
+    return rec
 
 
 def _in_hf_cache(model: str) -> bool:
@@ -117,7 +147,8 @@ class LlavaJudge:
         self.processor.tokenizer.padding_side = "left"  # decoder-only generation
         self.image_token_id = int(getattr(self.model.config, "image_token_id", None)
                                   or self.model.config.image_token_index)
-        self.is_test_model = is_dir and TEST_MODEL_MARKER in _read(Path(self.model_id) / "README.md")
+        self.is_test_model = is_dir and (TEST_MODEL_MARKER in _read(Path(self.model_id) / "README.md")
+                                         or (Path(self.model_id) / PROVENANCE_MARKER).exists())
         if self.is_test_model:
             warnings.warn(f"{self.model_id} is a tiny RANDOM semlink test model, not a real LLaVA",
                           stacklevel=2)
@@ -257,6 +288,12 @@ class LlavaJudge:
                 "device": str(self.device), "dtype": str(self.dtype),
                 "test_model": bool(self.is_test_model)}
 
+    def models(self) -> list[ModelRecord]:
+        """The judge's model: folder, content hash, ``test_model`` flag (see :func:`llava_model_record`)."""
+        rec = llava_model_record(self.model_id)
+        rec.extra.update(self.describe())
+        return [rec]
+
 
 def _read(path: Path) -> str:
     try:
@@ -321,4 +358,6 @@ def build_tiny_llava(path: str, seed: int = 0) -> str:
     (out / "README.md").write_text(
         f"# {TEST_MODEL_MARKER}\n\nTiny RANDOM LLaVA written by semlink.semantic.vlm.build_tiny_llava "
         "for tests. Its outputs are meaningless; never use it as a real model.\n", encoding="utf-8")
+    (out / PROVENANCE_MARKER).write_text(
+        json.dumps({"builder": "semlink.semantic.vlm.build_tiny_llava", "seed": seed}), encoding="utf-8")
     return str(out)

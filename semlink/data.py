@@ -373,6 +373,31 @@ class ImageDataset:
         for start in range(0, len(self), batch_size):
             yield [self[i] for i in range(start, min(start + batch_size, len(self)))]
 
+    def identity(self) -> dict:
+        """What makes this dataset what it is, for refusing a resume on changed inputs.
+
+        ``{"files": {name: {"size": bytes, "sha256": hex}}, "annotations": {...same for
+        captions/queries files}, "policy": {resize, crop, multiple_of, max_images}}``;
+        the files are the ones selected now (after sorting and ``max_images``).
+        """
+        import hashlib
+
+        def digest(path: str) -> dict:
+            h = hashlib.sha256()
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            return {"size": os.path.getsize(path), "sha256": h.hexdigest()}
+
+        notes = {k: digest(os.path.expanduser(os.fspath(p)))
+                 for k, p in (("captions", self.captions_path), ("queries", self.queries_path))
+                 if p is not None}
+        return {"files": {name: digest(full) for name, full in self._find_files()},
+                "annotations": notes,
+                "policy": {"resize": self.resize, "crop": self.crop,
+                           "multiple_of": int(self.multiple_of),
+                           "max_images": None if self.max_images is None else int(self.max_images)}}
+
     def describe(self) -> dict:
         """JSON-able summary: configuration, number of images and their names."""
         return {
@@ -387,3 +412,9 @@ class ImageDataset:
             "num_images": len(self),
             "names": self.names,
         }
+
+
+def load_captions(path: str, key: str = "captions") -> dict[str, list[str]]:
+    """Captions file (COCO captions JSON, JSON mapping, coco-sample annotations.json or
+    CSV ``file_name,caption``) -> ``{image basename: [captions]}`` (see the module docstring)."""
+    return _load_texts(os.path.expanduser(os.fspath(path)), "caption", key)

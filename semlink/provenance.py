@@ -72,16 +72,37 @@ def hash_path(path: str | Path) -> str:
 
     A folder hashes the sorted relative names and bytes of all its files
     (hidden files and the test-model marker excluded), so the same weights
-    give the same hash wherever they are stored.
+    give the same hash wherever they are stored. Results are cached per
+    process, keyed on the files' names, sizes and modification times.
     """
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"hash_path: {p} does not exist")
-    h = hashlib.sha256()
-    files = [p] if p.is_file() else sorted(
+    files = _hashed_files(p)
+    key = (str(p.resolve()), tuple((str(f), *_stat(f)) for f in files))
+    if key not in _HASH_CACHE:
+        _HASH_CACHE[key] = _hash_files(p, files)
+    return _HASH_CACHE[key]
+
+
+#: hash_path results by (path, names, sizes, mtimes): a sweep hashes a model once per process
+_HASH_CACHE: dict[tuple, str] = {}
+
+
+def _stat(f: Path) -> tuple[int, int]:
+    st = f.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _hashed_files(p: Path) -> list[Path]:
+    return [p] if p.is_file() else sorted(
         f for f in p.rglob("*")
         if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts)
         and f.name != TEST_MODEL_MARKER)
+
+
+def _hash_files(p: Path, files: list[Path]) -> str:
+    h = hashlib.sha256()
     for f in files:
         if p.is_dir():
             h.update(str(f.relative_to(p).as_posix()).encode() + b"\0")
@@ -142,3 +163,52 @@ class ModelRecord:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelRecord":
+        """Inverse of :meth:`to_dict` (unknown keys are an error)."""
+        return cls(**data)
+
+    @property
+    def flags(self) -> list[str]:
+        """``["test_model"]``, ``["random_init"]``, both or none."""
+        return [f for f in ("test_model", "random_init") if getattr(self, f)]
+
+
+#: how a flag is shown in summaries, plot legends and warnings
+FLAG_MARKS = {"test_model": "TEST MODEL", "random_init": "RANDOM INIT"}
+
+
+def model_warnings(records: list[ModelRecord | dict], where: str) -> list[str]:
+    """One line per flagged model of ``records`` (dicts or :class:`ModelRecord`), naming ``where``.
+
+    A model flagged ``test_model`` is a tiny model built for tests: its
+    numbers mean nothing. ``random_init`` means the weights were not loaded
+    from a pretrained source (e.g. UO-ISC's "without pretrained VLM"
+    baseline, or a random backbone).
+    """
+    out = []
+    for r in records:
+        rec = r if isinstance(r, ModelRecord) else ModelRecord.from_dict(r)
+        for flag in rec.flags:
+            what = ("a tiny model built for tests: its numbers mean nothing"
+                    if flag == "test_model" else "randomly initialised, not pretrained weights")
+            out.append(f"{where}: {rec.role} {rec.ref!r} is {FLAG_MARKS[flag]} ({what})")
+    return out
+
+
+def state_dict_record(role: str, ref: str, state_dict, path: str | Path | None = None,
+                      random_init: bool = False, extra: dict | None = None) -> ModelRecord:
+    """A :class:`ModelRecord` for weights held in memory (hash of ``state_dict``).
+
+    ``test_model`` comes from the marker next to ``path`` (:func:`is_test_model`).
+    """
+    return ModelRecord(role=role, ref=str(ref), path=None if path is None else str(path),
+                       sha256=hash_state_dict(state_dict), random_init=bool(random_init),
+                       test_model=is_test_model(path), extra=dict(extra or {}))
+
+
+def path_record(role: str, ref: str, path: str | Path, extra: dict | None = None) -> ModelRecord:
+    """A :class:`ModelRecord` for weights loaded from ``path`` (file or folder; :func:`hash_path`)."""
+    return ModelRecord(role=role, ref=str(ref), path=str(path), sha256=hash_path(path),
+                       random_init=False, test_model=is_test_model(path), extra=dict(extra or {}))

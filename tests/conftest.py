@@ -33,3 +33,27 @@ def make_images(folder, count=4, sizes=None, seed=0):
 @pytest.fixture
 def image_dir(tmp_path):
     return make_images(tmp_path / "images")
+
+
+# --- shared data (../shared/data next to the repository, or $SEMLINK_DATA) -------------
+from pathlib import Path  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_data_dir(name: str = "") -> Path:
+    """The shared data folder ``name`` (e.g. ``"kodak24"``): ``$SEMLINK_DATA/name`` when the
+    variable is set, else ``../shared/data/name`` relative to the repository root.
+
+    Tests that need it FAIL (never skip) when it is absent: a test suite that
+    silently skips its data tests proves nothing.
+    """
+    env = os.environ.get("SEMLINK_DATA")
+    root = Path(env).expanduser() if env else REPO_ROOT / ".." / "shared" / "data"
+    path = (root / name).resolve()
+    if not path.is_dir():
+        pytest.fail(f"shared data {name or 'folder'!r} not found at {path} "
+                    f"({'SEMLINK_DATA=' + env if env else '../shared/data next to the repository'}); "
+                    "set SEMLINK_DATA=/path/to/data (holding kodak24/, coco-sample/) to run these tests",
+                    pytrace=False)
+    return path

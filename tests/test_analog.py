@@ -23,7 +23,7 @@ def test_power_normalisation_and_awgn_snr():
 
 
 def test_fading_with_pilots_counts_channel_uses_and_equalises():
-    chain = AnalogChain({"name": "rayleigh", "coherence_length": 100, "csi": "ls",
+    chain = AnalogChain({"name": "rayleigh", "coherence": {"symbols": 100}, "csi": "ls",
                          "num_pilots": 2}, seed=1)
     x = torch.exp(1j * torch.linspace(0, 6, 1000)).to(torch.complex64)
     rx, rep = chain.transmit([x, x[:150]], snr_db=40.0)

@@ -44,13 +44,13 @@ def test_rician_k_factor():
     assert h.var().item() == pytest.approx(1 / (k + 1), rel=0.02)
 
 
-@pytest.mark.parametrize("coherence", [1, 7, None])
-def test_coherence_length_structure(coherence):
-    ch = RayleighChannel(coherence_length=coherence, seed=3)
+@pytest.mark.parametrize("coherence", [{"symbols": 1}, {"symbols": 7}, "block", "item"])
+def test_coherence_structure(coherence):
+    ch = RayleighChannel(coherence=coherence, seed=3)
     x = torch.ones(4, 50, dtype=torch.complex64)
     _, no_eff = ch(x, 1.0)              # no_eff = 1/|h|^2 reveals the coefficients
     g = no_eff.numpy()
-    L = 50 if coherence is None else coherence
+    L = coherence["symbols"] if isinstance(coherence, dict) else 50   # a row = one item
     for start in range(0, 50, L):
         seg = g[:, start:start + L]
         assert np.allclose(seg, seg[:, :1])
@@ -60,15 +60,19 @@ def test_coherence_length_structure(coherence):
 
 
 def test_pilot_count():
-    ch = FlatFadingChannel(coherence_length=10, csi="ls", num_pilots=3)
+    ch = FlatFadingChannel(coherence={"symbols": 10}, csi="ls", num_pilots=3)
     assert ch.num_pilot_symbols(25) == 9
     assert ch.num_pilot_symbols(0) == 0
-    assert RayleighChannel(coherence_length=None, csi="ls", num_pilots=2).num_pilot_symbols(999) == 2
+    assert RayleighChannel(coherence="block", csi="ls", num_pilots=2).num_pilot_symbols(999) == 2
+    assert RayleighChannel(coherence="item", csi="ls", num_pilots=2).num_pilot_symbols(999) == 2
     assert RayleighChannel(csi="perfect").num_pilot_symbols(100) == 0
 
 
 @pytest.mark.parametrize("kwargs,match", [
     (dict(coherence_length=0), "coherence_length"), (dict(csi="mmse"), "csi"),
+    (dict(coherence_length=None), "coherence: block"), (dict(coherence={"symbols": 0}), "coherence"),
+    (dict(coherence="frame"), "'block' or 'item'"), (dict(coherence={"L": 4}), "coherence"),
+    (dict(coherence="item", coherence_length=4), "not both"),
     (dict(csi="ls", num_pilots=0), "num_pilots"), (dict(fading="nakagami"), "fading"),
     (dict(fading="rician", k_factor=-1), "k_factor"),
 ])
@@ -93,3 +97,19 @@ def test_seeded_channels_reproduce_and_differ_by_seed():
     b, _ = RayleighChannel(seed=5)(x, 0.1)
     c, _ = RayleighChannel(seed=6)(x, 0.1)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_deprecated_coherence_length_still_works_with_a_warning():
+    with pytest.warns(FutureWarning, match=r"coherence: \{symbols: 8\}"):
+        ch = RayleighChannel(coherence_length=8)
+    assert ch.coherence == {"symbols": 8}
+
+
+def test_csi_none_does_not_equalise():
+    ch = RayleighChannel(coherence="item", csi="none", seed=4)
+    x = torch.ones(3, 1000, dtype=torch.complex64)
+    y, no_eff = ch(x, 1e-8)
+    h = y[:, :1]                        # y = h x + n, one h per row
+    assert torch.allclose(y, h.expand_as(y), atol=1e-3)
+    assert not torch.allclose(h.abs(), torch.ones(3, 1))
+    assert torch.allclose(no_eff, torch.full_like(no_eff, 1e-8))

@@ -12,7 +12,15 @@ from semlink.links.profiles import DEFAULT_PROFILES
 from semlink.semantic import make_codec
 from semlink.semantic.classical import from_pil
 
-pytest.importorskip("pillow_heif", reason="hevc_intra needs pip install 'semlink[codecs]'")
+try:
+    import pillow_heif  # noqa: F401
+    HAVE_HEIF = True
+except ImportError:
+    HAVE_HEIF = False
+# only the HEVC-intra tests depend on pillow-heif (the 'codecs' extra, installed by
+# scripts/test.sh, so in CI they run); JPEG and JPEG2000 need Pillow alone
+needs_heif = pytest.mark.skipif(not HAVE_HEIF, reason="hevc_intra needs pip install 'semlink[codecs]'")
+HEVC = pytest.param("hevc_intra", marks=needs_heif)
 
 PROFILES = {**DEFAULT_PROFILES,
             "ldpc8psk": {"kind": "digital", "code": "ldpc5g", "k": 1024, "rate": 0.5,
@@ -29,7 +37,8 @@ def photo(h=96, w=128, seed=0):
     return torch.from_numpy(np.clip(img, 0, 1).astype(np.float32))
 
 
-@pytest.mark.parametrize("name,quality", [("jpeg2000", 20.0), ("jpeg", 60), ("hevc_intra", 50)])
+@pytest.mark.parametrize("name,quality", [("jpeg2000", 20.0), ("jpeg", 60),
+                                          pytest.param("hevc_intra", 50, marks=needs_heif)])
 def test_error_free_channel_gives_the_codecs_own_decode_bit_exact(name, quality):
     codec = make_codec(name, {"quality": quality}, {"bits": "ldpc8psk"})
     img = photo()
@@ -43,7 +52,7 @@ def test_error_free_channel_gives_the_codecs_own_decode_bit_exact(name, quality)
     assert 10 * np.log10(1 / float(((rec.images[0] - img) ** 2).mean())) > 25
 
 
-@pytest.mark.parametrize("name", ["jpeg2000", "hevc_intra", "jpeg"])
+@pytest.mark.parametrize("name", ["jpeg2000", HEVC, "jpeg"])
 def test_rate_targeting_fits_and_is_close(name):
     img = photo(128, 192)
     for bpp in (0.25, 1.0):
@@ -85,14 +94,14 @@ def test_budget_needs_the_phy_and_too_small_budget_is_explained():
     codec = make_codec("jpeg2000", {"symbols_per_image": 3000})
     with pytest.raises(ValueError, match="needs the PHY profile"):
         codec.encode([photo()])
-    codec = make_codec("hevc_intra", {"rate_bpp": 0.001})
+    codec = make_codec("jpeg", {"rate_bpp": 0.001})
     with pytest.raises(ValueError, match="even the lowest quality needs"):
         codec.encode([photo()])
     with pytest.raises(ValueError, match="exactly one of rate_bpp"):
         make_codec("jpeg", {"rate_bpp": 1.0, "quality": 50})
 
 
-@pytest.mark.parametrize("name", ["jpeg2000", "jpeg", "hevc_intra"])
+@pytest.mark.parametrize("name", ["jpeg2000", "jpeg", HEVC])
 def test_corrupted_streams_decode_or_fall_back_never_crash(name):
     codec = make_codec(name, {"rate_bpp": 1.0}, {"bits": "default"})
     imgs = [photo(64, 96, seed=s) for s in range(3)]
@@ -129,3 +138,20 @@ def test_jpeg2000_uses_the_colour_transform():
 
     assert len(buf.getvalue()) <= len(with_mct) * 1.05
     assert psnr(with_mct) > psnr(buf.getvalue()) + 0.5
+
+
+@pytest.mark.parametrize("name,library", [("jpeg2000", "openjpeg"), ("jpeg", "libjpeg"),
+                                          pytest.param("hevc_intra", "x265", marks=needs_heif)])
+def test_tool_versions_and_resolved_params_are_recorded(name, library):
+    from PIL import __version__ as pillow_version
+
+    codec = make_codec(name, {"rate_bpp": 0.5})
+    tools = codec.tools()
+    assert tools["pillow"] == pillow_version
+    assert any(k.startswith(library) and v for k, v in tools.items()), tools
+    if name == "hevc_intra":
+        assert tools["libheif"] and tools["pillow_heif"]
+    prov = codec.provenance()
+    assert prov["params"]["rate_bpp"] == 0.5 and prov["params"]["encoder_settings"]
+    assert prov["tools"] == tools and prov["models"] == []
+    assert prov["stream_profiles"] == {"bits": "default"}

@@ -21,7 +21,7 @@ def _ber(channel, ebno_db, blocks=400):
 @pytest.mark.parametrize("num_pilots", [1, 4, 16])
 def test_ls_csi_matches_closed_form(num_pilots):
     ebno_db = 10.0
-    ch = {"name": "rayleigh", "coherence_length": 20, "csi": "ls", "num_pilots": num_pilots}
+    ch = {"name": "rayleigh", "coherence": {"symbols": 20}, "csi": "ls", "num_pilots": num_pilots}
     p = _ber(ch, ebno_db, blocks=1000)
     # Eb/N0 counts pilot energy; the closed form is in data-symbol Es/N0
     es_db = ebno_db + 10 * torch.log10(torch.tensor(20 / (20 + num_pilots))).item()
@@ -33,7 +33,7 @@ def test_ls_csi_matches_closed_form(num_pilots):
 
 def test_estimated_csi_worse_by_plausible_margin_and_converges():
     snr_db = 10.0  # same Es/N0 per channel use for all
-    chans = {np_: {"name": "rayleigh", "coherence_length": 20, "csi": "ls", "num_pilots": np_}
+    chans = {np_: {"name": "rayleigh", "coherence": {"symbols": 20}, "csi": "ls", "num_pilots": np_}
              for np_ in (1, 2, 8, 64)}
     bers = {}
     for np_, ch in chans.items():
@@ -42,7 +42,7 @@ def test_estimated_csi_worse_by_plausible_margin_and_converges():
                             target_block_errors=10**9, seed=1)
         bers[np_] = p.ber
     chain = DigitalChain(code="none", k=2000, crc=None, modulation="bpsk",
-                         channel={"name": "rayleigh", "coherence_length": 20}, seed=2)
+                         channel={"name": "rayleigh", "coherence": {"symbols": 20}}, seed=2)
     (p,) = simulate_ber(chain, snr_db=[snr_db], batch_size=1000, max_blocks=1000,
                         target_block_errors=10**9, seed=1)
     perfect = p.ber
@@ -55,7 +55,7 @@ def test_estimated_csi_worse_by_plausible_margin_and_converges():
 
 def test_perfect_csi_effective_noise_is_no_over_h2():
     """Equalised residual divided by the reported no_eff is unit-variance CN noise."""
-    ch = RayleighChannel(coherence_length=1, seed=3)
+    ch = RayleighChannel(coherence={"symbols": 1}, seed=3)
     x = torch.exp(1j * 2 * torch.pi * torch.rand(64, 4000)).to(torch.complex64)
     no = torch.full((64,), 0.3)
     y, no_eff = ch(x, no)
@@ -68,7 +68,7 @@ def test_perfect_csi_effective_noise_is_no_over_h2():
 def _llr_calibration(no_eff_scale):
     const = make_constellation("qpsk")
     demap = Demapper("app", constellation=const)
-    ch = RayleighChannel(coherence_length=1, seed=9)
+    ch = RayleighChannel(coherence={"symbols": 1}, seed=9)
     bits = torch.randint(0, 2, (200, 2000)).float()
     idx = bits[:, 0::2] * 2 + bits[:, 1::2]
     x = const()[idx.long()]
@@ -88,7 +88,7 @@ def test_llrs_are_calibrated_with_reported_effective_noise():
 
 
 def test_pilots_are_counted_as_channel_uses():
-    ch = {"name": "rayleigh", "coherence_length": 64, "csi": "ls", "num_pilots": 4}
+    ch = {"name": "rayleigh", "coherence": {"symbols": 64}, "csi": "ls", "num_pilots": 4}
     chain = DigitalChain(k=512, n=1024, crc="CRC16", modulation="qpsk", channel=ch, seed=0)
     # 512 data symbols per block -> 8 coherence blocks x 4 pilots = 32 pilots
     assert chain.channel_uses_per_block == 512 + 32

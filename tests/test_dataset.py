@@ -1,18 +1,13 @@
 import csv
 import json
-import os
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from conftest import shared_data_dir
 from semlink.data import DatasetError, DatasetItem, ImageDataset
-
-COCO = "/work/shared/data/coco-sample"
-KODAK = "/work/shared/data/kodak24"
-needs_coco = pytest.mark.skipif(not os.path.isdir(COCO), reason=f"shared COCO sample not present at {COCO}")
-needs_kodak = pytest.mark.skipif(not os.path.isdir(KODAK), reason=f"shared Kodak24 not present at {KODAK}")
 
 
 def _rgb(w, h, seed=0):
@@ -293,8 +288,8 @@ def test_batches(tmp_path):
         list(ds.batches(0))
 
 
-@needs_coco
 def test_real_coco_captions_and_queries():
+    COCO = shared_data_dir("coco-sample")
     ds = ImageDataset(
         f"{COCO}/val2017",
         captions=f"{COCO}/coco_format/captions_val2017_subset.json",
@@ -314,8 +309,8 @@ def test_real_coco_captions_and_queries():
     assert sorted(a.captions) == sorted(item.captions) and a.queries == item.queries
 
 
-@needs_kodak
 def test_real_kodak_glob():
+    KODAK = shared_data_dir("kodak24")
     ds = ImageDataset(f"{KODAK}/kodim0*.png", resize=256, crop="center", multiple_of=64)
     assert ds.names == [f"kodim0{i}.png" for i in range(1, 10)]
     for it in ds:

@@ -1,16 +1,21 @@
 """Deep JSCC (Bourtsoulatze et al. 2019): shapes, power, training, checkpoints, shipped weights."""
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 import torch
+from conftest import shared_data_dir
+
+from semlink.provenance import TEST_MODEL_MARKER, hash_path, hash_state_dict
 
 from semlink.links.link import Link
 from semlink.links.profiles import DEFAULT_PROFILES
 from semlink.semantic import make_codec
 from semlink.semantic.deepjscc import (DeepJSCC, builtin_checkpoint, channels_for_ratio,
                                        load_checkpoint, save_checkpoint)
-from semlink.semantic.train_deepjscc import train_deepjscc
+from semlink.semantic.train_deepjscc import _images, evaluate, export_path, train_deepjscc
 
 
 def test_bandwidth_ratio_and_symbol_count_with_padding():
@@ -94,8 +99,39 @@ def test_shipped_checkpoint_beats_trivial_baselines_on_a_real_photo():
         psnr[snr] = 10 * math.log10(1 / float(((rec - img) ** 2).mean()))
     mean_image = img.mean(dim=(1, 2), keepdim=True).expand_as(img)
     trivial = 10 * math.log10(1 / float(((mean_image - img) ** 2).mean()))
-    assert psnr[20.0] > trivial + 10 and psnr[20.0] > 22
+    assert psnr[20.0] > trivial + 10
     assert trivial < psnr[0.0] < psnr[20.0]          # graceful degradation
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "codecs.md"
+
+
+def documented_kodak_psnr() -> dict[int, dict[float, float]]:
+    """c -> {Es/N0 [dB]: mean Kodak24 PSNR} from the table in docs/codecs.md."""
+    lines = DOCS.read_text().splitlines()
+    head = next(line for line in lines if line.startswith("| Es/N0 [dB]"))
+    snrs = [float(v) for v in head.strip("|").split("|")[1:]]
+    out = {}
+    for line in lines:
+        m = re.match(r"\| k/n = 1/\d+ \(c = (\d+)\) \|(.*)\|$", line)
+        if m:
+            out[int(m.group(1))] = dict(zip(snrs, (float(v) for v in m.group(2).split("|"))))
+    assert set(out) == {8, 16}, f"docs/codecs.md: Kodak24 PSNR table not found ({out})"
+    return out
+
+
+@pytest.mark.parametrize("ratio", [1 / 6, 1 / 12])
+def test_shipped_checkpoint_matches_its_documented_kodak24_psnr(ratio):
+    """Regression: the shipped weights on the photos the docs report (all 24 Kodak
+    images, full size, AWGN, the training command's own evaluation) within 1 dB."""
+    model, ckpt = load_checkpoint(builtin_checkpoint(ratio))
+    documented = documented_kodak_psnr()[model.c]
+    stored = ckpt["meta"]["eval_psnr_db"]                # written by the training run
+    assert {k: round(v, 2) for k, v in stored.items()} == documented
+    images = _images(str(shared_data_dir("kodak24")), "kodak24")
+    assert len(images) == 24
+    measured = evaluate(model, images, [10.0], "awgn")[10.0]
+    assert abs(measured - documented[10.0]) <= 1.0, (measured, documented[10.0])
 
 
 def test_learning_rate_decays_at_the_given_step(tmp_path, image_dir):
@@ -105,3 +141,46 @@ def test_learning_rate_decays_at_the_given_step(tmp_path, image_dir):
     lr_a = torch.load(tmp_path / "a" / "last.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"]
     lr_b = torch.load(tmp_path / "b" / "last.pt", weights_only=False)["optimizer"]["param_groups"][0]["lr"]
     assert lr_a == pytest.approx(1e-3) and lr_b == pytest.approx(1e-4)
+
+
+def test_training_writes_its_provenance_and_a_shippable_model(tmp_path, image_dir):
+    out = tmp_path / "run"
+    result = train_deepjscc(str(image_dir), str(out), snr_db=5.0, ratio=1 / 12, steps=2,
+                            batch_size=2, crop=16, progress=False, eval_data=str(image_dir),
+                            eval_snr_db=(5.0,))
+    assert result["model"] == str(export_path(out))
+    model, ckpt = load_checkpoint(export_path(out))
+    meta = ckpt["meta"]
+    assert ckpt["optimizer"] is None and not any(k.startswith("rng_") for k in meta)
+    assert meta["written_by"].startswith("semlink train deepjscc")
+    assert meta["arguments"]["steps"] == 2 and meta["arguments"]["snr_db"] == 5.0
+    assert meta["arguments"]["data"] == str(image_dir) and meta["argv"]
+    assert meta["data_sha256"].startswith("sha256:") and meta["eval_psnr_db"]
+    assert meta["data_sha256"] == meta["eval_data_sha256"]      # same folder, same content
+    assert meta["torch"] == torch.__version__ and "semlink_version" in meta
+    last, _ = load_checkpoint(out / "last.pt")
+    assert hash_state_dict(model.state_dict()) == hash_state_dict(last.state_dict())
+    # a different image set gives a different data fingerprint
+    other = train_deepjscc(str(image_dir / "img00.png"), str(tmp_path / "b"), snr_db=5.0,
+                           ratio=1 / 12, steps=1, batch_size=1, crop=16, progress=False)
+    assert load_checkpoint(other["model"])[1]["meta"]["data_sha256"] != meta["data_sha256"]
+
+
+def test_codec_records_the_checkpoint_it_loaded(tmp_path):
+    shipped = make_codec("deepjscc", {"ratio": 1 / 12})
+    (rec,) = shipped.models()
+    assert rec.role == "deepjscc" and rec.ref == "builtin:deepjscc_c8.pt"
+    assert rec.sha256 == hash_state_dict(shipped.model.state_dict())
+    assert rec.extra["file_sha256"] == hash_path(builtin_checkpoint(1 / 12))
+    assert not rec.random_init and not rec.test_model
+    assert rec.extra["training"]["snr_db"] == 10.0 and "rng_data" not in rec.extra["training"]
+    prov = shipped.provenance()
+    assert prov["params"]["ratio"] == pytest.approx(1 / 12) and prov["models"] == [rec.to_dict()]
+    # a checkpoint in a folder built by a test fixture is flagged
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    save_checkpoint(folder / "m.pt", DeepJSCC(8), {"snr_db": 0.0})
+    (folder / TEST_MODEL_MARKER).write_text("{}")
+    (rec,) = make_codec("deepjscc", {"checkpoint": str(folder / "m.pt")}).models()
+    assert rec.test_model and rec.ref == str(folder / "m.pt")
+    assert rec.extra["meta_written_by_training_command"] is False

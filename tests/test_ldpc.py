@@ -17,7 +17,7 @@ REF_EBNO_DB, REF_ERRORS, REF_FRAMES = 1.5, 210, 3245
 
 def test_waterfall_point_matches_aff3ct_reference():
     chain = DigitalChain(code="ldpc5g", k=512, n=1024, crc=None, modulation="qpsk",
-                         channel="awgn", num_iter=20, cn_update="boxplus-phi", seed=21)
+                         channel="awgn", max_iter=20, cn_update="boxplus-phi", seed=21)
     (p,) = simulate_ber(chain, ebno_db=[REF_EBNO_DB], batch_size=1000, max_blocks=3000,
                         target_block_errors=10**9, seed=8)
     z = two_sample_z(p.block_errors, p.blocks, REF_ERRORS, REF_FRAMES)
@@ -49,7 +49,7 @@ def test_crc_flags_exactly_the_failed_blocks():
 
 @pytest.mark.parametrize("modulation,code,channel", [
     ("psk8", "ldpc5g", "awgn"), ("qam16", "ldpc5g", "rayleigh"), ("bpsk", "none", "awgn"),
-    ("psk16", "ldpc5g", {"name": "rician", "k_factor": 3.0, "coherence_length": None,
+    ("psk16", "ldpc5g", {"name": "rician", "k_factor": 3.0, "coherence": "block",
                          "csi": "ls", "num_pilots": 4}),
 ])
 def test_variable_length_round_trip_is_bit_exact(modulation, code, channel):
@@ -74,10 +74,11 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel):
 
 
 def test_all_blocks_go_through_one_decoder_call(monkeypatch):
-    chain = DigitalChain(k=128, n=256, modulation="qpsk", seed=0)
+    chain = DigitalChain(k=128, n=256, modulation="qpsk", seed=0, early_termination=False)
     calls = []
-    original = chain.decoder.forward
-    monkeypatch.setattr(chain.decoder, "forward", lambda llr: calls.append(llr.shape) or original(llr))
+    dec = chain.decoder._decoder
+    original = dec.forward
+    monkeypatch.setattr(dec, "forward", lambda llr: calls.append(llr.shape) or original(llr))
     chain.transmit([np.ones(1000, np.uint8), np.ones(300, np.uint8)], snr_db=10)
     k_info = chain.config.k_info
     assert calls == [torch.Size([-(-1000 // k_info) + -(-300 // k_info), 256])]
@@ -89,7 +90,7 @@ def test_same_seed_same_results():
 
         set_seed(99)
         chain = DigitalChain(k=256, n=512, modulation="psk8",
-                             channel={"name": "rayleigh", "coherence_length": 4}, seed=5)
+                             channel={"name": "rayleigh", "coherence": {"symbols": 4}}, seed=5)
         rng = np.random.default_rng(3)
         streams = [rng.integers(0, 2, 3000, dtype=np.uint8) for _ in range(3)]
         rx, rep = chain.transmit(streams, snr_db=6.0)
@@ -119,7 +120,7 @@ def test_eb_no_and_es_no_are_consistent():
     (dict(code="turbo"), "code must be one of"), (dict(crc="CRC99"), "crc must be one of"),
     (dict(code="none", rate=0.5), "uncoded"), (dict(modulation="qam8"), "QAM order"),
     (dict(modulation="apsk"), "unknown modulation"), (dict(demapping="exact"), "demapping"),
-    (dict(channel="nonexistent"), "unknown channel"), (dict(num_iter=0), "num_iter"),
+    (dict(channel="nonexistent"), "unknown channel"), (dict(max_iter=0), "max_iter"),
 ])
 def test_bad_configuration_gives_clear_errors(kwargs, match):
     with pytest.raises((ValueError, KeyError), match=match):

@@ -15,7 +15,7 @@ PROFILES = {**DEFAULT_PROFILES,
                        "modulation": "qpsk"},
             "weak": {"kind": "digital", "code": "ldpc5g", "k": 512, "n": 640, "modulation": "psk8",
                      "crc": "CRC24A"},
-            "pilots": {"kind": "analog", "channel": {"name": "rayleigh", "coherence_length": 50,
+            "pilots": {"kind": "analog", "channel": {"name": "rayleigh", "coherence": {"symbols": 50},
                                                        "csi": "ls", "num_pilots": 2}}}
 
 
@@ -55,8 +55,11 @@ def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeyp
         chain = link.chain(prof)
         orig = chain.transmit
         monkeypatch.setattr(chain, "transmit",
-                            lambda bs, snr_db=None, ebno_db=None, _o=orig, _p=prof:
-                            calls.append((_p, len(bs))) or _o(bs, snr_db=snr_db))
+                            lambda bs, snr_db=None, ebno_db=None, draw_seeds=None,
+                            group_seeds=None, _o=orig, _p=prof:
+                            calls.append((_p, len(bs))) or _o(bs, snr_db=snr_db,
+                                                             draw_seeds=draw_seeds,
+                                                             group_seeds=group_seeds))
     rx = link.transmit(Payload(streams, [{}, {}]), snr_db=40.0)
     assert sorted(calls) == [("strong", 4), ("weak", 2)]   # one call per profile
     expected = np.zeros(2, dtype=int)

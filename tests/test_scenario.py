@@ -27,6 +27,8 @@ def test_valid_scenario_expands_points(image_dir):
 
 @pytest.mark.parametrize("mutate,match", [
     (lambda r: r.update(colour="red"), r"colour: unknown key; allowed: batch_size"),
+    (lambda r: r.update(ray={"num_workers": 0}), r"ray.num_workers: expected a positive integer, got 0"),
+    (lambda r: r.update(device="tpu"), r"device: expected 'cpu', 'cuda', 'cuda:N', 'gpu' or 'auto', got 'tpu'"),
     (lambda r: r["dataset"].update(shuffle=True), r"dataset.shuffle: unknown key"),
     (lambda r: r.update(snr_db=[0, "ten"]), r"snr_db\[1\]: expected a finite number \(dB\), got 'ten'"),
     (lambda r: r.update(snr_db={"start": 0, "stop": 5}), r"snr_db.step: missing"),

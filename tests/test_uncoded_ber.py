@@ -60,7 +60,7 @@ def test_16qam_awgn(ebno_db):
 
 @pytest.mark.parametrize("modulation,ebno_db", [("bpsk", 5.0), ("bpsk", 15.0), ("qpsk", 10.0)])
 def test_rayleigh_fast_fading_perfect_csi(modulation, ebno_db):
-    channel = {"name": "rayleigh", "coherence_length": 1, "csi": "perfect"}
+    channel = {"name": "rayleigh", "coherence": {"symbols": 1}, "csi": "perfect"}
     point, m = _simulate(modulation, channel, ebno_db, bits=1_000_000)
     # fast fading: symbols are independent trials
     assert_rate_close(point.bit_errors / m, point.bits / m, float(ber_bpsk_rayleigh(ebno_db)),

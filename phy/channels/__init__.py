@@ -18,9 +18,9 @@ from .fading import FlatFadingChannel, RayleighChannel, RicianChannel
 CHANNELS: Registry[Channel] = Registry("channel", group="semlink.channels")
 CHANNELS.add("awgn", AWGNChannel, "complex AWGN, y = x + n")
 CHANNELS.add("rayleigh", RayleighChannel,
-             "flat Rayleigh fading; coherence_length, csi perfect|ls, num_pilots")
+             "flat Rayleigh fading; coherence symbols|block|item, csi perfect|ls|none, num_pilots")
 CHANNELS.add("rician", RicianChannel,
-             "flat Rician fading with k_factor; coherence_length, csi, num_pilots")
+             "flat Rician fading with k_factor; coherence, csi, num_pilots")
 CHANNELS.add("flat_fading", FlatFadingChannel, "flat fading, fading=rayleigh|rician, all options")
 
 
@@ -29,7 +29,7 @@ def make_channel(spec: Any, seed: int | None = None, precision: str | None = Non
     """Build a channel from a name, a ``{"name": ..., **params}`` dict or an instance.
 
     :param spec: ``"awgn"``, ``"rayleigh"``, ``"my_mod:MyChannel"``,
-        ``{"name": "rayleigh", "coherence_length": 8, "csi": "ls"}``, or a
+        ``{"name": "rayleigh", "coherence": {"symbols": 8}, "csi": "ls"}``, or a
         :class:`Channel` instance (returned unchanged).
     """
     if isinstance(spec, Channel):

@@ -16,6 +16,12 @@ demapper must use:
   (:attr:`generator`). With ``seed=None`` that generator is seeded from
   Sionna's global RNG, so ``sionna.phy.config.seed`` (or
   :func:`semlink.phy.set_seed`) makes every channel reproducible.
+* Chains call :meth:`Channel.transmit_items` with a
+  :class:`~semlink.phy.channels.draws.DrawPlan`: the channel is then run item
+  by item (one stream of one image), each item drawing from its own
+  generator, so an image's noise and fading never depend on the batch it
+  was sent in. A channel only has to draw from :attr:`generator` (and, for
+  randomness shared by all streams of an image, :meth:`shared_generator`).
 * Channels with pilots report how many pilot symbols they add to a row of
   ``n`` data symbols via :meth:`num_pilot_symbols`; chains count them as
   channel uses.
@@ -29,6 +35,8 @@ from __future__ import annotations
 import torch
 from sionna.phy import Block
 from sionna.phy.config import config
+
+from .draws import DrawPlan, derive_seed
 
 
 class Channel(Block):
@@ -55,6 +63,8 @@ class Channel(Block):
         self._generator = torch.Generator(device=self.device)
         self._generator.manual_seed(int(seed))
         self._seed = int(seed)
+        self._shared_seed: int | None = None
+        self._block_symbols: int | None = None
 
     @property
     def generator(self) -> torch.Generator:
@@ -73,6 +83,72 @@ class Channel(Block):
     def num_pilot_symbols(self, num_data_symbols: int) -> int:
         """Pilot symbols added to a row of ``num_data_symbols`` data symbols."""
         return 0
+
+    def shared_generator(self) -> torch.Generator | None:
+        """A fresh generator seeded with the current item's *group* seed.
+
+        Inside :meth:`transmit_items` every item of a group (the streams of one
+        image) gets an identically seeded generator, so what is drawn from it
+        first is the same for all of them (the ``coherence: item`` fading
+        coefficient). `None` outside :meth:`transmit_items`.
+        """
+        if self._shared_seed is None:
+            return None
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(derive_seed("shared", self._shared_seed))   # never the item's own stream
+        return gen
+
+    @property
+    def block_symbols(self) -> int | None:
+        """Symbols per code block of the item being sent (`None`: rows are not code blocks)."""
+        return self._block_symbols
+
+    def transmit_items(self, x: torch.Tensor, no, plan: DrawPlan | None):
+        """Send ``x`` item by item, each item with its own random generator.
+
+        :input x: [rows, width], complex; the rows of item ``i`` are consecutive
+            and, read row by row, hold ``plan.symbols[i]`` valid symbols.
+        :input no: scalar or [rows], noise variance per complex symbol (equal
+            on all rows of an item).
+        :input plan: :class:`~semlink.phy.channels.draws.DrawPlan`, or `None`
+            to send all rows in one call from :attr:`generator`.
+        :output y, no_eff: as for a call; padding positions hold ``y = 0``,
+            ``no_eff = 1``.
+        """
+        if plan is None:
+            return self(x, no)
+        x = self._check_x(x)
+        no_row = self._noise_per_row(no, x)[:, 0]
+        rows, width = x.shape
+        if sum(plan.rows) != rows:
+            raise ValueError(f"DrawPlan covers {sum(plan.rows)} rows but x has {rows}")
+        y = torch.zeros_like(x)
+        no_eff = torch.ones(x.shape, dtype=self.dtype, device=self.device)
+        saved = (self._generator, self._shared_seed, self._block_symbols)
+        start = 0
+        try:
+            self._block_symbols = plan.block_symbols
+            for r, v, seed, group_seed in zip(plan.rows, plan.symbols, plan.seeds,
+                                              plan.group_seeds):
+                if v > r * width:
+                    raise ValueError(f"DrawPlan: {v} symbols do not fit in {r} rows of {width}")
+                if r == 0 or v == 0:
+                    start += r
+                    continue
+                no_item = no_row[start:start + r]
+                if r > 1 and not bool((no_item == no_item[0]).all()):
+                    raise ValueError("no must be equal on all rows of one item")
+                gen = torch.Generator(device=self.device)
+                gen.manual_seed(int(seed))
+                self._generator = gen
+                self._shared_seed = int(group_seed)
+                y_i, n_i = self(x[start:start + r].reshape(1, -1)[:, :v], no_item[:1])
+                y[start:start + r].view(1, -1)[:, :v] = y_i
+                no_eff[start:start + r].view(1, -1)[:, :v] = n_i
+                start += r
+        finally:
+            self._generator, self._shared_seed, self._block_symbols = saved
+        return y, no_eff
 
     # -- helpers for subclasses -------------------------------------------------
     def _noise_per_row(self, no, x: torch.Tensor) -> torch.Tensor:

@@ -9,11 +9,25 @@
 * **Rician** with K factor :math:`K` (linear):
   :math:`h = \\sqrt{K/(K+1)} + \\sqrt{1/(K+1)}\\, \\mathcal{CN}(0,1)`
   (line-of-sight phase 0).
-* **Coherence length** ``L`` (data symbols): ``h`` is constant over ``L``
-  consecutive symbols of a row and independent between blocks of ``L`` and
-  between rows. ``L = 1`` is fast (i.i.d.) fading; ``L = None`` keeps one
-  coefficient per row, i.e. block fading over a whole code block when the
-  digital chain puts one code block per row.
+* **Coherence** (the fading unit, the same in every chain):
+
+  - ``{"symbols": L}``: ``h`` is constant over ``L`` consecutive symbols of
+    one stream of one image and independent otherwise (``L = 1``: fast,
+    i.i.d. fading). On the digital chain the symbols of an image's code
+    blocks are counted one after the other, so an interval may span two
+    code blocks.
+  - ``"block"``: one coefficient per code block (digital chain only; the
+    analog chain has no code blocks and refuses it).
+  - ``"item"``: one coefficient for all symbols of an image on a profile,
+    across all its code blocks and all its streams on that profile: the
+    single-``h`` slow-fading channel of deep JSCC (Bourtsoulatze et al.
+    2019) and UO-ISC.
+
+  Called directly on a ``[batch, n]`` tensor (no
+  :class:`~semlink.phy.channels.draws.DrawPlan`), each row is one item.
+  The old ``coherence_length=L`` is accepted with a :class:`FutureWarning`
+  (it means ``{"symbols": L}``); ``coherence_length=None`` meant different
+  units in the two chains and is refused with the new spellings.
 * **CSI** ``"perfect"``: the receiver knows ``h``; zero-forcing gives
   :math:`\\tilde y = y/h = x + n/h` with effective noise
   :math:`n_o/|h|^2` per symbol, the variance the demapper must use.
@@ -24,28 +38,76 @@
   :math:`\\hat h` gives :math:`\\tilde y = x + (e x + n)/\\hat h`, and the
   demapper uses :math:`(n_o + n_o/N_p)/|\\hat h|^2` (estimation error treated
   as extra Gaussian noise, ``Es = 1``). As ``N_p`` grows this tends to the
-  perfect-CSI receiver.
+  perfect-CSI receiver. Pilots are sent per coherence interval (per code
+  block with ``block``, per stream of an image with ``item``).
+* **CSI** ``"none"``: the receiver does not equalise; it gets
+  :math:`y = h x + n` and ``no_eff = n_o``. This is deep JSCC's slow-fading
+  experiment, where the decoder network learns to cope with ``h``. Only
+  analog streams can use it: a digital demapper computes LLRs from distances
+  to the constellation, which a random phase rotation by ``h`` makes
+  meaningless, so digital profiles need CSI (``perfect`` or ``ls``) and the
+  digital chain refuses ``none``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 
 from .base import Channel
 
-_CSI_MODES = ("perfect", "ls")
+_CSI_MODES = ("perfect", "ls", "none")
+COHERENCE_UNITS = ("block", "item")
+
+
+def parse_coherence(coherence, coherence_length="unset"):
+    """Normalise ``coherence`` (and the deprecated ``coherence_length``).
+
+    :returns: ``("symbols", L)``, ``("block", None)`` or ``("item", None)``.
+    :raises ValueError: naming the argument, the value and the accepted spellings.
+    """
+    spellings = "{'symbols': L} (L >= 1; 1 = fast fading), 'block' or 'item'"
+    if coherence_length != "unset":
+        if coherence is not None:
+            raise ValueError("give coherence or the deprecated coherence_length, not both")
+        if coherence_length is None:
+            raise ValueError(
+                "coherence_length: null meant one coefficient per code block on the digital "
+                "chain but one per image on the analog chain; write coherence: block (one per "
+                "code block) or coherence: item (one per image, all its blocks and streams)")
+        if isinstance(coherence_length, bool) or not isinstance(coherence_length, int) \
+                or coherence_length < 1:
+            raise ValueError(f"coherence_length must be an int >= 1, got {coherence_length!r}; "
+                             f"better write coherence: {{symbols: L}}")
+        warnings.warn(f"coherence_length: {coherence_length} is deprecated; write "
+                      f"coherence: {{symbols: {coherence_length}}}", FutureWarning,
+                      stacklevel=3)
+        return ("symbols", int(coherence_length))
+    if coherence is None:
+        return ("symbols", 1)
+    if isinstance(coherence, str):
+        if coherence not in COHERENCE_UNITS:
+            raise ValueError(f"coherence must be {spellings}, got {coherence!r}")
+        return (coherence, None)
+    if isinstance(coherence, dict) and set(coherence) == {"symbols"}:
+        value = coherence["symbols"]
+        if not isinstance(value, bool) and isinstance(value, int) and value >= 1:
+            return ("symbols", int(value))
+    raise ValueError(f"coherence must be {spellings}, got {coherence!r}")
 
 
 class FlatFadingChannel(Channel):
-    """Flat Rayleigh/Rician fading with coherence length and CSI mode.
+    """Flat Rayleigh/Rician fading with a coherence unit and a CSI mode.
 
     :param fading: ``"rayleigh"`` or ``"rician"``.
     :param k_factor: Rician K factor (linear, >= 0); ignored for Rayleigh.
-    :param coherence_length: symbols per fading coefficient, ``1`` = fast
-        fading, `None` = one coefficient per row (block fading).
-    :param csi: ``"perfect"`` or ``"ls"`` (pilot-based least squares).
+    :param coherence: ``{"symbols": L}`` (``L = 1``: fast fading, the
+        default), ``"block"`` or ``"item"``; see the module docstring.
+    :param coherence_length: deprecated spelling of ``{"symbols": L}``.
+    :param csi: ``"perfect"``, ``"ls"`` (pilot-based least squares) or
+        ``"none"`` (no equalisation; analog streams only).
     :param num_pilots: pilot symbols per coherence block when ``csi="ls"``.
     :param seed, precision, device: see :class:`~semlink.phy.channels.Channel`.
 
@@ -56,22 +118,16 @@ class FlatFadingChannel(Channel):
     """
 
     def __init__(self, fading: str = "rayleigh", k_factor: float = 0.0,
-                 coherence_length: int | None = 1, csi: str = "perfect",
+                 coherence: str | dict | None = None, csi: str = "perfect",
                  num_pilots: int = 1, seed: int | None = None,
-                 precision: str | None = None, device: str | None = None) -> None:
+                 precision: str | None = None, device: str | None = None,
+                 coherence_length="unset") -> None:
         super().__init__(seed=seed, precision=precision, device=device)
+        self.coherence_unit, self.coherence_symbols = parse_coherence(coherence, coherence_length)
         if fading not in ("rayleigh", "rician"):
             raise ValueError(f"fading must be 'rayleigh' or 'rician', got {fading!r}")
         if not (isinstance(k_factor, (int, float)) and k_factor >= 0 and math.isfinite(k_factor)):
             raise ValueError(f"k_factor must be a finite number >= 0 (linear), got {k_factor!r}")
-        if coherence_length is not None and (
-            isinstance(coherence_length, bool) or not isinstance(coherence_length, int)
-            or coherence_length < 1
-        ):
-            raise ValueError(
-                f"coherence_length must be an int >= 1 (1 = fast fading) or None "
-                f"(one coefficient per code block), got {coherence_length!r}"
-            )
         if csi not in _CSI_MODES:
             raise ValueError(f"csi must be one of {_CSI_MODES}, got {csi!r}")
         if csi == "ls" and (isinstance(num_pilots, bool) or not isinstance(num_pilots, int)
@@ -79,22 +135,38 @@ class FlatFadingChannel(Channel):
             raise ValueError(f"num_pilots must be an int >= 1 with csi='ls', got {num_pilots!r}")
         self.fading = fading
         self.k_factor = float(k_factor) if fading == "rician" else 0.0
-        self.coherence_length = coherence_length
         self.csi = csi
         self.num_pilots = int(num_pilots) if csi == "ls" else 0
 
-    def _block_length(self, n: int) -> int:
-        return n if self.coherence_length is None else min(self.coherence_length, n)
+    @property
+    def coherence(self):
+        """The coherence unit as written in a profile: ``{"symbols": L}``, ``"block"``, ``"item"``."""
+        if self.coherence_unit == "symbols":
+            return {"symbols": self.coherence_symbols}
+        return self.coherence_unit
+
+    def _interval(self, n: int) -> int:
+        """Symbols per fading coefficient in a row of ``n`` symbols."""
+        if self.coherence_unit == "symbols":
+            return min(self.coherence_symbols, n)
+        if self.coherence_unit == "block" and self.block_symbols:
+            return min(self.block_symbols, n)
+        return n
 
     def num_pilot_symbols(self, num_data_symbols: int) -> int:
+        """Pilots of a row (a code block, or one stream of an image) of data symbols."""
         if self.csi != "ls" or num_data_symbols == 0:
             return 0
-        return self.num_pilots * math.ceil(num_data_symbols / self._block_length(num_data_symbols))
+        if self.coherence_unit != "symbols":
+            return self.num_pilots
+        return self.num_pilots * math.ceil(num_data_symbols / self.coherence_symbols)
 
-    def sample_coefficients(self, shape) -> torch.Tensor:
-        """Draw fading coefficients of ``shape`` with E|h|^2 = 1."""
-        re = torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
-        im = torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
+    def sample_coefficients(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Draw fading coefficients of ``shape`` with E|h|^2 = 1 (from ``generator``
+        or the channel's own)."""
+        gen = generator or self.generator
+        re = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
+        im = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
         scatter = torch.complex(re, im) / math.sqrt(2.0)
         if self.fading == "rayleigh":
             return scatter
@@ -105,11 +177,17 @@ class FlatFadingChannel(Channel):
         x = self._check_x(x)
         batch, n = x.shape
         no_row = self._noise_per_row(no, x)                       # [batch, 1]
-        length = self._block_length(max(n, 1))
+        length = self._interval(max(n, 1))
         num_blocks = math.ceil(n / length) if n else 0
-        h_blk = self.sample_coefficients((batch, num_blocks))     # [batch, nb]
+        shared = self.shared_generator() if self.coherence_unit == "item" else None
+        if shared is not None:    # one h for every stream of this image (same seed)
+            h_blk = self.sample_coefficients((1, 1), shared).expand(batch, num_blocks)
+        else:
+            h_blk = self.sample_coefficients((batch, num_blocks))     # [batch, nb]
         h = h_blk.repeat_interleave(length, dim=1)[:, :n]
         y = h * x + self._complex_noise(x.shape, no_row)
+        if self.csi == "none":
+            return y, no_row.expand(x.shape)
         tiny = torch.finfo(self.dtype).tiny ** 0.5
         if self.csi == "perfect":
             h_hat, err_var = h, torch.zeros_like(no_row)
@@ -125,26 +203,28 @@ class FlatFadingChannel(Channel):
 
 
 class RayleighChannel(FlatFadingChannel):
-    """Flat Rayleigh fading, h ~ CN(0,1); coherence length and CSI configurable.
+    """Flat Rayleigh fading, h ~ CN(0,1); coherence and CSI configurable.
 
     Same parameters as :class:`FlatFadingChannel` without ``fading``/``k_factor``.
     """
 
-    def __init__(self, coherence_length: int | None = 1, csi: str = "perfect",
+    def __init__(self, coherence: str | dict | None = None, csi: str = "perfect",
                  num_pilots: int = 1, seed: int | None = None,
-                 precision: str | None = None, device: str | None = None) -> None:
-        super().__init__("rayleigh", 0.0, coherence_length, csi, num_pilots, seed,
-                         precision, device)
+                 precision: str | None = None, device: str | None = None,
+                 coherence_length="unset") -> None:
+        super().__init__("rayleigh", 0.0, coherence, csi, num_pilots, seed,
+                         precision, device, coherence_length)
 
 
 class RicianChannel(FlatFadingChannel):
-    """Flat Rician fading with K factor (linear); coherence length and CSI configurable.
+    """Flat Rician fading with K factor (linear); coherence and CSI configurable.
 
     Same parameters as :class:`FlatFadingChannel` without ``fading``.
     """
 
-    def __init__(self, k_factor: float = 1.0, coherence_length: int | None = 1,
+    def __init__(self, k_factor: float = 1.0, coherence: str | dict | None = None,
                  csi: str = "perfect", num_pilots: int = 1, seed: int | None = None,
-                 precision: str | None = None, device: str | None = None) -> None:
-        super().__init__("rician", k_factor, coherence_length, csi, num_pilots, seed,
-                         precision, device)
+                 precision: str | None = None, device: str | None = None,
+                 coherence_length="unset") -> None:
+        super().__init__("rician", k_factor, coherence, csi, num_pilots, seed,
+                         precision, device, coherence_length)

@@ -1,13 +1,29 @@
 """semlink.metrics: every metric semlink computes, in one package.
 
-Importing this package registers the built-in metrics in :data:`METRICS`;
-the submodules import only :mod:`semlink.metrics.base`, never each other or
-:mod:`semlink.links`, so there is no import cycle.
+========================  ===============================================
+module                    metrics
+========================  ===============================================
+:mod:`.base`              ``psnr``, ``mse``; the PHY metrics ``ber``,
+                          ``bler``, ``channel_uses``; :class:`Metric`,
+                          :data:`METRICS`, :func:`get_metric`
+:mod:`.image`             ``ssim``, ``ms_ssim``, ``lpips``
+:mod:`.text`              ``bleu`` (0-1 scale), ``cer``, ``wer``, ``exact_match``
+:mod:`.crossmodal`        ``clip_similarity`` (image-image, text-image)
+:mod:`.vlm`               ``answer_match``, ``relevance_loss`` (LLaVA judge)
+========================  ===============================================
+
+Registration is explicit: importing this package imports the modules above
+and calls :func:`~semlink.metrics.text.register` and friends. Submodules
+import only :mod:`.base` (and, lazily at compute time, the model layer or
+the LLaVA judge), never each other nor :mod:`semlink.links`: no import cycle.
+Metrics with a model take the scenario's device (:func:`get_metric`'s
+``device``).
 """
 
-from . import base
-from . import image  # noqa: F401  (registers ssim, ms_ssim, lpips)
-from . import vlm  # noqa: F401  (registers answer_match, relevance_loss)
+from . import base, crossmodal, image, text, vlm  # noqa: F401  (image, vlm register on import)
 from .base import METRICS, PHY_METRICS, Metric, get_metric
 
-__all__ = ["METRICS", "PHY_METRICS", "Metric", "get_metric", "base"]
+text.register()
+crossmodal.register()
+
+__all__ = ["METRICS", "PHY_METRICS", "Metric", "get_metric"]

@@ -39,10 +39,26 @@ class Metric:
     compute: Callable[[list, object], np.ndarray]
     description: str = ""
     unavailable: Callable[[], str | None] = lambda: None
+    model_records: Callable[[], list] = lambda: []
+    min_image_side: int = 0     # smallest height/width [px] the metric is defined for
+
+    def too_small(self, sizes: dict[str, tuple[int, int]]) -> str | None:
+        """Why the metric is undefined on images of ``sizes`` (name -> (H, W)), or `None`."""
+        small = {n: s for n, s in sizes.items() if min(s) < self.min_image_side}
+        if not small:
+            return None
+        name, (h, w) = min(small.items(), key=lambda kv: min(kv[1]))
+        return (f"needs images with both sides >= {self.min_image_side} px; {len(small)} of "
+                f"{len(sizes)} image(s) are smaller (smallest: {name!r}, {h}x{w}); "
+                "set dataset.resize to at least that size or drop the metric")
 
     def unavailable_reason(self) -> str | None:
         """`None` when the metric can be computed here, else why not and how to fix it."""
         return self.unavailable()
+
+    def models(self) -> list:
+        """:class:`~semlink.provenance.ModelRecord` of every model behind this metric (may be empty)."""
+        return list(self.model_records())
 
 
 METRICS: Registry[Metric] = Registry("metric", group="semlink.metrics")
@@ -84,6 +100,22 @@ PHY_METRICS = {
 }
 
 
-def get_metric(name: str, **params) -> Metric:
-    """Look up a metric by name; ``params`` configure it (e.g. ``vlm=...``)."""
+def get_metric(name: str, params: dict | None = None, device: str | None = None) -> Metric:
+    """Build the metric registered as ``name``.
+
+    :param params: the metric's parameters from the scenario (e.g. ``{"vlm": ...}``).
+    :param device: the scenario's device (``"cpu"``, ``"cuda:0"``), passed to metrics whose
+        factory takes ``device`` (models run where the scenario runs) unless ``params`` sets it.
+    """
+    import inspect
+
+    params = dict(params or {})
+    factory = METRICS.get(name)
+    if device is not None and "device" not in params:
+        try:
+            takes_device = "device" in inspect.signature(factory).parameters
+        except (TypeError, ValueError):
+            takes_device = False
+        if takes_device:
+            params["device"] = device
     return METRICS.create(name, **params)

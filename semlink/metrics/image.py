@@ -56,12 +56,22 @@ def ms_ssim(originals, recon) -> np.ndarray:
     return np.array(out)
 
 
+ALEXNET_REF = "torchvision:AlexNet_Weights.IMAGENET1K_V1"
+
+
 def lpips_backbone_path() -> Path:
-    """Where the AlexNet backbone weights are looked for."""
+    """Where the AlexNet backbone weights are: ``$SEMLINK_LPIPS_BACKBONE``, else the model
+    layer's resolution of ``torchvision:AlexNet_Weights.IMAGENET1K_V1`` (``$SEMLINK_MODELS``,
+    torch hub's cache), else torch hub's default location (for the error message)."""
     env = os.environ.get("SEMLINK_LPIPS_BACKBONE")
     if env:
         return Path(env).expanduser()
-    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+    from semlink.models import ModelNotFound, resolve
+
+    try:
+        return resolve(ALEXNET_REF).path
+    except (ModelNotFound, ValueError, ImportError):
+        return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
 
 
 def lpips_unavailable() -> str | None:
@@ -75,8 +85,8 @@ def lpips_unavailable() -> str | None:
         return (f"lpips needs the ImageNet-pretrained AlexNet weights, not found at {path}. On a "
                 "machine with internet run: python -c \"import torchvision; "
                 "torchvision.models.alexnet(weights='IMAGENET1K_V1')\" (this stores "
-                f"{ALEXNET_FILE} in torch hub's cache), or copy that file here, or set "
-                "SEMLINK_LPIPS_BACKBONE=/path/to/alexnet_state_dict.pth")
+                f"{ALEXNET_FILE} in torch hub's cache), or `semlink models fetch {ALEXNET_REF}`, "
+                "or copy that file here, or set SEMLINK_LPIPS_BACKBONE=/path/to/alexnet_state_dict.pth")
     return None
 
 
@@ -117,9 +127,22 @@ def lpips_metric(originals, recon) -> np.ndarray:
                          for a, b in _stack_pairs(originals, recon)])
 
 
+def lpips_models() -> list:
+    """ModelRecords of LPIPS: the AlexNet backbone file and the package's linear heads."""
+    import lpips
+
+    from semlink.provenance import path_record
+
+    heads = Path(lpips.__file__).resolve().parent / "weights" / "v0.1" / "alex.pth"
+    backbone = lpips_backbone_path()
+    return [path_record("lpips_backbone", "torchvision alexnet IMAGENET1K_V1", backbone),
+            path_record("lpips_linear_heads", "lpips v0.1 alex", heads)]
+
+
 _register(Metric("ssim", "", True, ssim, "structural similarity (pytorch-msssim), per image"))
 _register(Metric("ms_ssim", "", True, ms_ssim,
-                 "multi-scale SSIM (pytorch-msssim, 5 scales; NaN for sides <= 160 px)"))
+                 "multi-scale SSIM (pytorch-msssim, 5 scales; needs sides > 160 px)",
+                 min_image_side=161))
 _register(Metric("lpips", "", False, lpips_metric,
                  "LPIPS v0.1 AlexNet (needs pretrained backbone weights on disk)",
-                 unavailable=lpips_unavailable))
+                 unavailable=lpips_unavailable, model_records=lpips_models))

@@ -73,8 +73,14 @@ def _factory(kind: str):
                         out.append(float(judge.relevance_loss(a, b, [q])[0]))
             return np.array(out)
 
+        def models() -> list:
+            from semlink.semantic.vlm import llava_model_record
+
+            return [llava_model_record(vlm)]
+
         higher = kind == "answer_match"
-        return Metric(kind, "", higher, compute, f"{kind} judged by {vlm}", _unavailable(vlm))
+        return Metric(kind, "", higher, compute, f"{kind} judged by {vlm}", _unavailable(vlm),
+                      model_records=models)
     return make
 
 

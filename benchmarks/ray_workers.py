@@ -1,0 +1,60 @@
+"""Sweep points per second: local executor vs Ray with 1 and 2 long-lived workers, one run.
+
+Each variant runs the same scenario into a fresh folder (start-up included:
+Ray start, workers importing torch and building every codec setting once),
+in the order local, ray x1, ray x2, then checks that all three results hold
+identical per-image values.
+
+    nice -n 10 .venv/bin/python benchmarks/ray_workers.py --scenario scenarios/quickstart.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semlink.links.results import load_results
+from semlink.links.runner import run_sweep
+from semlink.links.scenario import load_scenario
+
+
+def _values(path: str) -> list:
+    _, points = load_results(path)
+    return [(p["id"], {k: repr(np.asarray(v).tolist()) for k, v in p.get("metrics", {}).items()})
+            for p in points]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="scenarios/quickstart.yaml")
+    ap.add_argument("--workers", default="1,2", help="Ray worker counts to measure")
+    args = ap.parse_args()
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    print(f"scenario {args.scenario}, torch {torch.__version__}, local threads "
+          f"{torch.get_num_threads()}, CPUs {os.cpu_count()}")
+    variants = [("local", None)] + [("ray", int(w)) for w in args.workers.split(",")]
+    rows, values = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for executor, workers in variants:
+            sc = load_scenario(Path(args.scenario))
+            t0 = time.perf_counter()
+            out = run_sweep(sc, f"{tmp}/{executor}{workers or ''}", executor=executor,
+                            ray_workers=workers, progress=False)
+            wall = time.perf_counter() - t0
+            rows.append((executor if workers is None else f"ray x{workers}", out.total, wall))
+            values.append(_values(out.results))
+    base = rows[0][2]
+    print(f"{'executor':>10} {'points':>7} {'wall s':>8} {'points/s':>9} {'vs local':>9}")
+    for name, total, wall in rows:
+        print(f"{name:>10} {total:>7} {wall:8.1f} {total / wall:9.3f} {base / wall:9.2f}")
+    print(f"identical per-image values: {all(v == values[0] for v in values[1:])}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Memory of a sweep point: the peak actually used, and an estimate before the PHY runs.
+
+* :class:`PeakMemory` measures a point's peak resident memory (CPU RSS, MiB)
+  and, on a CUDA device, ``torch.cuda.max_memory_allocated`` (MiB). On Linux
+  the RSS high-water mark is reset at the start of each point
+  (``/proc/self/clear_refs``), so the figure is the point's own peak; where
+  that is not possible it is the process's peak so far (an upper bound).
+* :func:`check_point_memory` estimates what one batch of a point needs in the
+  PHY (the LDPC decoder dominates: about :data:`BYTES_PER_CODED_BIT` bytes
+  per coded bit of the batch) from the encoded payload, before the PHY runs,
+  and refuses a batch that cannot fit in the memory available (warning above
+  half of it). The constant was measured with ``benchmarks/point_memory.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+#: Peak bytes per coded bit of one batch through ``DigitalChain.transmit`` (LDPC
+#: 5G, float32, CPU): 397 bytes measured by ``benchmarks/point_memory.py``, rounded up.
+BYTES_PER_CODED_BIT = 400
+#: Peak bytes per complex symbol of an analog stream (generous; analog is cheap).
+BYTES_PER_ANALOG_SYMBOL = 64
+#: Bytes per image pixel held around a batch: original, reconstruction, metric copies.
+BYTES_PER_PIXEL = 3 * 4 * 6
+
+_warned: set = set()
+
+
+def _reset_rss_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+class PeakMemory:
+    """Peak memory of the code run between construction and :meth:`result`.
+
+    :param device: the torch device of the point (``"cpu"``, ``"cuda:0"``).
+    """
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+        self.cuda = str(device).startswith("cuda")
+        _reset_rss_peak()
+        if self.cuda:
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def result(self) -> dict[str, float]:
+        """``{"peak_rss_mb": MiB, "cuda_max_allocated_mb": MiB (CUDA only)}``."""
+        out = {"peak_rss_mb": round(_peak_rss_mib(), 1)}
+        if self.cuda:
+            import torch
+
+            out["cuda_max_allocated_mb"] = round(torch.cuda.max_memory_allocated(self.device)
+                                                 / 2**20, 1)
+        return out
+
+
+def available_bytes() -> int | None:
+    """Memory the machine can still give this process (Linux ``MemAvailable``), or `None`."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def estimate_batch_bytes(payload, link, items) -> int:
+    """Estimated peak bytes to send, decode and measure one encoded batch.
+
+    :param payload: the batch's :class:`~semlink.semantic.payload.Payload`.
+    :param link: the :class:`~semlink.links.link.Link` of the point.
+    :param items: the batch's dataset items (``.image`` is ``[3, H, W]``).
+    """
+    total = sum(int(it.image.shape[-1] * it.image.shape[-2]) for it in items) * BYTES_PER_PIXEL
+    for stream in payload.streams.values():
+        chain = link.chain(stream.profile)
+        if stream.kind == "digital":
+            cfg = chain.config
+            blocks = sum(math.ceil(len(d) / cfg.k_info) for d in stream.data)
+            total += blocks * cfg.n * BYTES_PER_CODED_BIT
+        else:
+            total += sum(len(d) for d in stream.data) * BYTES_PER_ANALOG_SYMBOL
+    return total
+
+
+def check_point_memory(payload, link, items, limit_bytes: int | None = None) -> int:
+    """Refuse a batch whose estimate exceeds the memory available; warn above half of it.
+
+    :param limit_bytes: the memory to plan with (default: :func:`available_bytes`).
+    :returns: the estimate [bytes].
+    :raises MemoryError: the batch cannot fit; the message names the images and the fix.
+    """
+    need = estimate_batch_bytes(payload, link, items)
+    have = limit_bytes if limit_bytes is not None else available_bytes()
+    if have is None:
+        return need
+    big = max(items, key=lambda it: it.image.shape[-1] * it.image.shape[-2])
+    h, w = big.image.shape[-2:]
+    what = (f"a batch of {len(items)} image(s) (largest {big.name!r}, {h}x{w}) needs about "
+            f"{need / 2**30:.1f} GiB in the PHY, and {have / 2**30:.1f} GiB are available")
+    fix = "lower batch_size, or set dataset.resize to shrink the images"
+    if need > have:
+        raise MemoryError(f"{what}; refused before running out of memory: {fix}")
+    if need > have / 2 and (h, w, len(items)) not in _warned:
+        _warned.add((h, w, len(items)))
+        print(f"semlink run: warning: {what}; {fix}", file=sys.stderr, flush=True)
+    return need

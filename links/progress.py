@@ -1,0 +1,95 @@
+"""Progress of a sweep on stderr: a bar on a terminal, plain lines otherwise.
+
+Without a terminal (logs, ``nohup``, CI) one line per finished point gives
+the point, its status, the elapsed time and an ETA; a point that runs long
+also reports its images as they finish (at most one line per
+:data:`INNER_EVERY_S` seconds).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+INNER_EVERY_S = 30.0
+
+
+def _clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _snr_text(point) -> str:
+    return (f"{point.snr_db:g} dB Es/N0" if point.snr_db is not None
+            else f"{point.ebno_db:g} dB Eb/N0")
+
+
+class Progress:
+    """Reports a sweep's progress.
+
+    :param total: points of the scenario; ``already``: done before this run.
+    :param todo: points this run evaluates; ``num_images``: images per point.
+    :param bar: tqdm bar (default: when stderr is a terminal). Plain lines are
+        written whenever stderr is not a terminal.
+    """
+
+    def __init__(self, total: int, already: int, todo: int, num_images: int,
+                 bar: bool | None = None, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.lines = not tty
+        self.total, self.done, self.todo, self.num_images = total, already, todo, num_images
+        self.finished_now = 0
+        self.t0 = self.t_point = self.t_line = time.perf_counter()
+        self.images_in_point = 0
+        self.current = None
+        self.bar = None
+        if (tty if bar is None else bar):
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=todo * num_images, unit="img", desc="sweep", file=self.stream,
+                            dynamic_ncols=True)
+
+    def start_point(self, point) -> None:
+        self.current = point
+        self.t_point = self.t_line = time.perf_counter()
+        self.images_in_point = 0
+        if self.bar:
+            self.bar.set_postfix_str(f"{point.codec.label} / {point.channel.label} / "
+                                     f"{_snr_text(point)}")
+
+    def images(self, count: int) -> None:
+        """``count`` more images of the current point are done."""
+        if self.bar:
+            self.bar.update(count)
+        self.images_in_point += count
+        now = time.perf_counter()
+        if (self.lines and self.current is not None and now - self.t_line >= INNER_EVERY_S
+                and self.images_in_point < self.num_images):
+            self.t_line = now
+            self._print(f"point {self.done + 1}/{self.total} ({self.current.id}): "
+                        f"{self.images_in_point} of {self.num_images} images, "
+                        f"{_clock(now - self.t_point)} in this point")
+
+    def finished(self, point, part: dict) -> None:
+        """A point is stored."""
+        self.done += 1
+        self.finished_now += 1
+        self.current = None
+        if not self.lines:
+            return
+        elapsed = time.perf_counter() - self.t0
+        left = self.todo - self.finished_now
+        eta = _clock(elapsed / self.finished_now * left) if self.finished_now else "?"
+        status = "ok" if part.get("status") == "ok" else "FAILED"
+        self._print(f"point {self.done}/{self.total} {status}: {point.id} {point.codec.label} / "
+                    f"{point.channel.label} / {_snr_text(point)}; elapsed {_clock(elapsed)}, "
+                    f"ETA {eta}")
+
+    def close(self) -> None:
+        if self.bar:
+            self.bar.close()
+            self.bar = None
+
+    def _print(self, text: str) -> None:
+        print(f"semlink run: {text}", file=self.stream, flush=True)

@@ -1,0 +1,134 @@
+"""5G LDPC belief-propagation decoding with early termination.
+
+Sionna 2.x's :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder` always runs all its
+iterations. :class:`LDPCDecoder` decodes in chunks of iterations instead:
+between chunks it checks every code word's parity (the syndrome ``H x = 0``
+of the hard decisions on all variable nodes of the 5G graph, punctured and
+filler nodes included) and stops the code words that have converged; the
+others resume from the decoder's internal state (Sionna's ``return_state`` /
+``msg_v2c``: with flooding schedules the variable-to-check messages are the
+whole state, so resuming is exact). Converged code words keep the bits of
+the iteration at which their syndrome first held; the rest get the bits of
+iteration ``max_iter``, exactly as the full decoder.
+
+This is the standard stopping rule of BP decoders (e.g. Richardson &
+Urbanke, *Modern Coding Theory*, 2008, Sec. 2.5; 38.212 does not fix a
+decoder). Near and above the waterfall most code words converge in a few
+iterations, which is where the speed-up comes from; see
+``benchmarks/ldpc_early_termination.py`` and ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc.decoding import LDPCBPDecoder
+
+
+class _ParityTap(LDPCBPDecoder):
+    """Sits between ``LDPC5GDecoder`` and ``LDPCBPDecoder`` in the MRO and keeps
+    the parity check of each BP call's hard decisions (all graph nodes)."""
+
+    last_parity_ok: torch.Tensor | None = None
+
+    def call(self, llr_ch, /, *, num_iter=None, msg_v2c=None):
+        out = super().call(llr_ch, num_iter=num_iter, msg_v2c=msg_v2c)
+        x_hat = out[0] if self._return_state else out          # [batch, num_vns] 0/1
+        checks = self._parity_matrix @ x_hat.reshape(-1, self._num_vns).T   # [num_cns, batch]
+        self.last_parity_ok = (torch.remainder(checks, 2) == 0).all(dim=0)
+        return out
+
+
+class _ChunkedLDPC5GDecoder(LDPC5GDecoder, _ParityTap):
+    """``LDPC5GDecoder`` that returns its state and the parity of every code word."""
+
+    def __init__(self, encoder: LDPC5GEncoder, cn_update: str, precision, device) -> None:
+        super().__init__(encoder, cn_update=cn_update, hard_out=True, return_infobits=True,
+                         return_state=True, precision=precision, device=device)
+        csr = sp.csr_matrix(self.pcm)
+        with warnings.catch_warnings():   # "sparse CSR support is in beta": used for one matmul
+            warnings.simplefilter("ignore", UserWarning)
+            self._parity_matrix = torch.sparse_csr_tensor(
+                torch.as_tensor(csr.indptr.astype(np.int64)),
+                torch.as_tensor(csr.indices.astype(np.int64)),
+                torch.ones(csr.nnz, dtype=self.dtype), size=csr.shape,
+                check_invariants=True).to(self.device)
+
+
+def check_schedule(max_iter: int) -> list[int]:
+    """Iterations per chunk: a check after each of the first 8 iterations, then
+    every 2, then every 4 (fewer calls where few code words are left).
+
+    >>> check_schedule(20)
+    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 4]
+    """
+    chunks, done = [], 0
+    while done < max_iter:
+        step = 1 if done < 8 else 2 if done < 16 else 4
+        step = min(step, max_iter - done)
+        chunks.append(step)
+        done += step
+    return chunks
+
+
+class LDPCDecoder:
+    """5G LDPC BP decoder (Sionna) with optional syndrome-based early termination.
+
+    :param encoder: the :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` of the code.
+    :param max_iter: BP iterations at most (flooding schedule).
+    :param early_termination: stop each code word once its syndrome is zero.
+    :param cn_update: Sionna check-node rule (``"boxplus-phi"``, ``"minsum"``, ...).
+    :param precision, device: as in Sionna blocks.
+
+    :input llr: [batch, n], logits of the rate-matched code bits (Sionna's sign).
+    :output u_hat: [batch, k], hard decisions of the information bits.
+    :output iterations: [batch] int64, BP iterations each code word used.
+    """
+
+    def __init__(self, encoder: LDPC5GEncoder, max_iter: int = 20,
+                 early_termination: bool = True, cn_update: str = "boxplus-phi",
+                 precision: str | None = None, device: str | None = None) -> None:
+        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+            raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        if not isinstance(early_termination, bool):
+            raise ValueError(f"early_termination must be true or false, got {early_termination!r}")
+        self.max_iter = max_iter
+        self.early_termination = early_termination
+        self.k = encoder.k
+        if early_termination:
+            self._decoder = _ChunkedLDPC5GDecoder(encoder, cn_update, precision, device)
+        else:
+            self._decoder = LDPC5GDecoder(encoder, cn_update=cn_update, num_iter=max_iter,
+                                          hard_out=True, return_infobits=True,
+                                          precision=precision, device=device)
+        self.device = self._decoder.device
+        self._schedule = check_schedule(max_iter)
+
+    def __call__(self, llr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = llr.shape[0]
+        if not self.early_termination or batch == 0:
+            u_hat = self._decoder(llr) if batch else llr.new_zeros((0, self.k))
+            return u_hat, torch.full((batch,), self.max_iter, dtype=torch.int64,
+                                     device=llr.device)
+        u_out = llr.new_empty((batch, self.k))
+        iterations = torch.empty(batch, dtype=torch.int64, device=llr.device)
+        active = torch.arange(batch, device=llr.device)
+        llr_active, state, done = llr, None, 0
+        for step in self._schedule:
+            u_hat, state = self._decoder(llr_active, num_iter=step, msg_v2c=state)
+            converged = self._decoder.last_parity_ok
+            done += step
+            u_out[active] = u_hat.to(u_out.dtype)
+            iterations[active] = done
+            if done >= self.max_iter:
+                break
+            keep = ~converged
+            if not bool(keep.any()):
+                break
+            if not bool(keep.all()):
+                active, llr_active, state = active[keep], llr_active[keep], state[keep]
+        return u_out, iterations

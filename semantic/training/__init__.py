@@ -1,0 +1,73 @@
+"""Trainer registry: ``semlink train NAME`` for every trainable model.
+
+A trainer is a :class:`~semlink.semantic.training.loop.Trainer` subclass
+registered in :data:`TRAINERS` with its command-line :class:`Option` list
+(:attr:`OPTIONS`). :func:`~semlink.semantic.training.loop.run_training` is
+the one shared loop (checkpoints, resume, logs, progress). A new trainable
+codec adds one file that registers its trainer (or exposes it as an entry
+point in group ``semlink.trainers``) and ``semlink train NAME`` picks it up.
+
+Built in: ``deepjscc`` (:mod:`semlink.semantic.train_deepjscc`), ``uoisc``
+(:mod:`semlink.semantic.train_uoisc`) and ``corrector``
+(:mod:`semlink.semantic.training.corrector`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from semlink.registry import Registry
+
+from .loop import Trainer, run_training
+
+TRAINERS: Registry[Trainer] = Registry("trainer", group="semlink.trainers")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One trainer option, shown by ``semlink train NAME --help``.
+
+    :param name: the trainer's constructor parameter (``snr_db`` -> ``--snr-db``).
+    :param kind: ``"str"``, ``"int"``, ``"float"``, ``"flag"`` (boolean switch),
+        ``"floats"`` / ``"ints"`` / ``"strs"`` (comma-separated lists).
+    :param default: default value (`None`: optional, unset).
+    :param help: one-line help, with units.
+    :param required: must be given.
+    """
+
+    name: str
+    kind: str
+    default: Any
+    help: str
+    required: bool = False
+
+
+def trainer_options(name: str) -> tuple[Option, ...]:
+    """The :class:`Option` list of trainer ``name``."""
+    _load_builtin()
+    return tuple(getattr(TRAINERS.get(name), "OPTIONS", ()))
+
+
+def make_trainer(name: str, options: dict) -> Trainer:
+    """Build trainer ``name`` from its options (constructor keyword arguments)."""
+    _load_builtin()
+    trainer = TRAINERS.create(name, **options)
+    if not isinstance(trainer, Trainer):
+        raise TypeError(f"trainer {name!r} built a {type(trainer).__name__}, not a semlink Trainer")
+    return trainer
+
+
+def trainer_names() -> list[str]:
+    """Registered trainer names."""
+    _load_builtin()
+    return TRAINERS.names()
+
+
+def _load_builtin() -> None:
+    from .. import train_deepjscc, train_uoisc  # noqa: F401  (register deepjscc, uoisc)
+    from . import corrector  # noqa: F401  (registers corrector)
+
+
+__all__ = ["TRAINERS", "Option", "Trainer", "make_trainer", "run_training", "trainer_names",
+           "trainer_options"]

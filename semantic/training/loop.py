@@ -1,0 +1,140 @@
+"""The one training loop every ``semlink train NAME`` uses.
+
+A :class:`Trainer` knows its model and one optimisation step; :func:`run_training`
+does the rest, identically for every trainer:
+
+* the output folder: ``OUT/last.pt`` (the trainer's own checkpoint format,
+  written atomically by :meth:`Trainer.save_checkpoint`), ``OUT/train_log.csv``
+  (one row every ``log_every`` steps: ``step``, the trainer's
+  :attr:`Trainer.log_fields`, ``seconds``), ``OUT/train_config.json``
+  (the trainer's :meth:`Trainer.config`, seed and versions);
+* refusing to overwrite: an existing ``last.pt`` without ``resume`` is an error;
+* resume: :meth:`Trainer.restore` loads weights, optimiser and RNG state and
+  returns the checkpoint's configuration; a configuration that differs from
+  the current arguments (except the number of steps) is refused with the
+  differing keys named, so no run ever writes a checkpoint that
+  mixes two configurations;
+* checkpoints every ``checkpoint_every`` steps and at the end;
+* a progress bar (tqdm) when stderr is a terminal (or ``progress=True``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class Trainer(ABC):
+    """One trainable model. Subclasses define the step and the checkpoint format.
+
+    Attributes set by subclasses:
+
+    * :attr:`name`: registry name (``semlink train NAME``);
+    * :attr:`log_fields`: names of the values :meth:`train_step` returns, in CSV order.
+    """
+
+    name: str = "trainer"
+    log_fields: tuple[str, ...] = ("loss",)
+    #: configuration keys that may differ on resume (e.g. the total number of steps)
+    resumable_changes: tuple[str, ...] = ("steps",)
+
+    @abstractmethod
+    def config(self) -> dict:
+        """JSON-able configuration (what defines the run; compared on resume)."""
+
+    @abstractmethod
+    def total_steps(self) -> int:
+        """Number of optimisation steps of the whole run."""
+
+    @abstractmethod
+    def train_step(self, step: int) -> dict[str, float]:
+        """Run optimisation step ``step`` (0-based); return :attr:`log_fields` values."""
+
+    @abstractmethod
+    def save_checkpoint(self, path: Path, step: int, seconds: float) -> None:
+        """Write weights + optimiser + RNG state + config to ``path`` (atomically)."""
+
+    @abstractmethod
+    def restore(self, path: Path) -> tuple[int, float, dict]:
+        """Load a checkpoint written by :meth:`save_checkpoint`: ``(step, seconds, config)``."""
+
+    def finish(self, out_dir: Path, result: dict) -> dict:
+        """After the last step (evaluation, final files); returns extra result entries."""
+        return {}
+
+
+def _differences(saved: dict, now: dict, allowed: tuple[str, ...]) -> list[str]:
+    keys = sorted(set(saved) | set(now))
+    return [f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}" for k in keys
+            if k not in allowed and saved.get(k) != now.get(k)]
+
+
+def run_training(trainer: Trainer, out: str | Path, resume: bool = False,
+                 checkpoint_every: int = 200, log_every: int = 25,
+                 progress: bool | None = None) -> dict:
+    """Train ``trainer`` into ``out`` (see the module docstring); returns a result dict
+    with ``checkpoint``, ``steps``, ``train_seconds`` and the last logged values."""
+    for name, v in (("checkpoint_every", checkpoint_every), ("log_every", log_every)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last = out_dir / "last.pt"
+    config = trainer.config()
+    step, seconds = 0, 0.0
+    if last.exists():
+        if not resume:
+            raise ValueError(f"{last} exists; pass --resume (resume=True) to continue it or "
+                             "choose another --out")
+        step, seconds, saved = trainer.restore(last)
+        diff = _differences(saved, config, trainer.resumable_changes)
+        if diff:
+            raise ValueError(f"--resume: {last} was trained with other settings ({'; '.join(diff)}); "
+                             "use the same settings or another --out")
+    from semlink.provenance import environment
+
+    (out_dir / "train_config.json").write_text(json.dumps(
+        {"trainer": trainer.name, "config": config, "resumed_at_step": step,
+         "environment": environment()}, indent=1, default=str))
+    total = trainer.total_steps()
+    log_path = out_dir / "train_log.csv"
+    new_log = not (resume and log_path.exists())
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, initial=step, unit="step", desc=trainer.name, file=sys.stderr)
+    values: dict[str, float] = {}
+    t0 = time.perf_counter() - seconds
+    with open(log_path, "w" if new_log else "a", newline="") as log:
+        writer = csv.writer(log)
+        if new_log:
+            writer.writerow(["step", *trainer.log_fields, "seconds"])
+        try:
+            while step < total:
+                values = trainer.train_step(step)
+                step += 1
+                if step % log_every == 0 or step == total:
+                    writer.writerow([step, *(f"{values.get(k, float('nan')):.6g}"
+                                             for k in trainer.log_fields),
+                                     f"{time.perf_counter() - t0:.1f}"])
+                    log.flush()
+                if bar:
+                    bar.update(1)
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:2]})
+                if step % checkpoint_every == 0 or step == total:
+                    trainer.save_checkpoint(last, step, time.perf_counter() - t0)
+        finally:
+            if bar:
+                bar.close()
+    if step == 0 and not last.exists():
+        trainer.save_checkpoint(last, 0, 0.0)
+    result = {"checkpoint": str(last), "steps": step, "train_seconds": time.perf_counter() - t0,
+              **values}
+    result.update(trainer.finish(out_dir, result))
+    return result

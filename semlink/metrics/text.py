@@ -1,0 +1,125 @@
+"""Text metrics: ``bleu``, ``cer``, ``wer``, ``exact_match``.
+
+They compare, per image, the texts a codec sent (``recon.extras["sent_texts"]``:
+one list of strings per image) with the texts it delivered (``recon.texts``:
+one list of strings per image, after any correction). A single string per
+image is accepted for either.
+
+* ``cer``: character error rate = Levenshtein distance (insertions,
+  deletions, substitutions) over characters, summed over the image's texts,
+  divided by the number of reference characters. Can exceed 1.
+* ``wer``: the same over whitespace-separated words.
+* ``bleu``: sacrebleu's sentence BLEU (Papineni et al. 2002; up to
+  4-grams, brevity penalty, ``13a`` tokenisation, ``exp`` smoothing,
+  effective order for texts shorter than 4 words) of each text against its
+  reference, averaged over the image's texts and **divided by 100**: the
+  0-1 scale the Multi-SC papers plot (sacrebleu reports 0-100). A corpus
+  BLEU over a whole dataset is not the mean of these per-image values.
+* ``exact_match``: fraction of the image's texts received exactly.
+
+All need no model and no network; ``bleu`` needs ``sacrebleu``
+(``pip install 'semlink[text]'``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import METRICS, Metric
+
+
+def levenshtein(a, b) -> int:
+    """Edit distance between two sequences (strings or lists of words)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i]
+        for j, y in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
+        prev = cur
+    return prev[-1]
+
+
+def error_rate(refs: list[str], hyps: list[str], unit: str) -> float:
+    """CER (``unit="char"``) or WER (``unit="word"``) of ``hyps`` against ``refs``."""
+    split = (lambda s: list(s)) if unit == "char" else (lambda s: s.split())
+    edits = sum(levenshtein(split(r), split(h)) for r, h in zip(refs, hyps, strict=True))
+    total = sum(len(split(r)) for r in refs)
+    if total == 0:
+        return 0.0 if all(not split(h) for h in hyps) else 1.0
+    return edits / total
+
+
+def bleu01(refs: list[str], hyps: list[str]) -> float:
+    """Mean sentence BLEU of ``hyps`` vs ``refs`` (one reference each), 0-1 scale.
+
+    sacrebleu's ``sentence_bleu`` (``13a`` tokens, ``exp`` smoothing, effective
+    order, so a correct 3-word caption scores 1, not 0), divided by 100."""
+    from semlink.extras import require
+
+    sacrebleu = require("sacrebleu", "the bleu metric")
+    scores = [sacrebleu.sentence_bleu(h, [r]).score / 100.0 for r, h in zip(refs, hyps, strict=True)]
+    return float(sum(scores) / len(scores)) if scores else 1.0
+
+
+def _as_lists(value, what: str, n: int) -> list[list[str]]:
+    if value is None or len(value) != n:
+        raise ValueError(f"text metrics need {what} for each of the {n} items (a text codec "
+                         f"sets them); got {None if value is None else len(value)}")
+    return [[v] if isinstance(v, str) else [str(t) for t in v] for v in value]
+
+
+def text_pairs(originals, recon) -> list[tuple[list[str], list[str]]]:
+    """Per item ``(sent texts, received texts)`` from a text reconstruction."""
+    n = len(originals)
+    sent = _as_lists(recon.extras.get("sent_texts"), "sent texts (recon.extras['sent_texts'])", n)
+    got = _as_lists(recon.texts, "received texts (recon.texts)", n)
+    for i, (s, g) in enumerate(zip(sent, got)):
+        if len(s) != len(g):
+            raise ValueError(f"item {i}: {len(s)} texts sent but {len(g)} received")
+    return list(zip(sent, got))
+
+
+def cer(originals, recon) -> np.ndarray:
+    """Character error rate per item."""
+    return np.array([error_rate(s, g, "char") for s, g in text_pairs(originals, recon)])
+
+
+def wer(originals, recon) -> np.ndarray:
+    """Word error rate per item."""
+    return np.array([error_rate(s, g, "word") for s, g in text_pairs(originals, recon)])
+
+
+def bleu(originals, recon) -> np.ndarray:
+    """BLEU per item, 0-1 scale (sacrebleu score / 100)."""
+    return np.array([bleu01(s, g) for s, g in text_pairs(originals, recon)])
+
+
+def exact_match(originals, recon) -> np.ndarray:
+    """Fraction of each item's texts received exactly."""
+    return np.array([float(np.mean([a == b for a, b in zip(s, g)])) if s else 1.0
+                     for s, g in text_pairs(originals, recon)])
+
+
+def _sacrebleu_unavailable() -> str | None:
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        return "bleu needs sacrebleu: pip install 'semlink[text]' (or: pip install sacrebleu)"
+    return None
+
+
+TEXT_METRICS = (
+    Metric("cer", "", False, cer, "character error rate of received vs sent text (Levenshtein)"),
+    Metric("wer", "", False, wer, "word error rate of received vs sent text (Levenshtein on words)"),
+    Metric("bleu", "", True, bleu, "BLEU of received vs sent text, sacrebleu score / 100 (0-1 scale)",
+           unavailable=_sacrebleu_unavailable),
+    Metric("exact_match", "", True, exact_match, "fraction of texts received exactly"),
+)
+
+
+def register() -> None:
+    """Register the text metrics in :data:`~semlink.metrics.base.METRICS`."""
+    for m in TEXT_METRICS:
+        METRICS.add(m.name, (lambda m=m: m), m.description)
