@@ -131,8 +131,8 @@ TEMPLATE = """
 
 Study: `scenarios/symbol_budget.yaml`, {points} points ({configs} codec settings x 2 channels x
 5 SNRs), run with `OMP_NUM_THREADS=1 nice -n 10 semlink run scenarios/symbol_budget.yaml --out
-out/symbol_budget --no-plot` on this project's shared CPU machine (2 cores, 6 other developers'
-jobs running; torch {torch}, sionna-no-rt {sionna}, git {git}). Wall time: **{wall}**; time spent
+out/symbol_budget --no-plot` on this project's shared CPU machine (2 cores, shared with other
+developers' jobs: load average about 20 during the run; torch {torch}, sionna-no-rt {sionna}, git {git}). Wall time: **{wall}**; time spent
 inside the points (encode + PHY + decode + metrics): {busy}.{resumed} UEP run ({uep_points} points):
 {uep_wall}. This page: git {report_rev}.
 
