@@ -1,8 +1,9 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | list | info``.
+"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models``.
 
 Heavy modules (torch, Sionna, codecs) are imported only by the command that
 needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
-imports the PHY) only when ``ber`` is the command, so help answers at once.
+imports the PHY) only when ``ber`` is the command, so help answers at once;
+likewise ``train`` (the trainer registry), ``models`` and ``gallery``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ import importlib
 import json
 import sys
 
-from . import sweep_commands, train_command
+from . import plan_command, sweep_commands
 
 #: Sub-commands whose module is imported only when the command runs: name -> (module, help).
 LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
-                         "coded/uncoded BER/BLER sweep (like Sionna's sim_ber)")}
+                         "coded/uncoded BER/BLER sweep (like Sionna's sim_ber)"),
+                 "train": ("semlink.links.train_command",
+                           "train a learned model (semlink train NAME --help)"),
+                 "models": ("semlink.links.models_command",
+                            "list, check and fetch pretrained models (offline first)"),
+                 "gallery": ("semlink.links.gallery",
+                             "draw reconstructions kept by keep_examples (PNG grid + HTML)")}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -63,6 +70,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """
     parser = argparse.ArgumentParser(prog="semlink",
                                      description="Link-level simulation of semantic image communication.")
+    parser.add_argument("--allow-download", action="store_true",
+                        help="let the model layer download missing models (also "
+                             "SEMLINK_ALLOW_DOWNLOAD=1); default: offline, a missing model is an error")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (module, help_text) in LAZY_COMMANDS.items():
         if command is None or command == name:
@@ -70,7 +80,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(name, help=help_text, add_help=False)
     sweep_commands.add_parsers(sub)
-    train_command.add_parser(sub)
+    plan_command.add_parser(sub)
     p = sub.add_parser("list", help="list channels, codecs, codes, modulations and metrics")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_list)
@@ -86,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in LAZY_COMMANDS else "")
     args = parser.parse_args(argv)
+    if args.allow_download:
+        from semlink.models import set_allow_download
+
+        set_allow_download(True)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -25,6 +25,8 @@ Layout of ``results.h5``::
                         {name: version}, "models": [ModelRecord], "stream_profiles"},
                         "metrics": {name: [ModelRecord]}} (ModelRecord: role, ref, path,
                         sha256, random_init, test_model, extra)
+        examples/       only with the scenario's keep_examples: PNG reconstructions,
+                        originals, per-image metrics and texts (see links/examples.py)
 
 Root attrs also hold ``points_planned`` (points of the scenario) and
 ``dataset_identity_json`` (file list, sizes, hashes, geometry policy); a
@@ -78,6 +80,10 @@ def write_point(group: h5py.Group, part: dict) -> None:
                 g.attrs["ebno_db"] = float(rep["ebno_db"])   # Eb/N0 of a digital stream
             for f in PHY_FIELDS:
                 g.create_dataset(f, data=np.asarray(rep[f], np.int64))
+    if part.get("examples"):                  # scenario keep_examples (links/examples.py)
+        from .examples import write_examples
+
+        write_examples(group, part["examples"])
     timings = group.create_group("timings")
     for key in TIMINGS:
         timings.attrs[key] = float(part.get("timings", {}).get(key, 0.0))
@@ -123,6 +129,10 @@ def read_point(group: h5py.Group) -> dict:
             part[key] = value.item()
     part["images"] = [_str(x) for x in group["images"][()]]
     part["timings"] = {k: float(v) for k, v in group["timings"].attrs.items()}
+    if "examples" in group:
+        from .examples import read_examples
+
+        part["examples"] = read_examples(group)
     if part.get("status") == "ok":
         part["symbols_per_image"] = group["symbols_per_image"][()]
         part["fallback"] = group["fallback"][()]

@@ -136,6 +136,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
     store = ResultsStore(out_dir)
     runner = PointRunner(scenario, reuse_error_free=reuse_error_free)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
+    if getattr(runner.dataset, "counts", None) is not None:     # VQA questions and their split
+        print(f"semlink run: {runner.dataset.counts.line()}", file=sys.stderr)
     resolve_device(scenario.device)
     header = _header(scenario)
     identity = runner.dataset.identity()

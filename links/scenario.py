@@ -10,7 +10,7 @@
       - {name: analog_pixels, params: {downsample: 4}}
     profiles:
       ldpc_half: {kind: digital, code: ldpc5g, rate: 0.5, modulation: psk8}
-    channels: [awgn, {name: rayleigh, coherence_length: null, csi: ls, num_pilots: 4}]
+    channels: [awgn, {name: rayleigh, coherence: block, csi: ls, num_pilots: 4}]
     snr_db: {start: -5, stop: 20, step: 5}     # or a list; or ebno_db: [...]
     seeds: [0]
     metrics: [psnr]
@@ -37,6 +37,7 @@ import yaml
 
 from semlink.phy.snr import db_range
 
+from .profile_grid import ProfileGridError, expand_profile_grid
 from .profiles import DEFAULT_PROFILES, check_profile
 
 
@@ -46,9 +47,9 @@ class ScenarioError(ValueError):
 
 TOP_KEYS = {"name", "description", "dataset", "codecs", "profiles", "channels", "snr_db",
             "ebno_db", "seeds", "seed", "metrics", "batch_size", "device", "precision",
-            "output", "ray"}
-DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images"}
-CODEC_KEYS = {"name", "label", "params", "grid", "profiles"}
+            "output", "ray", "keep_examples"}
+DATASET_KEYS = {"path", "captions", "queries", "resize", "crop", "multiple_of", "max_images", "vqa"}
+CODEC_KEYS = {"name", "label", "params", "grid", "profiles", "profile_grid"}
 RAY_KEYS = {"num_gpus_per_task", "num_cpus_per_task", "num_workers"}
 
 
@@ -109,6 +110,7 @@ class Scenario:
     precision: str | None
     output: str | None
     ray: dict
+    keep_examples: Any = None   # N or [image names]: reconstructions kept per point (links/examples.py)
 
     def points(self) -> list[Point]:
         """All points, codec-major (so encodings are reused across channels and SNRs)."""
@@ -179,9 +181,33 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
 
-def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
+def _keep_examples(value: Any):
+    from .examples import check_keep_examples
+
+    return check_keep_examples(value, _fail)
+
+
+def _vqa_block(value: Any, base: Path) -> dict:
+    """``dataset.vqa``: VQA-format questions and the animal split (see semlink.vqa)."""
+    from semlink.vqa import RULES, SPLITS, VQA_KEYS
+
+    vqa = dict(_check_keys(value, VQA_KEYS, "dataset.vqa"))
+    if "questions" not in vqa:
+        _fail("dataset.vqa.questions", "missing: a VQA v2 questions JSON, a JSON list or a CSV")
+    for key in ("questions", "annotations", "instances"):
+        if vqa.get(key) is not None:
+            vqa[key] = _resolve_path(vqa[key], f"dataset.vqa.{key}", base)
+    if vqa.get("split", "all") not in SPLITS:
+        _fail("dataset.vqa.split", f"expected one of {list(SPLITS)}, got {vqa['split']!r}")
+    if vqa.get("rule", "either") not in RULES:
+        _fail("dataset.vqa.rule", f"expected one of {list(RULES)}, got {vqa['rule']!r}")
+    return vqa
+
+
+def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
+    all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
     if not isinstance(value, list) or not value:
         _fail("codecs", f"expected a non-empty list of codec entries, got {value!r}")
     out = []
@@ -210,17 +236,30 @@ def _codecs(value: Any, device: str = "cpu") -> list[CodecSetting]:
         if not isinstance(label, str):
             _fail(f"{path}.label", f"expected a string, got {label!r}")
         keys = list(grid)
+        choices = _profile_choices(entry, name, profiles, all_profiles, path)
         for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
             setting_params = {**params, **dict(zip(keys, combo))}
             suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
-            out.append(CodecSetting(len(out), name, f"{label}[{suffix}]" if suffix else label,
-                                    copy.deepcopy(setting_params), dict(profiles)))
-            _check_codec(out[-1], path, device)
+            for choice in choices:
+                out.append(CodecSetting(len(out), name,
+                                        (f"{label}[{suffix}]" if suffix else label) + choice.label,
+                                        copy.deepcopy(setting_params),
+                                        {**profiles, **choice.profiles}))
+                _check_codec(out[-1], path, device)
     labels = [c.label for c in out]
     dup = {lbl for lbl in labels if labels.count(lbl) > 1}
     if dup:
         _fail("codecs", f"labels must be unique, {sorted(dup)} repeat; give each entry a label")
     return out
+
+
+def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict, path: str):
+    """The entry's profile-grid choices (see :mod:`semlink.links.profile_grid`)."""
+    try:
+        return expand_profile_grid(entry.get("profile_grid"), name, bindings, all_profiles,
+                                   f"{path}.profile_grid")
+    except ProfileGridError as exc:
+        raise ScenarioError(str(exc)) from None
 
 
 def _check_codec(setting: CodecSetting, path: str, device: str) -> None:
@@ -284,6 +323,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     for key in ("captions", "queries"):
         if dataset.get(key) is not None:
             dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+    if dataset.get("vqa") is not None:
+        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
     profiles = dict(DEFAULT_PROFILES)
     user_profiles = raw.get("profiles", {}) or {}
     if not isinstance(user_profiles, dict):
@@ -299,7 +340,7 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
         import torch
 
         codec_device = "cuda" if torch.cuda.is_available() else "cpu"
-    codecs = _codecs(raw["codecs"], codec_device)
+    codecs = _codecs(raw["codecs"], codec_device, profiles)
     for c in codecs:
         for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:
@@ -338,7 +379,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
                     ebno_db=ebno, seeds=list(seeds),
                     metrics=metrics,
                     batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
-                    device=device, precision=precision, output=output, ray=dict(ray))
+                    device=device, precision=precision, output=output, ray=dict(ray),
+                    keep_examples=_keep_examples(raw.get("keep_examples")))
 
 
 def _check_device(device: Any) -> str:

@@ -23,15 +23,22 @@ def _mean(arrays: list) -> float | None:
     return float(values.mean()) if values.size else None
 
 
-def summarize(path: str) -> dict:
+def summarize(path: str, failed_as_worst: bool = False) -> dict:
     """Summary dict of ``results.h5`` (see ``semlink summary --json``).
 
     Besides the runs: ``complete``, ``points_done``, ``points_planned`` (a killed
     run is incomplete, ``resume_command`` says how to finish it) and
     ``snr_convention`` (``"Es/N0"`` or ``"Eb/N0"``: what the scenario swept; each
     run lists ``snr_db`` = Es/N0 per channel use and, where defined, ``ebno_db``).
+
+    :param failed_as_worst: score images whose decode fell back at the metric's worst
+        value (see :func:`semlink.links.timing.apply_failed_as_worst`).
     """
     attrs, points = load_results(path)
+    if failed_as_worst:
+        from .timing import apply_failed_as_worst
+
+        points = apply_failed_as_worst(points)
     scenario = json.loads(attrs["scenario_json"])
     profiles_all = {**_default_profiles(), **(scenario.get("profiles") or {})}
     runs: dict[tuple, dict] = {}
@@ -46,7 +53,7 @@ def summarize(path: str) -> dict:
         if p["status"] == "ok":
             for stream, rep in p["phy"].items():
                 run["profile"][stream] = {"name": rep["profile"],
-                                          **profiles_all.get(rep["profile"], {})}
+                                          **_profile_spec(rep["profile"], profiles_all)}
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
@@ -168,6 +175,13 @@ def model_mark(run: dict) -> str:
 
     flags = run.get("model_flags") or []
     return "".join(f" [{FLAG_MARKS[f]}]" for f in ("test_model", "random_init") if f in flags)
+
+
+def _profile_spec(name: str, profiles: dict) -> dict:
+    """A named profile's spec, generated profile-grid names included."""
+    from .profile_grid import resolve_generated_profile
+
+    return profiles.get(name) or resolve_generated_profile(name, profiles) or {}
 
 
 def _default_profiles() -> dict:

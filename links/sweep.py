@@ -65,9 +65,9 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from semlink.data import ImageDataset
+            from semlink.vqa import open_dataset   # an ImageDataset, or VQA questions over it
 
-            self._dataset = ImageDataset(**self.scenario.dataset, key="dataset")
+            self._dataset = open_dataset(self.scenario.dataset, key="dataset")
         return self._dataset
 
     @property
@@ -131,6 +131,15 @@ class PointRunner:
             return math.nan
         return chain.ebno_db_from_snr_db(snr_db)
 
+    def _examples(self, point: Point):
+        """An ExampleCollector when the scenario keeps example reconstructions, else None."""
+        if not getattr(self.scenario, "keep_examples", None):
+            return None
+        from .examples import ExampleCollector
+
+        return ExampleCollector(self.scenario.keep_examples, self.dataset.names,
+                                with_original=point.snr_index == 0)
+
     def run(self, point: Point, on_images=None) -> dict:
         """Evaluate one point; never raises for a codec/PHY failure (recorded instead).
 
@@ -155,6 +164,7 @@ class PointRunner:
             metric_objs = self.metrics
             part["provenance_json"] = json.dumps(point_provenance(codec, metric_objs),
                                                  sort_keys=True)
+            keep = self._examples(point)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
@@ -166,7 +176,7 @@ class PointRunner:
                 received = link.transmit(payload, snr)
                 timings["phy_s"] += time.perf_counter() - t0
                 self._decode_and_measure(codec, point, items, received, metric_objs, timings,
-                                         per_image)
+                                         per_image, keep)
                 for stream, rep in received.reports.items():
                     d = phy.setdefault(stream, {"kind": rep.kind, "profile": rep.profile,
                                                 **{f: [] for f in _PHY}})
@@ -183,6 +193,10 @@ class PointRunner:
                         fallback_reason=per_image.fallback_reason,
                         decoded_with_errors=per_image.decoded_with_errors,
                         reused=per_image.reused)
+            if keep:
+                from .examples import codec_params
+
+                part["examples"] = keep.finish(metrics, codec_params(codec))
         except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
             part.update(status="failed", images=per_image.names,
                         error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
@@ -190,7 +204,7 @@ class PointRunner:
         return part
 
     def _decode_and_measure(self, codec, point: Point, items, received, metric_objs,
-                            timings: dict, out: "PerImage") -> None:
+                            timings: dict, out: "PerImage", keep=None) -> None:
         """Decode and measure one batch, reusing error-free reconstructions' metrics.
 
         An image whose every stream is digital and arrived without a single bit
@@ -198,6 +212,9 @@ class PointRunner:
         when the codec's decoder is deterministic (``codec.deterministic_decode``):
         its metrics are computed once per (codec setting, encoding, image) and
         reused at every later such point (``reused`` is recorded per image).
+        Images kept as examples (``keep``, an ``ExampleCollector``) are always decoded.
+        Per-image values a codec reports itself (``recon.extras["per_image_metrics"]``,
+        e.g. Multi-SC's stage timings) are stored as metrics.
         """
         n = len(items)
         clean = error_free_images(received)
@@ -206,7 +223,8 @@ class PointRunner:
         if reusable:
             for old in [k for k in self._clean if k[0] != point.codec.index]:
                 del self._clean[old]
-        cached = [self._clean.get((*cache_key, it.name)) if reusable and clean[i] else None
+        cached = [self._clean.get((*cache_key, it.name))
+                  if reusable and clean[i] and not (keep and keep.is_wanted(i)) else None
                   for i, it in enumerate(items)]
         todo = [i for i in range(n) if cached[i] is None]
         fresh: dict[int, dict] = {}
@@ -220,6 +238,10 @@ class PointRunner:
                                                 for i in todo])
             values = {m.name: np.asarray(m.compute(originals, recon), float).tolist()
                       for m in metric_objs}
+            for name, vals in recon.extras.get("per_image_metrics", {}).items():
+                values[name] = [float(v) for v in vals]
+            if keep:
+                keep.add_batch(items, recon, decoded=todo)
             timings["decode_s"] += t2 - t1
             timings["metrics_s"] += time.perf_counter() - t2
             fallback = list(recon.fallback or [False] * len(todo))
@@ -229,6 +251,8 @@ class PointRunner:
                             "fallback": bool(fallback[j]), "reason": str(reasons[j] or "")}
                 if reusable and clean[i]:
                     self._clean[(*cache_key, items[i].name)] = fresh[i]
+        if keep and not todo:
+            keep.add_batch(items, None, decoded=[])
         symbols = received.channel_uses()
         for i, it in enumerate(items):
             entry = fresh.get(i) or cached[i]

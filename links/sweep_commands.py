@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from . import plan_command
+
 
 def add_parsers(sub) -> None:
     p = sub.add_parser("run", help="run a scenario file into DIR/results.h5")
@@ -22,10 +24,15 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
     p.add_argument("results", help="path to results.h5")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--timing", action="store_true",
+                   help="seconds per image per scheme (Table II style) instead of metrics")
+    p.add_argument("--failed-as-worst", action="store_true",
+                   help="score failed classical decodes at the worst value (cosine 0, LPIPS 1)")
     p.set_defaults(func=cmd_summary)
     p = sub.add_parser("plot", help="plot every metric vs SNR from a results.h5")
     p.add_argument("results", help="path to results.h5")
     p.add_argument("--out", default=None, help="folder for PNG/SVG (default: next to results)")
+    plan_command.add_plot_arguments(p)
     p.set_defaults(func=cmd_plot)
 
 
@@ -70,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_table, summarize
 
-    summary = summarize(args.results)
+    if getattr(args, "timing", False):
+        return cmd_timing(args)
+    summary = summarize(args.results, failed_as_worst=getattr(args, "failed_as_worst", False))
     if args.json:
         print(json.dumps(summary, indent=1))
     else:
@@ -82,12 +91,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_timing(args: argparse.Namespace) -> int:
+    from .timing import format_timing, timing_summary
+
+    summary = timing_summary(args.results)
+    print(json.dumps(summary, indent=1) if args.json else format_timing(summary))
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_results
 
     from .summary import summarize
 
-    files = plot_results(args.results, args.out)
+    files = plot_results(args.results, args.out) + plan_command.plot_budget_figures(args)
     for f in files:
         print(f)
     summary = summarize(args.results)

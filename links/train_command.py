@@ -96,7 +96,21 @@ def _add_uoisc(tsub) -> None:
     u.add_argument("--vlm", default=None, help="LLaVA-family model id or folder (relevance loss)")
     u.add_argument("--channel", default="none", help="none | indices:P | phy")
     u.add_argument("--snr-db", type=float, default=10.0, help="training Es/N0 with --channel phy")
+    u.add_argument("--vqa-questions", default=None,
+                   help="VQA-format questions over --data (VQA v2 JSON, JSON list or CSV); "
+                        "instead of --queries")
+    u.add_argument("--vqa-annotations", default=None, help="VQA v2 annotations JSON (answers)")
+    u.add_argument("--instances", default=None,
+                   help="COCO instances JSON: animal categories and image objects for --split")
+    u.add_argument("--split", default="all", choices=["all", "exclude_animals", "animals"],
+                   help="animal zero-shot split of the VQA questions (training: exclude_animals)")
+    u.add_argument("--split-rule", default="either", choices=["objects", "question", "either"],
+                   help="animal-related = image has an animal object / question names one / either")
+    u.add_argument("--eval-split", default="animals", choices=["all", "exclude_animals", "animals"],
+                   help="split of the VQA questions on --eval-data (zero-shot: animals)")
     u.add_argument("--eval-data", default=None, help="held-out images: PSNR vs mean-image baseline")
+    u.add_argument("--eval-queries", default=None,
+                   help="queries of the held-out images (default: --queries)")
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--resume", action="store_true")
     u.add_argument("--checkpoint-every", type=int, default=200)
@@ -135,6 +149,10 @@ def run_uoisc(args: argparse.Namespace) -> int:
         with open(args.clip_config) as f:
             clip_config = json.load(f)
     pretrained = None if args.pretrained.lower() == "none" else args.pretrained
+    vqa = None
+    if args.vqa_questions:
+        vqa = {"questions": args.vqa_questions, "annotations": args.vqa_annotations,
+               "instances": args.instances, "split": args.split, "rule": args.split_rule}
     result = train_uoisc(
         args.data, args.out, queries=args.queries, clip_model=args.clip_model,
         pretrained=pretrained, clip_config=clip_config,
@@ -145,8 +163,11 @@ def run_uoisc(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, lr=args.lr, lambda_rel=args.lambda_rel,
         gamma_adv=args.gamma_adv, pixel_loss=args.pixel_loss, vlm=args.vlm,
         channel=args.channel, snr_db=args.snr_db, seed=args.seed, resume=args.resume,
-        checkpoint_every=args.checkpoint_every, device=args.device)
+        checkpoint_every=args.checkpoint_every, device=args.device, vqa=vqa)
     if args.eval_data:
-        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data, device=args.device)
+        eval_vqa = None if vqa is None else {**vqa, "split": args.eval_split}
+        result["eval"] = evaluate_uoisc(result["checkpoint"], args.eval_data,
+                                        queries=None if vqa else (args.eval_queries or args.queries),
+                                        device=args.device, vqa=eval_vqa)
     print(json.dumps(result, indent=1))
     return 0

@@ -127,11 +127,13 @@ class TokenEncoding(TextEncoding):
 
     :param tokenizer: a Hugging Face tokenizer object (``len(tokenizer)`` = V).
     :param ref: the model reference it was loaded from (recorded in results).
+    :param record: its :class:`~semlink.provenance.ModelRecord` (hash of the tokenizer files).
     """
 
-    def __init__(self, tokenizer, ref: str = "") -> None:
+    def __init__(self, tokenizer, ref: str = "", record=None) -> None:
         self.tokenizer = tokenizer
         self.ref = ref
+        self.record = record
         self.vocab_size = len(tokenizer)
         if self.vocab_size < 2:
             raise ValueError(f"tokenizer {ref!r} has a vocabulary of {self.vocab_size}; need >= 2")
@@ -177,8 +179,8 @@ def make_text_encoding(spec: str) -> TextEncoding:
 
         transformers = require("transformers", f"text encoding {spec!r}")
         ref = spec[7:]
-        path = resolve(ref).path
-        tok = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
-        return TokenEncoding(tok, ref)
+        resolved = resolve(ref)
+        tok = transformers.AutoTokenizer.from_pretrained(str(resolved.path), local_files_only=True)
+        return TokenEncoding(tok, ref, record=resolved.record("tokenizer"))
     raise ValueError(f"text encoding must be 'utf8', 'ascii7' or 'tokens:<tokenizer ref>' "
                      f"(e.g. 'tokens:facebook/bart-base'), got {spec!r}")

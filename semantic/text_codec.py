@@ -100,11 +100,30 @@ class TextCodec(Codec):
                 "encoding": self.encoding_spec, "corrector": self.corrector_spec,
                 **({"captioner": self.captioner_spec} if self.source == "captioner" else {})}
 
-    def model_records(self) -> list:
-        """ModelRecords of the captioner / corrector / tokenizer actually loaded."""
+    def required_models(self) -> list[tuple[str, str]]:
+        """``(role, model reference)`` of every pretrained model this setting loads."""
+        from .captioning import SHORTCUTS
+        from .correction import DEFAULT_BART
+
+        out = []
+        if self.source == "captioner":
+            out.append(("captioner", SHORTCUTS.get(self.captioner_spec, self.captioner_spec)))
+        if self.corrector_spec == "bart":
+            out.append(("corrector", DEFAULT_BART))
+        elif self.corrector_spec.startswith("bart:"):
+            out.append(("corrector", self.corrector_spec[5:]))
+        if self.encoding_spec.startswith("tokens:"):
+            out.append(("tokenizer", self.encoding_spec[7:]))
+        return out
+
+    def models(self) -> list:
+        """ModelRecords of the captioner, corrector and tokenizer this setting runs (loads them)."""
         out = list(self.corrector.records())
-        if self._captioner is not None and self._captioner._loaded is not None:
-            out.append(self._captioner.record())
+        if self.source == "captioner":
+            out.append(self.captioner.record())
+        enc = self.encoding
+        if getattr(enc, "record", None) is not None:
+            out.append(enc.record)
         return out
 
     # -- encoding ----------------------------------------------------------------

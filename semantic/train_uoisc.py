@@ -63,6 +63,61 @@ def _channel_indices(model, indices, channel, chain, snr_db, gen):
             for layer in range(len(indices))]
 
 
+def sample_pairs(images: list[torch.Tensor], item_queries: list[list[str]], batch_size: int,
+                 crop: int, gen: torch.Generator, default_query: str) -> tuple[torch.Tensor, list[str]]:
+    """One training batch of matched (image, query) pairs.
+
+    Draws ``batch_size`` image indices, takes a random ``crop x crop`` patch
+    (with random horizontal flip) of each, and for each drawn image one query
+    sampled uniformly among *that image's* queries (``default_query`` when it
+    has none). All randomness comes from ``gen``.
+
+    :returns: images ``[batch_size, 3, crop, crop]`` in [0, 1] and the list of
+        ``batch_size`` queries, ``queries[b]`` belonging to ``images[b]``.
+    """
+    picks = torch.randint(len(images), (batch_size,), generator=gen).tolist()
+    x = torch.cat([_batch([images[i]], 1, crop, gen) for i in picks])
+    qs = []
+    for i in picks:
+        own = item_queries[i]
+        qs.append(own[int(torch.randint(len(own), (1,), generator=gen))] if own else default_query)
+    return x, qs
+
+
+# Arguments that may change when resuming: they do not change what the checkpoint is.
+_RESUMABLE = {"steps_phase1", "steps_phase2", "checkpoint_every", "log_every", "device", "progress"}
+
+
+def _check_resume(ckpt: dict, config: dict, train_args: dict, path: Path) -> None:
+    """Refuse to resume with a model configuration or training arguments other than the checkpoint's."""
+    diffs = [f"{k}: checkpoint {ckpt['config'].get(k)!r}, now {v!r}"
+             for k, v in config.items() if ckpt["config"].get(k) != v]
+    saved = ckpt.get("meta", {}).get("train_args")
+    if saved is None:
+        diffs.append("train_args: the checkpoint does not record its training arguments")
+    else:
+        diffs += [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in train_args.items()
+                  if k not in _RESUMABLE and saved.get(k) != v]
+    if diffs:
+        raise ValueError(f"cannot resume {path} with different arguments ({'; '.join(diffs)}); "
+                         "pass the checkpoint's values, or train into another --out")
+
+
+def _training_images(data: str, queries: str | None, size: int, vqa: dict | None):
+    """The training images with their queries: an ImageDataset, or VQA questions after the split."""
+    from semlink.data import ImageDataset
+
+    if vqa is None:
+        return ImageDataset(data, queries=queries, resize=size, key="--data")
+    from semlink.vqa import VQADataset
+
+    if queries:
+        raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
+    ds = VQADataset(ImageDataset(data, resize=size, key="--data"), per="image", key="--vqa", **vqa)
+    print(f"train uoisc: {ds.counts.line()}", file=sys.stderr)
+    return ds
+
+
 def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int | None = None,
                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
                 clip_config: dict | None = None, layers=(4, 8, 12), dim: int = 256,
@@ -74,8 +129,27 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
                 channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
                 seed: int = 0, resume: bool = False, checkpoint_every: int = 200,
                 log_every: int = 25, device: str = "cpu", progress: bool | None = None,
-                default_query: str = "What is in the image?") -> dict:
-    """Train UO-ISC; returns paths, steps and the last losses."""
+                default_query: str = "What is in the image?", vqa: dict | None = None) -> dict:
+    """Train UO-ISC; returns paths, steps and the last losses.
+
+    ``vqa`` (instead of ``queries``): VQA-format questions over the images of
+    ``data`` and the animal zero-shot split, ``{questions, annotations,
+    instances, split, rule}`` as in a scenario's ``dataset.vqa`` (see
+    :mod:`semlink.vqa`); each image is trained with the questions the split
+    keeps for it, and images left without any are not used.
+
+    Each training image is paired with one of its own queries (sampled among
+    them every time it is drawn, see :func:`sample_pairs`); images without
+    queries use ``default_query``. ``resume=True`` continues ``OUT/last.pt``
+    only with the same model configuration and training arguments (the steps,
+    logging, device and progress may change); otherwise it raises a
+    ``ValueError`` naming the differing arguments.
+    """
+    train_args = dict(data=str(data), queries=None if queries is None else str(queries),
+                      image_size=image_size, batch_size=batch_size, lr=lr, lambda_rel=lambda_rel,
+                      gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=None if vlm is None else str(vlm),
+                      channel=channel, profile=profile, snr_db=snr_db, seed=seed,
+                      default_query=default_query, vqa=vqa)
     if pixel_loss not in ("l1", "l2"):
         raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
     if not (channel in ("none", "phy") or channel.startswith("indices:")):
@@ -92,9 +166,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     size = image_size or model.clip.image_size[0]
     if (size, size) != model.clip.image_size:
         raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-    from semlink.data import ImageDataset
-
-    ds = ImageDataset(data, queries=queries, resize=size, key="--data")
+    ds = _training_images(data, queries, size, vqa)
     images = [ds[i].image for i in range(len(ds))]
     item_queries = [ds[i].queries for i in range(len(ds))]
     judge = None
@@ -112,10 +184,11 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
         from semlink.phy import DigitalChain
 
         spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
-                                "channel": {"name": "rayleigh", "coherence_length": 128}})
+                                "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
         chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, **{k: v for k, v in spec.items() if k != "kind"})
     step = 0
     if resume and last.exists():
+        _check_resume(torch.load(last, map_location="cpu", weights_only=False), config, train_args, last)
         model, ckpt = load_uoisc(last, map_location=device)
         model.to(device).train()
         params = [p for p in model.parameters() if p.requires_grad]
@@ -146,9 +219,8 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     try:
         while step < total:
             phase = 1 if step < steps_phase1 else 2
-            x = _batch(images, batch_size, size, gen).to(device)
-            picks = torch.randint(len(images), (batch_size,), generator=gen).tolist()
-            qs = [item_queries[i][0] if item_queries[i] else default_query for i in picks]
+            x, qs = sample_pairs(images, item_queries, batch_size, size, gen, default_query)
+            x = x.to(device)
             tokens = model.clip.tokenize(qs) if text_alignment else None
             feats = model.align(x, tokens)
             quantised, vq_loss = [], 0.0
@@ -196,7 +268,8 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
                 bar.set_postfix(psnr=f"{last_losses['train_psnr_db']:.2f}", phase=phase)
             if step % checkpoint_every == 0 or step == total:
                 save_uoisc(last, model, config, meta={"data": str(data), "steps": step, "phase": phase,
-                                                      "vlm": vlm, "channel": channel},
+                                                      "vlm": vlm, "channel": channel,
+                                                      "train_args": train_args},
                            extra={"optimizer": opt.state_dict(), "discriminator": disc.state_dict(),
                                   "optimizer_d": opt_d.state_dict(), "rng_data": gen.get_state(),
                                   "step": step})
@@ -209,18 +282,47 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
 
 
 @torch.no_grad()
-def evaluate_uoisc(checkpoint: str, data: str, device: str = "cpu", max_images: int | None = None) -> dict:
-    """PSNR without channel errors on held-out images, and the mean-image baseline's PSNR."""
+def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, device: str = "cpu",
+                   max_images: int | None = None, default_query: str = "What is in the image?",
+                   vqa: dict | None = None) -> dict:
+    """PSNR [dB] without channel errors on held-out images, and the mean-image baseline's PSNR.
+
+    With text alignment, every image is encoded once per query of its own
+    (from ``queries``, any format :class:`ImageDataset` reads) and its PSNR is
+    the mean over those queries; ``default_query`` is used only for images
+    without queries. ``pairs`` counts the (image, query) pairs evaluated and
+    ``default_query_images`` the images that had none. ``vqa`` (instead of
+    ``queries``): VQA questions and split as in :func:`train_uoisc`, e.g.
+    ``split: animals`` for the zero-shot evaluation; ``vqa_split`` then
+    reports the split's counts.
+    """
     from semlink.data import ImageDataset
 
     model, _ = load_uoisc(checkpoint, map_location=device)
     size = model.clip.image_size
-    ds = ImageDataset(data, resize=list(size), crop="center", max_images=max_images, key="--eval-data")
-    imgs = torch.stack([ds[i].image for i in range(len(ds))]).to(device)
-    tokens = model.clip.tokenize(["What is in the image?"] * len(ds)) if model.text_alignment else None
-    rec, _, _ = model(imgs, tokens)
-    ours = [psnr_db(rec[i].cpu(), imgs[i].cpu()) for i in range(len(ds))]
-    mean_img = [psnr_db(imgs[i].mean(dim=(1, 2), keepdim=True).expand_as(imgs[i]).cpu(), imgs[i].cpu())
-                for i in range(len(ds))]
-    return {"images": len(ds), "psnr_db": sum(ours) / len(ours),
-            "mean_image_psnr_db": sum(mean_img) / len(mean_img), "bits_per_image": model.bits_per_image}
+    ds = ImageDataset(data, queries=queries, resize=list(size), crop="center", max_images=max_images,
+                      key="--eval-data")
+    if vqa is not None:
+        from semlink.vqa import VQADataset
+
+        if queries:
+            raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
+        ds = VQADataset(ds, per="image", key="--eval-vqa", **vqa)
+    ours, mean_img, pairs, without = [], [], 0, 0
+    for i in range(len(ds)):
+        item = ds[i]
+        img = item.image.to(device)
+        qs = item.queries or [default_query]
+        without += not item.queries
+        if not model.text_alignment:
+            qs = qs[:1]                      # the query does not change the encoding
+        tokens = model.clip.tokenize(qs) if model.text_alignment else None
+        rec, _, _ = model(img[None].expand(len(qs), -1, -1, -1), tokens)
+        ours.append(sum(psnr_db(r.cpu(), item.image) for r in rec) / len(qs))
+        pairs += len(qs)
+        mean_img.append(psnr_db(item.image.mean(dim=(1, 2), keepdim=True).expand_as(item.image),
+                                item.image))
+    split = {"vqa_split": vars(ds.counts)} if vqa is not None else {}
+    return {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,
+            "psnr_db": sum(ours) / len(ours), "mean_image_psnr_db": sum(mean_img) / len(mean_img),
+            "bits_per_image": model.bits_per_image}

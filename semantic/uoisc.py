@@ -26,8 +26,10 @@ Choices where the paper's text lost its symbols (all parameters):
 * Indices hit by failed code blocks are **kept as received** (taken modulo
   K when K is not a power of two): a bit error changes one segment of one
   token, which is the paper's robustness argument for short segments.
-* Queries: the first query of each image; ``default_query`` when an image
-  has none.
+* Queries: in training, each drawn image is paired with one of its own
+  queries, sampled uniformly among them (``train_uoisc.sample_pairs``); the
+  codec encodes with the first query of each image; ``default_query`` when
+  an image has none.
 
 Variants (paper Sec. IV): ``text_alignment=False`` (no FiLM, no relevance
 loss) and ``pretrained=None`` with ``frozen=False`` (same CLIP architecture,

@@ -22,6 +22,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "ray": ("ray", "ray"),
     "skimage": ("examples", "scikit-image"),
     "pillow_heif": ("codecs", "pillow-heif"),
+    "cv2": ("saliency", "opencv-contrib-python-headless"),
 }
 
 

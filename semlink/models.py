@@ -379,8 +379,10 @@ CATALOG: tuple[CatalogEntry, ...] = (
                  "BLIP captioner (VLM-CSC baseline)"),
     CatalogEntry("facebook/bart-base", ("corrector bart", "trainer corrector"),
                  "BART base, receiver-side text corrector (fine-tuned by semlink train corrector)"),
-    CatalogEntry("open_clip:ViT-B-16:openai", ("codec uoisc", "metric clip_similarity"),
+    CatalogEntry("open_clip:ViT-B-16:openai", ("codec uoisc", "trainer uoisc"),
                  "CLIP ViT-B/16 (OpenAI weights) via open_clip"),
+    CatalogEntry("openai/clip-vit-base-patch32", ("metric clip_similarity",),
+                 "CLIP ViT-B/32 (transformers CLIPModel), cosine similarity of embeddings"),
     CatalogEntry("torchvision:AlexNet_Weights.IMAGENET1K_V1", ("metric lpips",),
                  "ImageNet AlexNet backbone of LPIPS v0.1"),
 )

@@ -93,7 +93,7 @@ class TestLlava:
         (jrec,) = judge.models()
         assert jrec.sha256 == rec.sha256 and jrec.extra["model_class"] == "LlavaForConditionalGeneration"
         for name in ("answer_match", "relevance_loss"):
-            (mrec,) = get_metric(name, vlm=tiny).models()
+            (mrec,) = get_metric(name, {"vlm": tiny}).models()
             assert mrec.to_dict() == rec.to_dict()
 
     def test_missing_model_is_an_error_not_an_empty_record(self, tmp_path):

@@ -121,3 +121,26 @@ def test_text_codec_needs_enough_captions_and_refuses_bad_params():
         make_codec("text", {"source": "speech"})
     with pytest.raises(ValueError, match="corrector"):
         make_codec("text", {"corrector": "gpt"})
+
+
+def test_semlink_run_sweeps_the_text_codec_like_any_other(tmp_path, image_dir):
+    import json
+
+    from semlink.links.runner import run_sweep
+    from semlink.links.scenario import parse_scenario
+    from semlink.links.summary import summarize
+
+    names = sorted(p.name for p in image_dir.iterdir())
+    caps = {n: [CAPTIONS[i % len(CAPTIONS)][0]] for i, n in enumerate(names)}
+    (tmp_path / "caps.json").write_text(json.dumps(caps))
+    scenario = parse_scenario({
+        "dataset": {"path": str(image_dir), "captions": str(tmp_path / "caps.json")},
+        "codecs": [{"name": "text", "profiles": {"caption0": "ldpc"}}],
+        "profiles": {"ldpc": PROFILES["ldpc"]},
+        "channels": ["awgn"], "snr_db": [-5, 20], "metrics": ["cer", "wer", "bleu", "exact_match"]})
+    outcome = run_sweep(scenario, str(tmp_path / "out"), progress=False)
+    assert not outcome.failed
+    (run,) = summarize(outcome.results)["runs"]
+    assert run["metrics"]["cer"][1] == 0 and run["metrics"]["exact_match"][1] == 1
+    assert run["metrics"]["bleu"][1] == pytest.approx(1.0)
+    assert run["metrics"]["cer"][0] > 0.1 and run["metrics"]["exact_match"][0] < 1

@@ -75,3 +75,29 @@ def test_metrics_with_models_follow_the_given_device():
     assert reason and "no-such-org/no-such-clip" in reason and "semlink models fetch" in reason
     assert not math.isnan(get_metric("psnr", None, device="cpu").compute(
         [torch.zeros(3, 2, 2)], Reconstruction(images=[torch.full((3, 2, 2), 0.5)]))[0])
+
+
+def test_clip_similarity_through_a_tiny_clip(tmp_path):
+    pytest.importorskip("transformers")
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fixtures.tiny_text_models import build_tiny_clip
+
+    folder = str(build_tiny_clip(tmp_path / "clip"))
+    g = torch.Generator().manual_seed(0)
+    a = [torch.rand(3, 40, 40, generator=g), torch.rand(3, 36, 44, generator=g)]
+    img = get_metric("clip_similarity", {"model": folder})
+    assert img.unavailable_reason() is None
+    same = img.compute(a, Reconstruction(images=[x.clone() for x in a]))
+    assert same == pytest.approx([1.0, 1.0], abs=1e-5)
+    other = img.compute(a, Reconstruction(images=[1 - x for x in a]))
+    assert (other < 0.9999).all()
+    txt = get_metric("clip_similarity", {"model": folder, "mode": "text"})
+    vals = txt.compute(a, Reconstruction(images=[], texts=[["a dog"], ["a cat", "two cats"]]))
+    assert vals.shape == (2,) and ((vals >= -1) & (vals <= 1)).all()
+    (rec,) = img.models()
+    assert rec.test_model and rec.role == "clip_similarity"
+    with pytest.raises(ValueError, match="mode"):
+        get_metric("clip_similarity", {"model": folder, "mode": "audio"})

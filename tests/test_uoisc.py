@@ -150,3 +150,139 @@ def test_training_with_the_phy_in_the_loop(tmp_path, image_dir):
     with pytest.raises(ValueError, match="channel must be"):
         train_uoisc(str(image_dir), str(tmp_path / "bad"), channel="fading", pretrained=None,
                     clip_model=CONFIG["clip_model"], clip_config=TINY_CLIP, layers=[2, 4])
+
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
+           "white": (255, 255, 255), "black": (0, 0, 0)}
+
+
+def _solid_colour_dataset(folder):
+    """Solid-colour 40x40 PNGs with two queries each that name the colour."""
+    import json
+
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    queries = {}
+    for name, rgb in COLOURS.items():
+        Image.new("RGB", (40, 40), rgb).save(folder / f"{name}.png")
+        queries[f"{name}.png"] = [f"{name}", f"is it {name}?"]
+    (folder.parent / "queries.json").write_text(json.dumps(queries))
+    return folder, folder.parent / "queries.json"
+
+
+def test_training_pairs_each_image_with_one_of_its_own_queries(tmp_path, monkeypatch):
+    """The (image, query) pairs the training step feeds to FiLM match: a solid colour with its name."""
+    from semlink.semantic.train_uoisc import train_uoisc
+    from semlink.semantic.uoisc import UOISCModel
+
+    images, queries = _solid_colour_dataset(tmp_path / "solid")
+    consumed = []
+    original = UOISCModel.align
+
+    def recording_align(self, imgs, tokens):
+        consumed.append((imgs.detach().clone(), tokens.clone(), self))
+        return original(self, imgs, tokens)
+
+    monkeypatch.setattr(UOISCModel, "align", recording_align)
+    train_uoisc(str(images), str(tmp_path / "run"), queries=str(queries), image_size=32,
+                clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP, layers=[2, 4],
+                dim=32, segment_length=8, codebook_size=16, decoder_channels=16, batch_size=6,
+                steps_phase1=6, progress=False, checkpoint_every=1000)
+    assert len(consumed) == 6
+    tokenizer = consumed[0][2].clip
+    candidates = [q for name in COLOURS for q in (name, f"is it {name}?")]
+    table = tokenizer.tokenize(candidates)
+    seen = set()
+    for imgs, tokens, _ in consumed:
+        for img, tok in zip(imgs, tokens):
+            colour = min(COLOURS, key=lambda c: float(((img.mean(dim=(1, 2)) * 255
+                                                         - torch.tensor(COLOURS[c], dtype=torch.float)) ** 2).sum()))
+            match = [q for q, row in zip(candidates, table) if torch.equal(row, tok)]
+            assert match in ([colour], [f"is it {colour}?"]), (colour, match)
+            seen.add(match[0])
+    # sampling among an image's queries: both phrasings are used over 36 pairs
+    assert any(q.startswith("is it") for q in seen) and any(" " not in q for q in seen)
+
+
+def test_resume_with_other_arguments_is_refused_and_checkpoint_stays_loadable(tmp_path, image_dir):
+    from semlink.semantic.train_uoisc import train_uoisc
+    from semlink.semantic.uoisc import load_uoisc
+
+    common = dict(clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
+                  layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
+                  batch_size=2, progress=False, text_alignment=False)
+    train_uoisc(str(image_dir), str(tmp_path / "r"), steps_phase1=1, **common)
+    with pytest.raises(ValueError, match=r"cannot resume .*segment_length: checkpoint 8, now 16"):
+        train_uoisc(str(image_dir), str(tmp_path / "r"), steps_phase1=2, resume=True,
+                    **{**common, "segment_length": 16})
+    with pytest.raises(ValueError, match=r"cannot resume .*lr: checkpoint 0.0002, now 0.001"):
+        train_uoisc(str(image_dir), str(tmp_path / "r"), steps_phase1=2, resume=True, lr=1e-3, **common)
+    model, ckpt = load_uoisc(tmp_path / "r" / "last.pt")       # untouched and loadable
+    assert ckpt["step"] == 1 and model.vq.l == 8
+
+
+def test_evaluation_uses_each_images_own_queries(tmp_path, monkeypatch):
+    from semlink.semantic.train_uoisc import evaluate_uoisc
+    from semlink.semantic.uoisc import UOISCModel
+
+    images, queries = _solid_colour_dataset(tmp_path / "solid")
+    save_uoisc(tmp_path / "m.pt", tiny(), CONFIG)
+    seen = []
+    original = UOISCModel.align
+
+    def recording_align(self, imgs, tokens):
+        seen.append((imgs.mean(dim=(2, 3)) * 255, tokens, self.clip))
+        return original(self, imgs, tokens)
+
+    monkeypatch.setattr(UOISCModel, "align", recording_align)
+    res = evaluate_uoisc(str(tmp_path / "m.pt"), str(images), queries=str(queries))
+    assert res["images"] == 6 and res["pairs"] == 12 and res["default_query_images"] == 0
+    for means, tokens, clip in seen:
+        colour = next(c for c, rgb in COLOURS.items()
+                      if torch.allclose(means[0], torch.tensor(rgb, dtype=torch.float), atol=1))
+        assert torch.equal(tokens, clip.tokenize([colour, f"is it {colour}?"]))
+    res = evaluate_uoisc(str(tmp_path / "m.pt"), str(images))
+    assert res["pairs"] == 6 and res["default_query_images"] == 6
+
+
+def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, monkeypatch, capsys):
+    """Training sees only animal-free images with their own questions; evaluation the animal ones."""
+    from pathlib import Path
+
+    from semlink.semantic.train_uoisc import evaluate_uoisc, train_uoisc
+    from semlink.semantic.uoisc import UOISCModel
+
+    root = Path(__file__).resolve().parent.parent
+    data = Path(__import__("os").environ.get("SEMLINK_DATA", root.parent / "shared" / "data"))
+    coco = data / "coco-sample"
+    assert coco.is_dir(), f"shared COCO sample missing at {coco}"
+    vqa = {"questions": str(root / "tests/data/coco_sample_vqa/questions.json"),
+           "annotations": str(root / "tests/data/coco_sample_vqa/annotations.json"),
+           "instances": str(coco / "coco_format/instances_val2017_subset.json"),
+           "split": "exclude_animals", "rule": "either"}
+    consumed = []
+    original = UOISCModel.align
+
+    def recording_align(self, imgs, tokens):
+        consumed.append((tokens.clone(), self.clip))
+        return original(self, imgs, tokens)
+
+    monkeypatch.setattr(UOISCModel, "align", recording_align)
+    res = train_uoisc(str(coco / "val2017"), str(tmp_path / "vqa"), image_size=32, vqa=vqa,
+                      clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
+                      layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
+                      batch_size=4, steps_phase1=2, progress=False)
+    assert res["steps"] == 2
+    assert "kept 218 questions on 26 images" in capsys.readouterr().err
+    import json
+
+    questions = [q["question"] for q in json.loads(Path(vqa["questions"]).read_text())["questions"]]
+    animal_words = ("dog", "cat", "bird", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe")
+    for tokens, clip in consumed:
+        for tok in tokens:
+            match = [q for q in questions if torch.equal(clip.tokenize([q])[0], tok)]
+            assert match and not any(w in match[0].lower() for w in animal_words), match
+    ev = evaluate_uoisc(str(tmp_path / "vqa" / "last.pt"), str(coco / "val2017"),
+                        vqa={**vqa, "split": "animals", "rule": "objects"})
+    assert ev["images"] == 4 and ev["pairs"] == 32 and ev["vqa_split"]["kept_images"] == 4

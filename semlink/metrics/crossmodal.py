@@ -104,8 +104,12 @@ def make_clip_similarity(model: str = DEFAULT_CLIP, mode: str = "image", device:
             out.append(float((emb @ ref[i]).mean()))
         return np.array(out)
 
+    def models() -> list:
+        return [load_clip(model, device)[2]]
+
     return Metric("clip_similarity", "", True, compute,
-                  f"CLIP cosine similarity ({mode}) with {model}", unavailable)
+                  f"CLIP cosine similarity ({mode}) with {model}", unavailable,
+                  model_records=models)
 
 
 def register() -> None:

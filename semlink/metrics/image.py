@@ -56,12 +56,22 @@ def ms_ssim(originals, recon) -> np.ndarray:
     return np.array(out)
 
 
+ALEXNET_REF = "torchvision:AlexNet_Weights.IMAGENET1K_V1"
+
+
 def lpips_backbone_path() -> Path:
-    """Where the AlexNet backbone weights are looked for."""
+    """Where the AlexNet backbone weights are: ``$SEMLINK_LPIPS_BACKBONE``, else the model
+    layer's resolution of ``torchvision:AlexNet_Weights.IMAGENET1K_V1`` (``$SEMLINK_MODELS``,
+    torch hub's cache), else torch hub's default location (for the error message)."""
     env = os.environ.get("SEMLINK_LPIPS_BACKBONE")
     if env:
         return Path(env).expanduser()
-    return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
+    from semlink.models import ModelNotFound, resolve
+
+    try:
+        return resolve(ALEXNET_REF).path
+    except (ModelNotFound, ValueError, ImportError):
+        return Path(torch.hub.get_dir()) / "checkpoints" / ALEXNET_FILE
 
 
 def lpips_unavailable() -> str | None:
@@ -75,8 +85,8 @@ def lpips_unavailable() -> str | None:
         return (f"lpips needs the ImageNet-pretrained AlexNet weights, not found at {path}. On a "
                 "machine with internet run: python -c \"import torchvision; "
                 "torchvision.models.alexnet(weights='IMAGENET1K_V1')\" (this stores "
-                f"{ALEXNET_FILE} in torch hub's cache), or copy that file here, or set "
-                "SEMLINK_LPIPS_BACKBONE=/path/to/alexnet_state_dict.pth")
+                f"{ALEXNET_FILE} in torch hub's cache), or `semlink models fetch {ALEXNET_REF}`, "
+                "or copy that file here, or set SEMLINK_LPIPS_BACKBONE=/path/to/alexnet_state_dict.pth")
     return None
 
 

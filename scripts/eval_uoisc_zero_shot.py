@@ -1,0 +1,52 @@
+"""Zero-shot evaluation of a UO-ISC checkpoint on the VQA animal split (no channel errors).
+
+Evaluates ``evaluate_uoisc`` (PSNR of each image encoded with each of its own
+questions, and the mean-colour baseline) on the images the training split saw
+(``exclude_animals``) and on the zero-shot animal images (``animals``, rule
+``objects``), and prints both as JSON.
+
+Usage (from the repository root)::
+
+    python scripts/eval_uoisc_zero_shot.py runs/uoisc_novlm_vqa/last.pt \
+        [--data ../shared/data/coco-sample/val2017] [--questions Q --annotations A --instances I]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parent.parent
+    shared = Path(os.environ.get("SEMLINK_DATA", root.parent / "shared" / "data"))
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--data", default=str(shared / "coco-sample" / "val2017"))
+    p.add_argument("--questions", default=str(root / "tests/data/coco_sample_vqa/questions.json"))
+    p.add_argument("--annotations", default=str(root / "tests/data/coco_sample_vqa/annotations.json"))
+    p.add_argument("--instances",
+                   default=str(shared / "coco-sample/coco_format/instances_val2017_subset.json"))
+    p.add_argument("--device", default="cpu")
+    args = p.parse_args()
+    from semlink.semantic.train_uoisc import evaluate_uoisc
+
+    vqa = {"questions": args.questions, "annotations": args.annotations, "instances": args.instances}
+    out = {
+        "seen_split_exclude_animals": evaluate_uoisc(
+            args.checkpoint, args.data, device=args.device,
+            vqa={**vqa, "split": "exclude_animals", "rule": "either"}),
+        "zero_shot_animals": evaluate_uoisc(
+            args.checkpoint, args.data, device=args.device,
+            vqa={**vqa, "split": "animals", "rule": "objects"}),
+    }
+    for v in out.values():
+        v["vqa_split"].pop("categories", None)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

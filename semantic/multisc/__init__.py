@@ -1,0 +1,1 @@
+"""Multi-SC (Huang & Li): main object, split into parts, one caption stream per part."""

@@ -1,0 +1,136 @@
+"""`semlink models list|check` and `semlink train` from the trainer registry."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from semlink.links.cli import main  # noqa: E402
+
+
+def _scenario(tmp_path, image_dir, corrector, metrics):
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({p.name: ["a caption"] for p in image_dir.iterdir()}))
+    path = tmp_path / "s.yaml"
+    path.write_text(json.dumps({
+        "dataset": {"path": str(image_dir), "captions": str(caps)},
+        "codecs": [{"name": "text", "params": {"corrector": corrector}}],
+        "channels": ["awgn"], "snr_db": [10], "metrics": metrics}))
+    return path
+
+
+def test_models_check_names_what_is_missing_and_fails(tmp_path, image_dir, capsys, monkeypatch):
+    monkeypatch.setenv("SEMLINK_MODELS", str(tmp_path / "empty"))
+    path = _scenario(tmp_path, image_dir, "bart:nobody/no-bart",
+                     ["cer", {"name": "clip_similarity", "model": "nobody/no-clip", "mode": "text"}])
+    assert main(["models", "check", str(path), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    refs = {r["ref"]: r for r in out["needs"]}
+    assert set(refs) == {"nobody/no-bart", "nobody/no-clip"} and out["missing"] == 2
+    assert refs["nobody/no-bart"]["fetch"].endswith("semlink models fetch nobody/no-bart")
+
+
+def test_models_check_passes_with_a_local_model(tmp_path, image_dir, capsys):
+    pytest.importorskip("transformers")
+    from fixtures.tiny_text_models import build_tiny_bart
+
+    bart = build_tiny_bart(tmp_path / "bart")
+    path = _scenario(tmp_path, image_dir, f"bart:{bart}", ["cer"])
+    assert main(["models", "check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "ok" in out and str(bart) in out and "[TEST MODEL]" in out
+
+
+def test_models_list_shows_every_catalog_model(capsys):
+    from semlink.models import CATALOG
+
+    assert main(["models", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["models"]
+    assert [r["ref"] for r in rows] == [e.ref for e in CATALOG]
+    assert all({"present", "size_bytes", "sha256", "used_by"} <= set(r) for r in rows)
+
+
+def test_train_lists_registered_trainers_and_picks_up_a_new_one(tmp_path, capsys):
+    from semlink.semantic.training import TRAINERS, Option, Trainer
+
+    assert main(["train"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("deepjscc", "corrector", "uoisc"):
+        assert name in listed
+
+    calls = []
+
+    class Counting(Trainer):
+        """counts to N (test trainer)"""
+
+        name = "counting_test"
+        OPTIONS = (Option("n", "int", 3, "steps"),)
+
+        def __init__(self, n: int = 3) -> None:
+            self.n = n
+
+        def config(self):
+            return {"n": self.n, "steps": self.n}
+
+        def total_steps(self):
+            return self.n
+
+        def train_step(self, step):
+            calls.append(step)
+            return {"loss": 1.0 / (step + 1)}
+
+        def save_checkpoint(self, path, step, seconds):
+            path.write_text(json.dumps({"step": step, "config": self.config()}))
+
+        def restore(self, path):
+            d = json.loads(path.read_text())
+            return d["step"], 0.0, d["config"]
+
+    TRAINERS.add("counting_test", Counting)
+    assert main(["train", "counting_test", "--n", "4", "--out", str(tmp_path)]) == 0
+    assert calls == [0, 1, 2, 3] and (tmp_path / "last.pt").is_file()
+    assert json.loads(capsys.readouterr().out)["steps"] == 4
+
+
+def test_shared_loop_resumes_and_refuses_other_settings(tmp_path):
+    from semlink.semantic.training import Trainer, run_training
+
+    class Counting(Trainer):
+        name = "counting"
+
+        def __init__(self, n, lr=0.1):
+            self.n, self.lr, self.steps_run = n, lr, []
+
+        def config(self):
+            return {"lr": self.lr, "steps": self.n}
+
+        def total_steps(self):
+            return self.n
+
+        def train_step(self, step):
+            self.steps_run.append(step)
+            return {"loss": float(step)}
+
+        def save_checkpoint(self, path, step, seconds):
+            path.write_text(json.dumps({"step": step, "config": self.config()}))
+
+        def restore(self, path):
+            d = json.loads(path.read_text())
+            return d["step"], 0.0, d["config"]
+
+    first = Counting(3)
+    run_training(first, tmp_path, progress=False, log_every=1)
+    assert first.steps_run == [0, 1, 2]
+    with pytest.raises(ValueError, match="--resume"):
+        run_training(Counting(5), tmp_path, progress=False)
+    with pytest.raises(ValueError, match="lr: checkpoint 0.1, now 0.2"):
+        run_training(Counting(5, lr=0.2), tmp_path, resume=True, progress=False)
+    more = Counting(5)
+    result = run_training(more, tmp_path, resume=True, progress=False, log_every=1)
+    assert more.steps_run == [3, 4] and result["steps"] == 5
+    rows = (tmp_path / "train_log.csv").read_text().splitlines()
+    assert rows[0] == "step,loss,seconds" and [r.split(",")[0] for r in rows[1:]] == list("12345")
+    assert json.loads((tmp_path / "train_config.json").read_text())["resumed_at_step"] == 3
