@@ -5,7 +5,8 @@ Ray start, workers importing torch and building every codec setting once),
 in the order local, ray x1, ray x2, then checks that all three results hold
 identical per-image values.
 
-    nice -n 10 .venv/bin/python benchmarks/ray_workers.py --scenario scenarios/quickstart.yaml
+    nice -n 10 .venv/bin/python benchmarks/ray_workers.py --scenario scenarios/quickstart.yaml \
+        --channels 1 --snr-db 0,5,10,15,20
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
-from semlink.links.scenario import load_scenario
+from semlink.links.scenario import parse_scenario
 
 
 def _values(path: str) -> list:
@@ -34,15 +36,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenario", default="scenarios/quickstart.yaml")
     ap.add_argument("--workers", default="1,2", help="Ray worker counts to measure")
+    ap.add_argument("--channels", type=int, default=None, help="keep the first N channels")
+    ap.add_argument("--snr-db", default=None, help="override the SNR points, e.g. 0,5,10")
     args = ap.parse_args()
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    print(f"scenario {args.scenario}, torch {torch.__version__}, local threads "
+    print(f"scenario {args.scenario} (channels {args.channels or 'all'}, snr_db "
+          f"{args.snr_db or 'as given'}), torch {torch.__version__}, local threads "
           f"{torch.get_num_threads()}, CPUs {os.cpu_count()}")
     variants = [("local", None)] + [("ray", int(w)) for w in args.workers.split(",")]
     rows, values = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for executor, workers in variants:
-            sc = load_scenario(Path(args.scenario))
+            path = Path(args.scenario)
+            raw = yaml.safe_load(path.read_text())
+            if args.channels:
+                raw["channels"] = raw["channels"][: args.channels]
+            if args.snr_db:
+                raw["snr_db"] = [float(v) for v in args.snr_db.split(",")]
+            sc = parse_scenario(raw, source=str(path), base_dir=path.resolve().parent)
             t0 = time.perf_counter()
             out = run_sweep(sc, f"{tmp}/{executor}{workers or ''}", executor=executor,
                             ray_workers=workers, progress=False)
