@@ -28,6 +28,7 @@ from torch import nn
 from semlink.provenance import ModelRecord, hash_path, state_dict_record
 
 from .codec import CODECS, Codec
+from .precision import autocast, check_precision
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -96,7 +97,7 @@ class DeepJSCC(nn.Module):
 
     def to_symbols(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] -> [B, k] complex with unit average power per image."""
-        z = self.encoder(self.pad(x)).reshape(x.shape[0], -1)
+        z = self.encoder(self.pad(x)).float().reshape(x.shape[0], -1)
         s = torch.complex(z[:, 0::2], z[:, 1::2])
         power = s.abs().square().mean(dim=1, keepdim=True)
         return s / torch.sqrt(power + 1e-12)
@@ -106,7 +107,7 @@ class DeepJSCC(nn.Module):
         h, w = size
         hp, wp = h + (-h) % 4, w + (-w) % 4
         z = torch.stack([s.real, s.imag], dim=-1).reshape(s.shape[0], self.c, hp // 4, wp // 4)
-        return self.decoder(z)[..., :h, :w]
+        return self.decoder(z)[..., :h, :w].float()
 
     def symbols_for(self, height: int, width: int) -> int:
         """Complex channel symbols for an image of height x width (padding included)."""
@@ -166,13 +167,16 @@ class DeepJSCCCodec(Codec):
     :param ratio: bandwidth ratio k/n = c/96 (used with ``checkpoint="builtin"``).
     :param profile: default PHY profile of stream ``symbols`` (analog).
     :param device: torch device of the network (``"cpu"``, ``"cuda"``).
+    :param precision: ``fp32`` (default), ``bf16`` or ``fp16``: autocast dtype of the
+        encoder/decoder (:mod:`semlink.semantic.precision`); symbols stay complex64.
     """
 
     name = "deepjscc"
     stream_kinds = {"symbols": "analog"}
 
     def __init__(self, checkpoint: str = "builtin", ratio: float = 1 / 6,
-                 profile: str = "analog", device: str = "cpu") -> None:
+                 profile: str = "analog", device: str = "cpu", precision: str = "fp32") -> None:
+        self.precision = check_precision(precision)
         path = builtin_checkpoint(ratio) if checkpoint == "builtin" else Path(checkpoint)
         self.model, ckpt = load_checkpoint(path)
         self.model.to(device)
@@ -187,6 +191,7 @@ class DeepJSCCCodec(Codec):
     def params(self) -> dict:
         return {"checkpoint": self.checkpoint, "checkpoint_ref": self.checkpoint_ref,
                 "ratio": self.model.c / 96, "c": self.model.c, "device": self.device,
+                "precision": self.precision,
                 "train_snr_db": self.meta.get("snr_db"), "train_channel": self.meta.get("channel")}
 
     def models(self) -> list[ModelRecord]:
@@ -205,7 +210,8 @@ class DeepJSCCCodec(Codec):
     def encode(self, images, queries=None) -> Payload:
         data, side = [], []
         for img in images:  # images may differ in size: one forward pass each
-            s = self.model.to_symbols(img[None].float().to(self.device))[0]
+            with autocast(self.precision, self.device):
+                s = self.model.to_symbols(img[None].float().to(self.device))[0]
             data.append(s)
             side.append({"size": list(img.shape[-2:])})
         return Payload({"symbols": Stream("analog", data, self.stream_profiles["symbols"])}, side)
@@ -215,5 +221,7 @@ class DeepJSCCCodec(Codec):
         images = []
         for s, side in zip(received.streams["symbols"].data, received.side_info):
             s = s.to(self.device).to(torch.complex64)
-            images.append(self.model.from_symbols(s[None], side["size"])[0].clamp(0, 1).cpu())
+            with autocast(self.precision, self.device):
+                rec = self.model.from_symbols(s[None], side["size"])[0]
+            images.append(rec.float().clamp(0, 1).cpu())
         return Reconstruction(images=images, fallback=[False] * len(images))
