@@ -50,9 +50,18 @@ def test_exact_match_counts_texts_received_exactly():
     assert out[0] == pytest.approx(0.75)
 
 
-def test_text_metrics_refuse_a_reconstruction_without_texts():
+def test_text_metrics_are_nan_for_a_codec_that_sends_no_text():
+    # an image codec in the same scenario as a text codec: undefined, not an error
+    img = torch.zeros(3, 2, 2)
+    for name in ("cer", "wer", "bleu", "exact_match"):
+        out = get_metric(name).compute([img, img], Reconstruction(images=[img, img]))
+        assert out.shape == (2,) and all(math.isnan(v) for v in out)
+
+
+def test_text_metrics_refuse_texts_on_one_side_only():
+    img = torch.zeros(3, 2, 2)
     with pytest.raises(ValueError, match="sent texts"):
-        get_metric("cer").compute([torch.zeros(3, 2, 2)], Reconstruction(images=[torch.zeros(3, 2, 2)]))
+        get_metric("cer").compute([img], Reconstruction(images=[img], texts=[["a"]]))
 
 
 def test_registry_lists_every_metric_of_the_package():

@@ -70,9 +70,16 @@ def _as_lists(value, what: str, n: int) -> list[list[str]]:
     return [[v] if isinstance(v, str) else [str(t) for t in v] for v in value]
 
 
-def text_pairs(originals, recon) -> list[tuple[list[str], list[str]]]:
-    """Per item ``(sent texts, received texts)`` from a text reconstruction."""
+def text_pairs(originals, recon) -> list[tuple[list[str], list[str]]] | None:
+    """Per item ``(sent texts, received texts)`` from a text reconstruction.
+
+    `None` when the codec sent no text at all (neither ``sent_texts`` nor
+    ``texts``): text metrics are then undefined (NaN), so one scenario can
+    compare text and image codecs. Texts on only one side is an error.
+    """
     n = len(originals)
+    if recon.extras.get("sent_texts") is None and recon.texts is None:
+        return None
     sent = _as_lists(recon.extras.get("sent_texts"), "sent texts (recon.extras['sent_texts'])", n)
     got = _as_lists(recon.texts, "received texts (recon.texts)", n)
     for i, (s, g) in enumerate(zip(sent, got)):
@@ -83,23 +90,35 @@ def text_pairs(originals, recon) -> list[tuple[list[str], list[str]]]:
 
 def cer(originals, recon) -> np.ndarray:
     """Character error rate per item."""
-    return np.array([error_rate(s, g, "char") for s, g in text_pairs(originals, recon)])
+    pairs = text_pairs(originals, recon)
+    if pairs is None:
+        return np.full(len(originals), np.nan)
+    return np.array([error_rate(s, g, "char") for s, g in pairs])
 
 
 def wer(originals, recon) -> np.ndarray:
     """Word error rate per item."""
-    return np.array([error_rate(s, g, "word") for s, g in text_pairs(originals, recon)])
+    pairs = text_pairs(originals, recon)
+    if pairs is None:
+        return np.full(len(originals), np.nan)
+    return np.array([error_rate(s, g, "word") for s, g in pairs])
 
 
 def bleu(originals, recon) -> np.ndarray:
     """BLEU per item, 0-1 scale (sacrebleu score / 100)."""
-    return np.array([bleu01(s, g) for s, g in text_pairs(originals, recon)])
+    pairs = text_pairs(originals, recon)
+    if pairs is None:
+        return np.full(len(originals), np.nan)
+    return np.array([bleu01(s, g) for s, g in pairs])
 
 
 def exact_match(originals, recon) -> np.ndarray:
     """Fraction of each item's texts received exactly."""
+    pairs = text_pairs(originals, recon)
+    if pairs is None:
+        return np.full(len(originals), np.nan)
     return np.array([float(np.mean([a == b for a, b in zip(s, g)])) if s else 1.0
-                     for s, g in text_pairs(originals, recon)])
+                     for s, g in pairs])
 
 
 def _sacrebleu_unavailable() -> str | None:
