@@ -21,7 +21,13 @@ from semlink.semantic.payload import Reconstruction
 
 @CODECS.register("test_texting_pixels")
 class TextingPixels(RawPixels):
-    """raw_pixels that also returns a received and a corrected text per image (a text stream stand-in)."""
+    """raw_pixels that also returns a received and a corrected text per image (a text stream stand-in).
+
+    Its texts number the images by their position in the decoded batch, so its
+    decode is not a per-image function: error-free reuse must not apply.
+    """
+
+    deterministic_decode = False
 
     def params(self):
         return {**super().params(), "captioner": {"ref": "semlink-tiny-test-model", "test_model": True}}
