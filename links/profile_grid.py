@@ -2,7 +2,7 @@
 
 A codec entry of a scenario may grid over the keys of its streams' PHY
 profiles (code rate -- any valid 5G LDPC rate or ``uncoded`` --, modulation,
-``k``, ``num_iter``, interleaving when the profile has such a key, ...), per
+``k``, ``max_iter``, ``interleaver`` when the profile has such a key, ...), per
 stream:
 
 .. code-block:: yaml
