@@ -17,19 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import yaml
 
-from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import parse_scenario
-
-
-def _values(path: str) -> list:
-    _, points = load_results(path)
-    return [(p["id"], {k: repr(np.asarray(v).tolist()) for k, v in p.get("metrics", {}).items()})
-            for p in points]
+from sweep_values import per_point_values
 
 
 def main() -> None:
@@ -59,7 +52,7 @@ def main() -> None:
                             ray_workers=workers, progress=False)
             wall = time.perf_counter() - t0
             rows.append((executor if workers is None else f"ray x{workers}", out.total, wall))
-            values.append(_values(out.results))
+            values.append(per_point_values(out.results))
     base = rows[0][2]
     print(f"{'executor':>10} {'points':>7} {'wall s':>8} {'points/s':>9} {'vs local':>9}")
     for name, total, wall in rows:

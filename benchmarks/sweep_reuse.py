@@ -27,6 +27,7 @@ import yaml
 from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import parse_scenario
+from sweep_values import per_point_values
 
 
 def _stage_seconds(path: str) -> dict[str, float]:
@@ -38,12 +39,6 @@ def _stage_seconds(path: str) -> dict[str, float]:
     out["reused"] = sum(int(np.sum(p.get("reused", []))) for p in points)
     out["images"] = sum(len(p["images"]) for p in points if p["status"] == "ok")
     return out
-
-
-def _values(path: str) -> list:
-    _, points = load_results(path)
-    return [(p["id"], {k: repr(np.asarray(v).tolist()) for k, v in p.get("metrics", {}).items()})
-            for p in points]
 
 
 def main() -> None:
@@ -76,7 +71,7 @@ def main() -> None:
             rows[reuse] = {"wall_s": time.perf_counter() - t0, "cpu_s": time.process_time() - c0,
                            "points": outcome.total,
                            "failed": len(outcome.failed), **_stage_seconds(outcome.results),
-                           "values": _values(outcome.results)}
+                           "values": per_point_values(outcome.results)}
     print(f"{'reuse':>6} {'points':>6} {'images':>7} {'reused':>7} {'wall s':>8} {'CPU s':>8} "
           f"{'encode s':>9} "
           f"{'phy s':>8} {'decode s':>9} {'metrics s':>10}")

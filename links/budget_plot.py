@@ -118,10 +118,7 @@ def plot_fidelity_vs_symbols(paths, metric: str = "psnr", snrs=None, out_dir: st
     :returns: the files written (PNG and SVG per SNR).
     """
     plt = _pyplot()
-    configs = [c for c in load_configs(paths, metric) if c.status == "ok"]
-    chans = list(dict.fromkeys(c.channel for c in configs))
-    if channels is not None:
-        chans = [ch for ch in chans if ch in channels]
+    configs, chans = _measured(paths, metric, channels)
     styles = _styles(configs)
     better = higher_is_better(metric)
     out = _out_dir(paths, out_dir)
@@ -185,10 +182,7 @@ def plot_metric_vs_snr_at_budget(paths, budget: float, metric: str = "psnr",
     if not (isinstance(budget, (int, float)) and budget > 0):
         raise PlanError(f"budget must be > 0 channel uses per image, got {budget!r}")
     plt = _pyplot()
-    configs = [c for c in load_configs(paths, metric) if c.status == "ok"]
-    chans = list(dict.fromkeys(c.channel for c in configs))
-    if channels is not None:
-        chans = [ch for ch in chans if ch in channels]
+    configs, chans = _measured(paths, metric, channels)
     styles = _styles(configs)
     fig, axes = plt.subplots(1, len(chans), figsize=(5.2 * len(chans) + 2.8, 4.6),
                              squeeze=False, sharey=True)
@@ -267,3 +261,12 @@ def has_budget_axis(configs: list[Config]) -> bool:
 
 __all__ = ["plot_fidelity_vs_symbols", "plot_metric_vs_snr_at_budget", "interpolate_at_budget",
            "has_budget_axis"]
+
+
+def _measured(paths, metric: str, channels) -> tuple[list, list[str]]:
+    """The successfully measured configurations and the channel labels to draw (in file order)."""
+    configs = [c for c in load_configs(paths, metric) if c.status == "ok"]
+    chans = list(dict.fromkeys(c.channel for c in configs))
+    if channels is not None:
+        chans = [ch for ch in chans if ch in channels]
+    return configs, chans

@@ -29,6 +29,7 @@ size like an image's height and width); the content goes over the channel.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 import math
 import unicodedata
 
@@ -73,18 +74,18 @@ def to_ascii(text: str) -> str:
     return "".join(out)
 
 
-class TextEncoding:
+class TextEncoding(ABC):
     """A string <-> bits encoding. Subclasses define :meth:`encode`, :meth:`decode`."""
 
     name = "text"
 
+    @abstractmethod
     def encode(self, text: str) -> torch.Tensor:
         """String -> 1-D uint8 0/1 tensor (MSB first)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def decode(self, bits: torch.Tensor) -> str:
         """Received bits (same length as sent) -> string; never raises on bit errors."""
-        raise NotImplementedError
 
     def num_bits(self, text: str) -> int:
         """Exact number of bits :meth:`encode` produces for ``text``."""
