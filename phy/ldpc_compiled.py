@@ -133,10 +133,3 @@ class CompiledBPDecoder:
             iterations[b] = self._bp.iter
         return (torch.as_tensor(bits, dtype=llr.dtype, device=llr.device),
                 torch.as_tensor(iterations, device=llr.device))
-
-    def describe(self) -> dict:
-        """Plain-dict description for results files."""
-        from importlib.metadata import version
-
-        return {"decoder": "ldpc", "ldpc_version": version("ldpc"), "schedule": self.schedule,
-                "bp_method": BP_METHODS[self.cn_update], "max_iter": self.max_iter}
