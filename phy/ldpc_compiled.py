@@ -119,16 +119,16 @@ class CompiledBPDecoder:
                                   omp_thread_count=1, random_serial_schedule=False)
 
     def __call__(self, llr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = rate_recovered_llrs(llr.detach().to("cpu", torch.float64), self.encoder,
-                                     self.num_vns, self.llr_max).numpy()
+        logits = rate_recovered_llrs(llr.detach().cpu(), self.encoder, self.num_vns,
+                                     self.llr_max).numpy()
         hard = (logits > 0).astype(np.uint8)                     # [batch, num_vns]
-        p_wrong = 1.0 / (1.0 + np.exp(np.abs(logits)))            # prior log-ratio |L|
         # words whose hard decisions already satisfy every check need no BP
         valid = ~((self.pcm @ hard.T.astype(np.int32)) % 2).any(axis=0)
         bits = hard[:, :self.k].copy()
         iterations = np.zeros(len(hard), dtype=np.int64)
         for b in np.flatnonzero(~valid):
-            self._bp.update_channel_probs(p_wrong[b])
+            # P(hard decision wrong) = 1 / (1 + e^|L|): prior log-ratio |L|
+            self._bp.update_channel_probs(1.0 / (1.0 + np.exp(np.abs(logits[b], dtype=np.float64))))
             bits[b] = self._bp.decode(hard[b])[:self.k]
             iterations[b] = self._bp.iter
         return (torch.as_tensor(bits, dtype=llr.dtype, device=llr.device),
