@@ -1,9 +1,10 @@
 """5G LDPC decoding with a compiled CPU belief-propagation decoder (``ldpc`` package).
 
 :class:`CompiledBPDecoder` decodes the 5G NR LDPC code of a Sionna
-:class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` with ``ldpc.BpDecoder`` (J. Roffe
-et al., the ``ldpc`` package v2, C++ with a Cython wrapper; optional extra
-``ldpc-cpu``) on the **same graph and the same input** as Sionna's
+:class:`~sionna.phy.fec.ldpc.LDPC5GEncoder` with ``ldpc.BpDecoder`` (the ``ldpc``
+package v2 of J. Roffe et al., C++ with a Cython wrapper, from "Decoding
+across the quantum low-density parity-check code landscape", Phys. Rev.
+Research 2, 043423, 2020; optional extra ``ldpc-cpu``) on the **same graph and the same input** as Sionna's
 :class:`~sionna.phy.fec.ldpc.LDPC5GDecoder`:
 
 * the parity-check matrix is the one Sionna's decoder uses (its ``pcm``, with
@@ -13,7 +14,7 @@ et al., the ``ldpc`` package v2, C++ with a Cython wrapper; optional extra
   value ``llr_max`` (20), untransmitted parity bits get LLR 0, and every LLR
   is clipped to ``+-llr_max`` (:func:`rate_recovered_llrs`);
 * the schedule is flooding ("parallel") sum-product (``product_sum``, exact
-  ``tanh`` rule = Sionna's ``boxplus-phi`` / ``boxplus``) or scaled-free
+  ``tanh`` rule = Sionna's ``boxplus-phi`` / ``boxplus``) or unscaled
   min-sum (``minsum``), with the syndrome checked after every iteration: a
   code word stops as soon as its hard decisions satisfy all checks.
 
