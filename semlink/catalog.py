@@ -114,10 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         write_snapshot()
         print(f"wrote {SNAPSHOT_PATH}")
         return 0
-    stale = not same_entries(builtin_snapshot(), builtin_from_registries())
-    print(f"{SNAPSHOT_PATH.name} is {'STALE: run ' + WRITE_COMMAND if stale else 'up to date'}")
-    return int(stale)
-
+    snapshot, live = builtin_snapshot(), builtin_from_registries()
+    if same_entries(snapshot, live):
+        print(f"{SNAPSHOT_PATH.name} is up to date")
+        return 0
+    print(f"{SNAPSHOT_PATH.name} is STALE: run {WRITE_COMMAND}")
+    for section in sorted(set(snapshot) | set(live)):
+        old, new = snapshot.get(section, {}), live.get(section, {})
+        for name in sorted(set(old) | set(new)):
+            if old.get(name) != new.get(name):
+                print(f"  {section}.{name}: snapshot {old.get(name)!r}, registry {new.get(name)!r}")
+        if list(old) != list(new) and set(old) == set(new):
+            print(f"  {section}: order differs")
+    return 1
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
