@@ -189,11 +189,7 @@ def versus_bullets(comps: list[Comparison], scenario: dict) -> list[str]:
         mine = [c for c in comps if c.channel == ch and c.verdict]
         if not mine:
             continue
-        verdicts = {c.verdict for c in mine}
-        head = ("separation with link adaptation beats deep JSCC at every SNR and budget "
-                "measured" if verdicts == {"separated"} else
-                "deep JSCC beats separation at every SNR and budget measured"
-                if verdicts == {"deep JSCC"} else "the winner depends on the SNR")
+        head = _headline({c.verdict for c in mine})
         parts = []
         for budget in dict.fromkeys(c.budget for c in mine):
             rows = [c for c in mine if c.budget == budget]
@@ -214,8 +210,27 @@ def versus_bullets(comps: list[Comparison], scenario: dict) -> list[str]:
                               f"(largest at {big.snr_db:g} dB: {describe(big.separated, scenario)} "
                               f"{big.separated.mean:.1f} vs {big.jscc.mean:.1f} dB)")
             parts.append(f"at {budget:,.0f} channel uses per image (vs {jscc}): " + "; ".join(pieces))
-        bullets.append(f"**{ch}: {head}.** " + "; ".join(parts) + ".")
+        bullets.append(f"**{ch}: {head}.** " + _capital("; ".join(parts)) + ".")
     return bullets
+
+
+def _headline(verdicts: set[str]) -> str:
+    """Headline of a channel's comparisons from the set of verdicts found."""
+    if verdicts == {"separated"}:
+        return "separation with link adaptation beats deep JSCC at every SNR and budget measured"
+    if verdicts == {"deep JSCC"}:
+        return "deep JSCC beats separation at every SNR and budget measured"
+    if verdicts == {"tie"}:
+        return "no difference beyond the paired 95 % interval at any SNR or budget measured"
+    if "deep JSCC" not in verdicts:
+        return "separation ahead or level, never behind"
+    if "separated" not in verdicts:
+        return "deep JSCC ahead or level, never behind"
+    return "the winner depends on the SNR"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def nothing_decodes_bullet(comps: list[Comparison], configs: list[Config]) -> str | None:
@@ -261,8 +276,9 @@ def cliff_bullet(configs: list[Config], scenario: dict) -> str | None:
             "lines in the figures).")
 
 
-def saturation_sentence(comps: list[Comparison]) -> str | None:
-    """Deep JSCC gains much less than the separated pick from the middle to the highest SNR."""
+def saturation_sentence(comps: list[Comparison], training: str | None) -> str | None:
+    """Deep JSCC gains under 1 dB from the middle to the highest SNR while the best separated
+    configuration gains over 1 dB more (per channel and budget where that holds)."""
     out = []
     for (ch, budget) in dict.fromkeys((c.channel, c.budget) for c in comps):
         rows = sorted((c for c in comps if c.channel == ch and c.budget == budget and c.verdict),
@@ -271,14 +287,34 @@ def saturation_sentence(comps: list[Comparison]) -> str | None:
             continue
         mid, top = rows[len(rows) // 2], rows[-1]
         d_j, d_s = top.jscc.mean - mid.jscc.mean, top.separated.mean - mid.separated.mean
-        if d_s > d_j + 1.0:
-            out.append(f"{ch}, {budget:,.0f} channel uses: {d_j:+.1f} dB for deep JSCC, {d_s:+.1f} dB "
-                       "for the best separated configuration")
+        if d_j < 1.0 and d_s > d_j + 1.0:
+            out.append(f"on {ch} at {budget:,.0f} channel uses from {mid.snr_db:g} to "
+                       f"{top.snr_db:g} dB deep JSCC gains {d_j:+.1f} dB, the best separated "
+                       f"configuration {d_s:+.1f} dB")
     if not out:
         return None
-    return ("**Deep JSCC saturates at high SNR here** (a small CPU-trained model trained at one "
-            f"SNR, docs/codecs.md): from the middle to the highest SNR measured, " + "; ".join(out)
-            + ".")
+    return ("**Deep JSCC saturates at high SNR here:** " + "; ".join(out) + "."
+            + (f" {training}" if training else ""))
+
+
+def jscc_training(runs: list[dict]) -> str | None:
+    """How the deep JSCC checkpoints of a run were trained, from their metadata in results.h5."""
+    seen = {}
+    for r in runs:
+        prov = r.get("provenance")
+        if r["codec"] != JSCC or not isinstance(prov, dict):
+            continue
+        for m in prov["codec"]["models"]:
+            args = ((m.get("extra") or {}).get("training") or {})
+            a = args.get("arguments") or {}
+            if a:
+                seen[fraction(a["ratio"])] = (
+                    f"k/n = {fraction(a['ratio'])}: {a.get('snr_db'):g} dB {a.get('channel')}, "
+                    f"{args.get('num_train_images')} training images, {a.get('steps'):,} steps")
+    if not seen:
+        return None
+    return ("The shipped checkpoints were trained at one SNR (from their metadata in results.h5: "
+            + "; ".join(seen.values()) + "; docs/codecs.md).")
 
 
 # ----------------------------------------------------------------------------- planner choices
@@ -286,7 +322,7 @@ def planner_choices_bullet(table: PlanTable, configs: list[Config], scenario: di
                            channel_specs: dict[str, dict]) -> str:
     """What the planner picks per SNR on each channel, and how code rate/modulation move."""
     by_label = {(c.label, c.channel, c.snr_db): c for c in configs}
-    per_channel, maxima = [], {}
+    per_channel, maxima, block_uses = [], {}, {}
     for ch in dict.fromkeys(r["channel"] for r in table.rows):
         rows = [r for r in table.rows if r["channel"] == ch]
         items, rates, bits = [], [], []
@@ -300,6 +336,8 @@ def planner_choices_bullet(table: PlanTable, configs: list[Config], scenario: di
             if rb:
                 rates.append(rb[0])
                 bits.append(rb[1])
+                spec = profile_spec(next(iter(c.profiles.values())), scenario)
+                block_uses.setdefault(ch, []).append(channel_uses_per_block(spec))
         trend = []
         if len(rates) > 1 and all(b >= a for a, b in zip(rates, rates[1:])) and rates[-1] > rates[0]:
             trend.append(f"code rate rising with SNR from {fraction(rates[0])} to "
@@ -317,20 +355,42 @@ def planner_choices_bullet(table: PlanTable, configs: list[Config], scenario: di
     for f in fading:
         for a in awgn:
             if maxima[f][0] < maxima[a][0]:
-                text += (f" The highest code rate picked on {f} is {fraction(maxima[f][0])}, on {a} "
-                         f"{fraction(maxima[a][0])}; on {f} it buys its rate with "
-                         f"{maxima[f][1]} bits per symbol instead: with independent fades inside a "
-                         "code block, only a strong code bridges the faded part.")
+                text += (f" The highest code rate the planner picks is {fraction(maxima[f][0])} on "
+                         f"{f} and {fraction(maxima[a][0])} on {a} (highest modulation order: "
+                         f"{maxima[f][1]} bits per symbol on {f}, {maxima[a][1]} on {a}).")
+                coh = (channel_specs[f].get("coherence") or {})
+                shortest = min(block_uses[f]) if block_uses.get(f) else None
+                if isinstance(coh, dict) and coh.get("symbols") and shortest \
+                        and coh["symbols"] < shortest:
+                    text += (f" On {f} a new fading coefficient comes every {coh['symbols']:,} "
+                             f"symbols, within every code block picked there (at least "
+                             f"{shortest:,} symbols): a block sees deep fades that only a "
+                             "low-rate code bridges.")
     return text
 
 
 # ----------------------------------------------------------------------------- budget floors
+def _chain(spec: dict):
+    from semlink.links.profiles import build_chain
+
+    key = json.dumps(spec, sort_keys=True)
+    if key not in _CHAINS:
+        _CHAINS[key] = build_chain(spec, channel="awgn", seed=0, device="cpu")
+    return _CHAINS[key]
+
+
+_CHAINS: dict[str, object] = {}
+
+
+def channel_uses_per_block(spec: dict) -> int:
+    """Channel uses (complex symbols) of one code block of a digital profile."""
+    return _chain(spec).channel_uses_per_block
+
+
 def payload_bits(symbols: int, spec: dict) -> int:
     """Payload bits that fit ``symbols`` channel uses on a digital profile (whole code blocks,
     CRC deducted: what the separated codecs give their file)."""
-    from semlink.links.profiles import build_chain
-
-    chain = build_chain(spec, channel="awgn", seed=0, device="cpu")
+    chain = _chain(spec)
     return (int(symbols) // chain.channel_uses_per_block) * chain.config.k_info
 
 
@@ -384,7 +444,8 @@ def floors_bullet(floors: list[Floor], configs: list[Config], scenario: dict) ->
         if not f.failed:
             parts.append(f"every {name} setting fits")
             continue
-        text = f"{len(f.failed)} of {f.settings} {name} settings do not fit"
+        text = (f"{len(f.failed)} of {f.settings} {name} settings "
+                + ("does" if len(f.failed) == 1 else "do") + " not fit")
         if f.needs_bits:
             text += (f": its lowest quality needs {min(f.needs_bits):,}"
                      + (f"-{max(f.needs_bits):,}" if max(f.needs_bits) != min(f.needs_bits) else "")
@@ -425,9 +486,14 @@ def unmeasured_bullet(target_table: PlanTable, results: str, scenario: dict,
     head = (f"At {target_table.budget:,.0f} channel uses and a target of {target_table.target:g} dB "
             f"PSNR")
     if unreachable:
-        text = (head + " the planner reports the target as unreachable rather than guessing at "
-                + "; ".join(f"{r['channel']} {r['snr_db']:g} dB" for r in unreachable)
-                + f" ({unreachable[0]['note'].split(';')[0]}).")
+        found = []
+        for r in unreachable:
+            here = [c for c in configs if c.channel == r["channel"] and abs(c.snr_db - r["snr_db"]) < 1e-6]
+            best = best_within(here, target_table.budget)
+            found.append(f"{r['channel']} at {r['snr_db']:g} dB (best within the budget: "
+                         f"{describe(best, scenario)}, {best.mean:.1f} dB)")
+        text = (head + " the planner reports the target as unreachable rather than guessing: "
+                + "; ".join(found) + ".")
     else:
         text = head + " every measured (channel, SNR) reaches the target."
     snrs = sorted({c.snr_db for c in configs})

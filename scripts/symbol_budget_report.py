@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shlex
 import shutil
 import sys
@@ -226,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     ch_specs = sbf.channel_specs(points)
     bullets = [*sbf.versus_bullets(all_comps, scenario),
                sbf.nothing_decodes_bullet(all_comps, configs),
-               sbf.saturation_sentence(all_comps),
+               sbf.saturation_sentence(all_comps, sbf.jscc_training(study_summary["runs"])),
                sbf.cliff_bullet(configs, scenario),
                sbf.planner_choices_bullet(tables[budgets[0]], configs, scenario, ch_specs),
                sbf.floors_bullet(floors, configs, scenario),
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         "uep_snrs": sbf.snr_list(uep_runs[0]["snr_db"]),
         "uep_setup": uf.setup_text(uep_runs, uep_summary["scenario"]),
         "tie_db": f"{uf.TIE_DB:g}",
-        "uep_bullets": "\n".join(f"* {b}" for b in uf.uep_bullets(uep_runs, uep_summary["scenario"])),
+        "uep_bullets": "\n".join(f"* {b}" for b in uf.uep_bullets(
+            uep_runs, uep_summary["scenario"], uf.stream_block_errors(uep_points))),
     }
     failed = sorted({c.label for c in configs if c.status != "ok"})
     numbers = NUMBERS.format(
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                    f"{TARGET_DB:g}",
         plan_target=target.to_markdown(), uep_source=uep_source,
         uep_png=uep_png, uep_images=fields["uep_images"], uep_table=uep_table(uep_runs))
-    page = PROSE.read_text().format(**fields) + numbers
+    template = re.sub(r"<!--.*?-->\n*", "", PROSE.read_text(), flags=re.S)
+    page = template.format(**fields) + numbers
     (docs / f"{PREFIX}.md").write_text(page)
     print(f"wrote {docs / (PREFIX + '.md')} and {len(figures) + 1} figures")
     return 0

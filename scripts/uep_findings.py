@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from symbol_budget_findings import fraction, payload_bits, profile_spec, snr_list, spec_text
+from symbol_budget_findings import payload_bits, profile_spec, snr_list, spec_text
 
 #: a scheme "wins" at an SNR when its mean PSNR beats every other scheme's by at least this [dB]
 TIE_DB = 0.25
@@ -105,12 +105,41 @@ def _series(runs: list[dict], role: dict[str, str], channel: str, key: str) -> d
             for r in runs if r["channel"] == channel}
 
 
-def uep_bullets(runs: list[dict], scenario: dict, tie_db: float = TIE_DB) -> list[str]:
-    """Who wins where on each channel, quoting the values; ties; the cost at the highest SNR."""
+def stream_block_errors(points: list[dict]) -> dict[tuple, dict[str, float]]:
+    """(codec label, channel label, Es/N0) -> {stream: failed code blocks / code blocks}."""
+    acc: dict[tuple, dict[str, list[int]]] = {}
+    for p in points:
+        if p["status"] != "ok":
+            continue
+        key = (p["codec_label"], p["channel_label"], round(float(p["snr_db"]), 6))
+        for stream, rep in p["phy"].items():
+            tot = acc.setdefault(key, {}).setdefault(stream, [0, 0])
+            tot[0] += int(sum(rep["block_errors"]))
+            tot[1] += int(sum(rep["blocks"]))
+    return {k: {s: e / n for s, (e, n) in v.items() if n} for k, v in acc.items()}
+
+
+def _span(values: list[float], digits: int = 1) -> str:
+    """``12.3`` or ``12.3-14.0``: the range of ``values`` at ``digits`` decimals."""
+    lo, hi = f"{min(values):.{digits}f}", f"{max(values):.{digits}f}"
+    return lo if lo == hi else f"{lo}-{hi}"
+
+
+ORDER = ("UEP", "EEP", "single layer")
+
+
+def uep_bullets(runs: list[dict], scenario: dict, blocks: dict[tuple, dict[str, float]],
+                tie_db: float = TIE_DB) -> list[str]:
+    """Who wins where on each channel, quoting the values there; ties; the cost at the top SNR.
+
+    :param blocks: :func:`stream_block_errors` of the run's points (block error rate per stream,
+        quoted for the layered schemes where each scheme wins).
+    """
     role = roles(runs, scenario)
+    label_of = {(role[r["label"]], r["channel"]): r["label"] for r in runs}
     channels = list(dict.fromkeys(r["channel"] for r in runs))
     snrs = runs[0]["snr_db"]
-    names = list(dict.fromkeys(role.values()))
+    names = [n for n in ORDER if n in role.values()]
     scans = {ch: winner_regions(snrs, _series(runs, role, ch, "psnr"), tie_db) for ch in channels}
     bullets = []
     for name in names:
@@ -120,17 +149,24 @@ def uep_bullets(runs: list[dict], scenario: dict, tie_db: float = TIE_DB) -> lis
             fb = _series(runs, role, ch, "fallback_images")
             n = _series(runs, role, ch, "images_evaluated")
             for reg in (g for g in scans[ch] if g.winner == name):
-                i0, i1 = reg.indices[0], reg.indices[-1]
-                where = (f"{snrs[i0]:g} dB" if i0 == i1 else f"{snrs[i0]:g} to {snrs[i1]:g} dB")
-                vals = "; ".join(
-                    f"{snrs[i]:g} dB: {psnr[name][i]:.1f} vs " + ", ".join(
-                        f"{psnr[o][i]:.1f} ({o})" for o in names if o != name) for i in reg.indices)
-                lost = ", ".join(f"{o} {sum(fb[o][i] for i in reg.indices)}/"
-                                 f"{sum(n[o][i] for i in reg.indices)}" for o in names if o != name)
-                pieces.append(f"on {ch} at {where} ({vals}; images lost to the fallback there: "
-                              f"{lost}, {name} {sum(fb[name][i] for i in reg.indices)}/"
-                              f"{sum(n[name][i] for i in reg.indices)})")
-        bullets.append(f"**{name} wins** " + ("; ".join(pieces) if pieces else
+                idx = reg.indices
+                where = (f"{snrs[idx[0]]:g} dB" if len(idx) == 1 else
+                         f"{snrs[idx[0]]:g} to {snrs[idx[-1]]:g} dB ({len(idx)} SNRs)")
+                vals = ", ".join(f"{o} {_span([psnr[o][i] for i in idx])} dB"
+                                 for o in [name, *[o for o in names if o != name]])
+                lost = ", ".join(f"{o} {sum(fb[o][i] for i in idx)}/{sum(n[o][i] for i in idx)}"
+                                 for o in names)
+                bler = []
+                for o in names:
+                    per = [blocks.get((label_of[(o, ch)], ch, round(snrs[i], 6)), {}) for i in idx]
+                    streams = sorted({s for d in per for s in d}, key=["base", "refinement"].index) \
+                        if all(set(d) <= {"base", "refinement"} for d in per) else []
+                    if streams:
+                        bler.append(f"{o} " + ", ".join(
+                            f"{s} {_span([100 * d[s] for d in per if s in d], 0)} %" for s in streams))
+                pieces.append(f"on {ch} at {where}: {vals}; images lost to the fallback: {lost}"
+                              + (f"; failed code blocks: {'; '.join(bler)}" if bler else ""))
+        bullets.append(f"**{name[0].upper() + name[1:]} wins** " + (" / ".join(pieces) if pieces else
                                               "nowhere in the measured range") + ".")
     ties = []
     for ch in channels:
@@ -175,13 +211,3 @@ def _top_snr_sentence(runs, role, channels, snrs, tie_db) -> str | None:
         if any(g.winner == "UEP" for s in scans.values() for g in s):
             text += " Layering plus UEP buys graceful degradation at low SNR; it is not free at high SNR."
     return text
-
-
-def rates_text(runs: list[dict], scenario: dict) -> str:
-    """``1/3 | 2/3``-style summary of the UEP run's code rates (for the figure caption)."""
-    role = roles(runs, scenario)
-    for r in runs:
-        if role[r["label"]] == "UEP":
-            return " | ".join(fraction(profile_spec(p["name"], scenario)["rate"])
-                              for p in r["profile"].values())
-    return "-"
