@@ -28,6 +28,7 @@ MODULATION_BITS = {"bpsk": 1, "qpsk": 2, "psk8": 3, "psk16": 4, "qam16": 4, "qam
 JSCC = "deepjscc"
 _TIE = 1e-9
 _NEEDS = re.compile(r"needs (\d+) bits, more than the budget of (\d+) bits for a (\d+)x(\d+) image")
+_IMAGE = re.compile(r"image '([^']+)'")
 _BELOW_BLOCK = re.compile(r"budget of (\d+) channel uses .* below one code block \((\d+) channel")
 
 
@@ -65,12 +66,14 @@ def spec_text(spec: dict) -> str:
 
 
 def describe(c: Config, scenario: dict) -> str:
-    """Short name of a configuration: ``JPEG2000 + LDPC 1/3 + QPSK`` or ``deep JSCC k/n = 1/12``."""
+    """Short name of a configuration: ``JPEG2000 + LDPC 1/3 + QPSK (6,144 ch. uses)`` (the
+    codec's channel-use budget in brackets) or ``deep JSCC k/n = 1/12``."""
     name = CODEC_NAMES.get(c.codec, c.codec)
     if c.codec == JSCC:
         return f"{name} k/n = {fraction(c.params['ratio'])}"
     streams = [spec_text(profile_spec(p, scenario)) for p in c.profiles.values()]
-    return " + ".join([name, *streams])
+    budget = c.params.get("symbols_per_image")
+    return " + ".join([name, *streams]) + (f" ({budget:,} ch. uses)" if budget else "")
 
 
 def rate_and_bits(c: Config, scenario: dict) -> tuple[float, int] | None:
@@ -347,7 +350,7 @@ def planner_choices_bullet(table: PlanTable, configs: list[Config], scenario: di
         if rates:
             maxima[ch] = (max(rates), max(bits))
         per_channel.append(f"on {ch}: " + "; ".join(items)
-                           + (f" ({', '.join(trend)})" if trend else ""))
+                           + (f" (separated picks: {', '.join(trend)})" if trend else ""))
     text = (f"**What the planner picks at {table.budget:,.0f} channel uses per image.** "
             + ". ".join(s[0].upper() + s[1:] for s in per_channel) + ".")
     fading = [ch for ch in maxima if channel_specs.get(ch, {}).get("name") not in (None, "awgn")]
@@ -405,7 +408,7 @@ class Floor:
     failed_budgets: list[int]      # payload budgets [bits] of those failures
     below_one_block: int           # settings whose budget is below one code block
     smallest_fit: tuple[int, Config] | None    # (payload budget [bits], configuration)
-    image_sizes: list[str]
+    image_sizes: list[str]         # the failing images named by the messages, with their sizes
 
 
 def budget_floors(configs: list[Config], points: list[dict], scenario: dict) -> list[Floor]:
@@ -421,7 +424,8 @@ def budget_floors(configs: list[Config], points: list[dict], scenario: dict) -> 
             if m:
                 needs.append(int(m.group(1)))
                 budgets.append(int(m.group(2)))
-                sizes.add(f"{m.group(3)}x{m.group(4)}")
+                img = _IMAGE.search(errors.get(lab, ""))
+                sizes.add((f"{img.group(1)} " if img else "") + f"({m.group(3)}x{m.group(4)})")
             elif _BELOW_BLOCK.search(errors.get(lab, "")):
                 below += 1
         fits = []
@@ -449,14 +453,14 @@ def floors_bullet(floors: list[Floor], configs: list[Config], scenario: dict) ->
         if f.needs_bits:
             text += (f": its lowest quality needs {min(f.needs_bits):,}"
                      + (f"-{max(f.needs_bits):,}" if max(f.needs_bits) != min(f.needs_bits) else "")
-                     + f" bits for a {' or '.join(f.image_sizes)} image, more than payload budgets "
+                     + f" bits for {' or '.join(f.image_sizes)}, more than payload budgets "
                      f"of up to {max(f.failed_budgets):,} bits")
         if f.below_one_block:
             text += f" ({f.below_one_block} of them have a budget below one code block)"
         if f.smallest_fit:
             bits, c = f.smallest_fit
             text += (f"; the smallest payload budget that fits is {bits:,} bits "
-                     f"({describe(c, scenario)} at {c.params['symbols_per_image']:,} channel uses)")
+                     f"({describe(c, scenario)})")
         parts.append(text)
     total = sum(len(f.failed) for f in floors)
     text = (f"**Budget floors are real.** {total} separated settings fail at every SNR (listed "

@@ -180,10 +180,34 @@ def uep_bullets(runs: list[dict], scenario: dict, blocks: dict[tuple, dict[str, 
                        if dead else ""))
     if ties:
         bullets.append(f"**No scheme ahead by {tie_db:g} dB or more** " + "; ".join(ties) + ".")
+    pair = _pairwise_bullet(runs, role, channels, snrs, ("UEP", "EEP"), tie_db)
+    if pair:
+        bullets.append(pair)
     top = _top_snr_sentence(runs, role, channels, snrs, tie_db)
     if top:
         bullets.append(top)
     return bullets
+
+
+def _pairwise_bullet(runs, role, channels, snrs, pair: tuple[str, str], tie_db) -> str | None:
+    """Two schemes alone (e.g. UEP vs EEP at the same channel uses): who is ahead where."""
+    a, b = pair
+    if not {a, b} <= set(role.values()):
+        return None
+    parts = []
+    for ch in channels:
+        psnr = _series(runs, role, ch, "psnr")
+        pieces = []
+        for reg in winner_regions(snrs, {a: psnr[a], b: psnr[b]}, tie_db):
+            idx = reg.indices
+            where = (f"{snrs[idx[0]]:g} dB" if len(idx) == 1 else
+                     f"{snrs[idx[0]]:g} to {snrs[idx[-1]]:g} dB")
+            values = f"{_span([psnr[a][i] for i in idx])} vs {_span([psnr[b][i] for i in idx])} dB"
+            head = f"{reg.winner} ahead" if reg.winner else f"within {tie_db:g} dB"
+            pieces.append(f"{head} at {where} ({values})")
+        parts.append(f"on {ch} " + ", ".join(pieces))
+    return (f"**{a} vs {b} alone** (the same channel uses; {a} value vs {b} value): "
+            + "; ".join(parts) + ".")
 
 
 def _top_snr_sentence(runs, role, channels, snrs, tie_db) -> str | None:

@@ -95,3 +95,58 @@ def test_report_refuses_a_dirty_tree(tmp_path, monkeypatch, capsys):
                                    str(tmp_path / "uep"), "--docs", str(tmp_path / "docs")])
     assert "dirty" in capsys.readouterr().err
     assert not (tmp_path / "docs").exists()
+
+
+def test_report_end_to_end_on_tiny_runs(tmp_path):
+    """Two tiny runs through the real CLI, then the page: every field filled, the comparison
+    table agrees with `semlink plan`, the failed settings and the UEP scan are reported."""
+    import yaml
+
+    from conftest import make_images
+    from semlink.links.cli import main as semlink
+    from semlink.links.plan import plan
+
+    make_images(tmp_path / "images", count=2, sizes=[(64, 96)])
+    ldpc = {"kind": "digital", "code": "ldpc5g", "k": 1024, "rate": 0.5, "modulation": "qpsk"}
+    base = {"dataset": {"path": str(tmp_path / "images")}, "seeds": [0], "metrics": ["psnr"],
+            "device": "cpu"}
+    study = {**base, "name": "tiny_budget", "snr_db": [0, 20],
+             "codecs": [{"name": "jpeg2000", "grid": {"symbols_per_image": [512, 1536, 3072]},
+                         "profiles": {"bits": "ldpc"},
+                         "profile_grid": {"bits": {"rate": ["1/3", "5/6"], "modulation": ["qpsk"]}}},
+                        {"name": "deepjscc", "params": {"checkpoint": "builtin"},
+                         "grid": {"ratio": [0.0833333, 0.1666667]}}],
+             "profiles": {"ldpc": ldpc},
+             "channels": ["awgn", {"name": "rayleigh", "coherence": {"symbols": 128},
+                                   "csi": "perfect", "label": "rayleigh"}]}
+    uep = {**base, "name": "tiny_uep", "snr_db": [-1, 3, 20], "channels": ["awgn"],
+           "codecs": [{"name": "jpeg2000_layered", "label": "EEP",
+                       "params": {"symbols_per_image": 6144, "base_share": 0.5},
+                       "profiles": {"base": "half", "refinement": "half"}},
+                      {"name": "jpeg2000_layered", "label": "UEP",
+                       "params": {"symbols_per_image": 6144, "base_share": 0.5},
+                       "profiles": {"base": "third", "refinement": "two_thirds"}},
+                      {"name": "jpeg2000", "label": "single", "params": {"symbols_per_image": 6144},
+                       "profiles": {"bits": "half"}}],
+           "profiles": {"half": ldpc, "third": {**ldpc, "rate": 0.3333333},
+                        "two_thirds": {**ldpc, "rate": 0.6666667}}}
+    for name, spec in (("study", study), ("uep", uep)):
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(spec))
+        semlink(["run", str(tmp_path / f"{name}.yaml"), "--out", str(tmp_path / name), "--no-plot"])
+    docs = tmp_path / "docs"
+    assert symbol_budget_report.main(["--study", str(tmp_path / "study"), "--uep",
+                                      str(tmp_path / "uep"), "--docs", str(docs),
+                                      "--allow-dirty"]) == 0
+    page = (docs / "symbol_budget.md").read_text()
+    assert "{" not in page.split("## Numbers")[0]              # every template field filled
+    assert (docs / "symbol_budget_uep.png").is_file()
+    assert "symbol_budget_psnr_vs_symbols_snr0.png" in page
+    assert "below one code block" in page                     # 512 channel uses: the floor
+    assert "**UEP wins**" in page and "**EEP wins**" in page
+    table = plan(str(tmp_path / "study" / "results.h5"), "psnr", budget=1536)
+    section = page.split("within 1,536 channel uses per image")[1].split("\n\n")[1]
+    for row in table.rows:
+        line = next(l for l in section.splitlines()
+                    if l.startswith(f"| {row['channel']} | {row['snr_db']:g} |"))
+        if row["label"].startswith("jpeg2000"):
+            assert f"{row['mean']:.2f}" in line.split("|")[4]   # best separated = plan's pick
