@@ -477,7 +477,8 @@ def floors_bullet(floors: list[Floor], configs: list[Config], scenario: dict) ->
         text += (f" At {smallest:,} channel uses " + " and ".join(
             f"{ok} of {n} {name} settings" for name, ok, n in counts) + " fit")
         if any(ok == 0 for _, ok, _ in counts) and any(ok > 0 for _, ok, _ in counts):
-            text += ": with a small budget the question is which codec fits at all, not which is better"
+            text += (": with a small budget the question is which codec fits at all, not which "
+                     "is better")
         text += "."
     return text
 
@@ -492,7 +493,8 @@ def unmeasured_bullet(target_table: PlanTable, results: str, scenario: dict,
     if unreachable:
         found = []
         for r in unreachable:
-            here = [c for c in configs if c.channel == r["channel"] and abs(c.snr_db - r["snr_db"]) < 1e-6]
+            here = [c for c in configs
+                    if c.channel == r["channel"] and abs(c.snr_db - r["snr_db"]) < 1e-6]
             best = best_within(here, target_table.budget)
             found.append(f"{r['channel']} at {r['snr_db']:g} dB (best within the budget: "
                          f"{describe(best, scenario)}, {best.mean:.1f} dB)")

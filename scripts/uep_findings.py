@@ -96,7 +96,8 @@ def setup_text(runs: list[dict], scenario: dict) -> str:
         else:
             spec = profile_spec(r["profile"]["bits"]["name"], scenario)
             desc = f"one file on {spec_text(spec)} ({payload_bits(total, spec):,} payload bits)"
-        parts.append(f"**{role[r['label']]}** (`{r['label']}`, {total:,} channel uses per image): {desc}")
+        parts.append(f"**{role[r['label']]}** (`{r['label']}`, {total:,} channel uses per image): "
+                     f"{desc}")
     return "; ".join(parts) + "."
 
 
@@ -163,14 +164,16 @@ def uep_bullets(runs: list[dict], scenario: dict, blocks: dict[tuple, dict[str, 
                         if all(set(d) <= {"base", "refinement"} for d in per) else []
                     if streams:
                         bler.append(f"{o} " + ", ".join(
-                            f"{s} {_span([100 * d[s] for d in per if s in d], 0)} %" for s in streams))
+                            f"{s} {_span([100 * d[s] for d in per if s in d], 0)} %"
+                            for s in streams))
                 pieces.append(f"on {ch} at {where}: {vals}; images lost to the fallback: {lost}"
                               + (f"; failed code blocks: {'; '.join(bler)}" if bler else ""))
         bullets.append(f"**{name[0].upper() + name[1:]} wins** " + (" / ".join(pieces) if pieces else
                                               "nowhere in the measured range") + ".")
     ties = []
     for ch in channels:
-        fb, n = _series(runs, role, ch, "fallback_images"), _series(runs, role, ch, "images_evaluated")
+        fb = _series(runs, role, ch, "fallback_images")
+        n = _series(runs, role, ch, "images_evaluated")
         idx = [i for g in scans[ch] if g.winner is None for i in g.indices]
         if not idx:
             continue
@@ -183,7 +186,7 @@ def uep_bullets(runs: list[dict], scenario: dict, blocks: dict[tuple, dict[str, 
     pair = _pairwise_bullet(runs, role, channels, snrs, ("UEP", "EEP"), tie_db)
     if pair:
         bullets.append(pair)
-    top = _top_snr_sentence(runs, role, channels, snrs, tie_db)
+    top = _top_snr_sentence(runs, role, channels, snrs, tie_db, blocks)
     if top:
         bullets.append(top)
     return bullets
@@ -210,13 +213,16 @@ def _pairwise_bullet(runs, role, channels, snrs, pair: tuple[str, str], tie_db) 
             + "; ".join(parts) + ".")
 
 
-def _top_snr_sentence(runs, role, channels, snrs, tie_db) -> str | None:
-    """At the highest SNR with no image lost: the single layer vs the layered schemes."""
+def _top_snr_sentence(runs, role, channels, snrs, tie_db, blocks) -> str | None:
+    """At the highest SNR, when no image is lost and no code block fails: the single layer vs
+    the layered schemes (a pure source-coding difference there)."""
     gaps = []
     for ch in channels:
         psnr = _series(runs, role, ch, "psnr")
         fb = _series(runs, role, ch, "fallback_images")
-        if "single layer" not in psnr or any(v[-1] for v in fb.values()):
+        failed = [rate for r in runs if r["channel"] == ch
+                  for rate in blocks.get((r["label"], ch, round(snrs[-1], 6)), {}).values()]
+        if "single layer" not in psnr or any(v[-1] for v in fb.values()) or any(failed):
             return None
         layered = [o for o in psnr if o != "single layer"]
         gaps.append((ch, [psnr["single layer"][-1] - psnr[o][-1] for o in layered],
@@ -225,13 +231,12 @@ def _top_snr_sentence(runs, role, channels, snrs, tie_db) -> str | None:
         return None
     lo = min(min(g) for _, g, _ in gaps)
     hi = max(max(g) for _, g, _ in gaps)
-    text = (f"**At {snrs[-1]:g} dB, where no image is lost, the single layer beats both layered "
-            f"schemes** by {lo:.1f}-{hi:.1f} dB ("
+    text = (f"**At {snrs[-1]:g} dB, where no code block fails, the single layer beats both "
+            f"layered schemes** by {lo:.1f}-{hi:.1f} dB ("
             + ", ".join(f"{ch} {v:.1f} dB" for ch, _, v in gaps)
             + "): splitting a file into a base and a residual costs compression efficiency.")
-    uep_low = [r for r in runs if role[r["label"]] == "UEP"]
-    if uep_low:
-        scans = {ch: winner_regions(snrs, _series(runs, role, ch, "psnr"), tie_db) for ch in channels}
-        if any(g.winner == "UEP" for s in scans.values() for g in s):
-            text += " Layering plus UEP buys graceful degradation at low SNR; it is not free at high SNR."
+    scans = [winner_regions(snrs, _series(runs, role, ch, "psnr"), tie_db) for ch in channels]
+    if any(g.winner == "UEP" for scan in scans for g in scan):
+        text += (" Layering plus UEP buys graceful degradation at low SNR; it is not free at "
+                 "high SNR.")
     return text
