@@ -170,7 +170,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="folder of the scenarios/uep_layered.yaml run")
     parser.add_argument("--docs", default="docs/results", help="folder the page is written to")
     parser.add_argument("--allow-dirty", action="store_true",
-                        help="write even when this tree or a run's tree was dirty (drafts)")
+                        help="write even when this tree or a run's tree was dirty, or a run is "
+                             "incomplete (drafts)")
+    parser.add_argument("--made-by", default=None,
+                        help="the command that ran this script, when a wrapper did (e.g. "
+                             "'python scripts/make_results.py symbol_budget'); named on the page")
     args = parser.parse_args(argv)
     from semlink.links.plan import load_configs, plan
     from semlink.links.results import load_results
@@ -206,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     paired = sbf.values_by_image(points, "psnr")
     budgets = sorted({round(c.symbols_max) for c in configs
                       if c.codec == sbf.JSCC and c.status == "ok"})
+    if not budgets:
+        parser.error(f"{results}: no deep JSCC point was measured; the page compares the "
+                     "separated schemes with deep JSCC at its channel-use budgets")
     snrs = sorted({c.snr_db for c in configs})
     figure_snrs = list(dict.fromkeys([snrs[0], snrs[len(snrs) // 2], snrs[-1]]))
 
@@ -241,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
         f"semlink run {uep_source} --out {shown(uep)} --no-plot",
         "python scripts/symbol_budget_report.py " + " ".join(
             shlex.quote(a) for a in ["--study", shown(study), "--uep", shown(uep),
-                                     "--docs", shown(docs)])])
+                                     "--docs", shown(docs)])]
+        + ([f"# all three run by: {args.made_by}"] if args.made_by else []))
     images = sorted({n for p in points for n in p.get("images", [])})
     uep_runs = uep_summary["runs"]
     fields = {

@@ -136,9 +136,10 @@ def test_report_end_to_end_on_tiny_runs(tmp_path):
     docs = tmp_path / "docs"
     assert symbol_budget_report.main(["--study", str(tmp_path / "study"), "--uep",
                                       str(tmp_path / "uep"), "--docs", str(docs),
-                                      "--allow-dirty"]) == 0
+                                      "--allow-dirty", "--made-by", "make_results X"]) == 0
     page = (docs / "symbol_budget.md").read_text()
     assert "{" not in page.split("## Numbers")[0]              # every template field filled
+    assert "# all three run by: make_results X" in page
     assert (docs / "symbol_budget_uep.png").is_file()
     assert "symbol_budget_psnr_vs_symbols_snr0.png" in page
     assert "below one code block" in page                     # 512 channel uses: the floor
