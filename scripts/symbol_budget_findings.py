@@ -152,7 +152,8 @@ def compare_at_budget(configs: list[Config], table: PlanTable,
                 and c.symbols_max <= table.budget + 1e-9]
         jscc = max(jscc, key=lambda c: c.symbols_mean) if jscc else None
         pick = row["label"] if row["status"] == "ok" else None
-        if pick and not pick.startswith(JSCC) and sep is not None and sep.label != pick:
+        picked = next((c for c in here if c.label == pick), None)
+        if picked is not None and picked.codec != JSCC and sep is not None and sep.label != pick:
             raise RuntimeError(f"best separated {sep.label!r} differs from the plan's pick {pick!r}")
         gap = verdict = None
         if sep is not None and jscc is not None:
