@@ -138,7 +138,8 @@ def symbol_budget(describe: str) -> list[Path]:
     study = resumable_run("symbol_budget", "scenarios/symbol_budget.yaml")
     uep = resumable_run("uep_layered", "scenarios/uep_layered.yaml")
     run_script(["scripts/symbol_budget_report.py", "--study", str(study.relative_to(ROOT)),
-                          "--uep", str(uep.relative_to(ROOT)), "--docs", str(DOCS.relative_to(ROOT))])
+                          "--uep", str(uep.relative_to(ROOT)), "--docs", str(DOCS.relative_to(ROOT)),
+                "--made-by", "python scripts/make_results.py symbol_budget"])
     return written("symbol_budget.md", since)
 
 
