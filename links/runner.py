@@ -181,6 +181,12 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
                     raise ValueError(f"--resume: the dataset differs from the one that started "
                                      f"{str(store.dir)!r} ({change}); restore it or use another "
                                      "--out folder")
+            was = json.loads(old.get("env_json") or "{}").get("torch_threads") if old else None
+            if was is not None and was != torch.get_num_threads():
+                print(f"semlink run: WARNING: the run in {str(store.dir)!r} started with {was} "
+                      f"torch thread(s), this one uses {torch.get_num_threads()}: float32 sums "
+                      f"in some CPU kernels depend on it (resume with --threads {was} for "
+                      "numbers identical to an uninterrupted run)", file=sys.stderr)
         for name, reason in unavailable.items():
             print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
         for line in flagged_models(runner, scenario):

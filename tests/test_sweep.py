@@ -200,16 +200,35 @@ def test_bad_dataset_in_scenario_fails_before_running(tmp_path):
     assert res.returncode == 2 and "img01.png" in res.stderr
 
 
-def test_ray_executor_matches_local(tmp_path):
+def test_ray_executor_matches_local_for_every_codec_kind(tmp_path):
+    """Digital raw pixels, analog pixels, a classical codec (JPEG2000 over LDPC) and deep
+    JSCC give bit-identical results with the local executor and with 2 Ray workers.
+
+    The images are large enough (3x128x128 values) for torch to split float32 reductions
+    (PSNR's mean) and deep JSCC's transposed convolutions over threads: a Ray worker left at
+    its default single thread gives different last bits than a 2-thread driver."""
     pytest.importorskip("ray", reason="ray is an extra: pip install 'semlink[ray]'")
-    scenario = write_scenario(tmp_path, snr_db=[0, 12], channels=["awgn"])
+    make_images(tmp_path / "large", count=2, sizes=[(128, 128)])
+    scenario = write_scenario(
+        tmp_path, dataset={"path": "large"}, snr_db=[0, 12], channels=["awgn"],
+        metrics=["psnr", "ssim"],
+        codecs=[{"name": "raw_pixels", "params": {"downsample": 2, "bit_depth": 3},
+                 "profiles": {"pixels": "p"}},
+                {"name": "analog_pixels", "params": {"downsample": 2}},
+                {"name": "jpeg2000", "params": {"bandwidth_ratio": 1 / 6},
+                 "profiles": {"bits": "p"}},
+                {"name": "deepjscc", "params": {"checkpoint": "builtin", "ratio": 1 / 6}}])
     sc = load_scenario(scenario)
-    local = run_sweep(sc, str(tmp_path / "local"), progress=False)
+    local = run_sweep(sc, str(tmp_path / "local"), progress=False, threads=2)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    remote = run_sweep(sc, str(tmp_path / "ray"), executor="ray", progress=False)
-    assert remote.ran == local.ran == 6
+    remote = run_sweep(sc, str(tmp_path / "ray"), executor="ray", ray_workers=2,
+                       progress=False, threads=2)
+    assert remote.ran == local.ran == 8 and not local.failed and not remote.failed
     a, b = comparable(local.results), comparable(remote.results)
     assert a == b
+    _, points = load_results(remote.results)
+    assert {p["torch_threads"] for p in points} == {2}
+    assert json.loads(load_results(remote.results)[0]["env_json"])["torch_threads"] == 2
 
 
 def test_ebno_scenario_records_the_es_no_used(tmp_path):
