@@ -1,5 +1,6 @@
 """Sweeps: results file, kill + resume, failing points, Ray, summary and plots."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -132,6 +133,26 @@ def test_resume_refuses_a_changed_scenario(tmp_path):
     scenario2 = write_scenario(tmp_path, snr_db=[1])
     with pytest.raises(ValueError, match="scenario differs"):
         run_sweep(load_scenario(scenario2), str(tmp_path / "o"), resume=True, progress=False)
+
+
+def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    scenario = write_scenario(tmp_path, snr_db=[0, 6], channels=["awgn"])
+    with pytest.raises(ValueError, match="--threads must be a positive integer, got 0"):
+        main(["run", str(scenario), "--out", str(tmp_path / "o"), "--threads", "0"])
+    sc = load_scenario(scenario)
+    first = [p for p in sc.points() if p.snr_index == 0]
+    partial = dataclasses.replace(sc, raw=sc.raw)
+    partial.points = lambda: first          # a run that stopped after the 0 dB points
+    run_sweep(partial, str(tmp_path / "o"), progress=False, threads=1)
+    assert torch.get_num_threads() == before
+    capsys.readouterr()
+    run_sweep(sc, str(tmp_path / "o"), resume=True, progress=False, threads=2)
+    assert "started with 1 torch thread(s), this one uses 2" in capsys.readouterr().err
+    attrs, points = load_results(str(tmp_path / "o" / "results.h5"))
+    assert {p["snr_index"]: p["torch_threads"] for p in points} == {0: 1, 1: 2}
 
 
 def test_failing_codec_point_is_isolated(tmp_path, monkeypatch, capsys):
