@@ -85,26 +85,30 @@ def main() -> None:
         deadline = time.time() + 600
         while time.time() < deadline and not (journal.exists() and list(journal.glob("*.h5"))):
             time.sleep(0.2)
-        procs = descendants(driver.pid)
+        procs = {p: cmdline(p) for p in descendants(driver.pid)}
         print(f"driver pid {driver.pid}: {len(procs)} descendant processes before the kill")
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         t0 = time.time()
-        while time.time() - t0 < args.wait and any(alive(p) for p in procs):
-            time.sleep(0.5)
-        left = [p for p in procs if alive(p)]
+        ended: dict[int, float] = {}
+        while time.time() - t0 < args.wait and len(ended) < len(procs):
+            for p in procs:
+                if p not in ended and not alive(p):
+                    ended[p] = time.time() - t0
+            time.sleep(0.2)
+        for p, name in procs.items():
+            when = f"ended after {ended[p]:5.1f} s" if p in ended else "STILL ALIVE"
+            print(f"  {p:>7} {when}  {name}")
+        left = [p for p in procs if p not in ended]
         if left:
-            print(f"{len(left)} still alive {args.wait:.0f} s after SIGKILL:")
-            for p in left:
-                print(f"  {p}: {cmdline(p)}")
+            print(f"{len(left)} still alive {args.wait:.0f} s after SIGKILL (now killed by this script)")
             for p in left:              # clean up what this script started
                 try:
                     os.kill(p, signal.SIGKILL)
                 except OSError:
                     pass
         else:
-            print(f"all {len(procs)} ended {time.time() - t0:.1f} s after the driver's SIGKILL")
-
+            print(f"all {len(procs)} ended {max(ended.values(), default=0.0):.1f} s after the driver's SIGKILL")
 
 if __name__ == "__main__":
     main()

@@ -59,6 +59,9 @@ def add_parser(sub) -> None:
                    help="LDPC BP iterations at most (--num-iter: deprecated spelling)")
     p.add_argument("--early-termination", choices=["on", "off"], default="on",
                    help="stop decoding each code word once its parity checks hold")
+    p.add_argument("--decoder", choices=["sionna", "ldpc"], default="sionna",
+                   help="LDPC decoder: Sionna's BP (torch, CPU/GPU) or the compiled CPU decoder "
+                        "of the optional ldpc package (pip install 'semlink[ldpc-cpu]')")
     p.add_argument("--interleaver", choices=["auto", "random", "5g", "none"], default="auto",
                    help="bit interleaver (auto: random on fading channels)")
     grp = p.add_mutually_exclusive_group()
@@ -112,12 +115,14 @@ def run(args: argparse.Namespace) -> int:
                          modulation=args.modulation, channel=_channel_spec(args),
                          demapping=args.demapping, max_iter=args.max_iter,
                          early_termination=args.early_termination == "on",
-                         interleaver=args.interleaver, seed=args.seed, device=args.device)
+                         interleaver=args.interleaver, decoder=args.decoder, seed=args.seed,
+                         device=args.device)
     desc = chain.describe()
     header = (f"# {desc['code']} k={desc['k']} n={desc['n']} (rate {desc['rate']:.3f}), "
               f"{desc['modulation']}, {desc['channel']}, interleaver {desc['interleaver']}, "
               f"max_iter {desc['max_iter']}, early termination "
-              f"{'on' if desc['early_termination'] else 'off'}, device {chain.device}")
+              f"{'on' if desc['early_termination'] else 'off'}, decoder {desc['decoder']}, "
+              f"device {chain.device}")
     interactive = sys.stderr.isatty() and not args.json
     bar = None
     if args.json:

@@ -27,13 +27,10 @@ LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from semlink.metrics import METRICS, PHY_METRICS
-    from semlink.phy import CHANNELS, CODES, MODULATION_NAMES
-    from semlink.semantic import CODECS
+    # the generated snapshot of the registries plus plug-in metadata: no torch, Sionna or codec import
+    from semlink.catalog import listing
 
-    sections = {"channels": CHANNELS.describe(), "codecs": CODECS.describe(),
-                "codes": dict(CODES), "modulations": dict(MODULATION_NAMES),
-                "metrics": {**METRICS.describe(), **PHY_METRICS}}
+    sections = listing()
     if args.json:
         print(json.dumps(sections, indent=2))
         return 0
@@ -48,7 +45,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_info(args: argparse.Namespace) -> int:
     from semlink.provenance import environment
 
-    env = environment()
+    # without --torch, CUDA is probed through the driver, torch not imported (semlink.cuda_probe)
+    env = environment(import_torch=args.torch)
     # Sionna's default device, without importing Sionna: the first GPU when present
     env["default_device"] = "cuda:0" if env.get("cuda_available") else "cpu"
     if args.json:
@@ -60,6 +58,9 @@ def _cmd_info(args: argparse.Namespace) -> int:
         print(f"  {name:<16} {ver}")
     print(f"default device: {env['default_device']}; CUDA available: {env['cuda_available']}"
           + (f" ({', '.join(env['cuda_devices'])})" if env["cuda_devices"] else ""))
+    print(f"CUDA: torch built for {env.get('torch_cuda_build') or 'CPU only'}; NVIDIA driver: "
+          + (f"CUDA {env['cuda_driver']}" if env.get("cuda_driver") else "none found")
+          + ("" if args.torch else "  (checked without importing torch; --torch asks torch)"))
     return 0
 
 
@@ -86,6 +87,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_list)
     p = sub.add_parser("info", help="versions, device and CUDA availability")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--torch", action="store_true",
+                   help="import torch (about 2 s) and report its own CUDA check and thread count")
     p.set_defaults(func=_cmd_info)
     return parser
 

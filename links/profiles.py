@@ -15,7 +15,9 @@ model a separate orthogonal link.
 Digital profiles also take ``max_iter`` (LDPC iterations at most, default
 20), ``early_termination`` (stop converged code words, default true),
 ``interleaver`` (``auto`` | ``random`` | ``5g`` | ``none``; default ``auto``:
-random on fading channels), ``demapping`` and ``cn_update``. ``num_iter`` is
+random on fading channels), ``demapping``, ``cn_update`` and ``decoder``
+(``sionna``, default, or ``ldpc``: the compiled CPU decoder of the optional
+``ldpc`` package, see :mod:`semlink.phy.ldpc_compiled`). ``num_iter`` is
 the deprecated spelling of ``max_iter``.
 """
 
@@ -28,7 +30,8 @@ from semlink.phy import AnalogChain, DigitalChain
 DIGITAL_KEYS = {"kind": str, "code": str, "k": int, "n": int, "rate": (int, float),
                 "crc": (str, type(None)), "modulation": str, "points": list,
                 "demapping": str, "max_iter": int, "early_termination": bool,
-                "interleaver": str, "num_iter": int, "cn_update": str, "channel": (str, dict)}
+                "interleaver": str, "num_iter": int, "cn_update": str, "decoder": str,
+                "channel": (str, dict)}
 ANALOG_KEYS = {"kind": str, "power": (int, float), "normalize": str, "channel": (str, dict)}
 DEFAULT_PROFILES = {
     "default": {"kind": "digital", "code": "ldpc5g", "rate": 0.5, "modulation": "qpsk"},
@@ -62,6 +65,18 @@ def check_profile(name: str, spec: Any, where: str = "profiles") -> dict:
         msg = exc.args[0] if exc.args else exc
         raise ValueError(f"{path}: {msg}") from None
     return {"kind": kind, **spec}
+
+
+def resolved_profile(spec: dict) -> dict:
+    """A profile with the defaults that change results filled in, for results files.
+
+    Today: ``decoder`` of 5G LDPC digital profiles (``"sionna"`` when not given),
+    so a results file says which LDPC decoder ran.
+    """
+    out = dict(spec)
+    if out.get("kind", "digital") == "digital" and out.get("code", "ldpc5g") == "ldpc5g":
+        out.setdefault("decoder", "sionna")
+    return out
 
 
 def build_chain(spec: dict, channel, seed: int | None, device: str | None,

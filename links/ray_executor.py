@@ -24,15 +24,21 @@ smaller than ``threads`` they oversubscribe the cluster's CPUs.
 Workers: ``num_workers`` (argument, or the scenario's ``ray.num_workers``),
 else as many as the cluster's free CPUs (or GPUs, for a GPU scenario) allow
 at ``ray.num_cpus_per_task`` CPUs / ``ray.num_gpus_per_task`` GPUs each.
+
+A local Ray (no ``address``) started here is shut down at the end, and a
+watchdog process (:mod:`~semlink.links.ray_watchdog`) ends its processes
+within seconds when the driver is killed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Iterator
 
 from semlink.extras import require
 
+from .ray_watchdog import start_watchdog, stop_watchdog
 from .scenario import Point, Scenario, parse_scenario
 
 
@@ -96,7 +102,7 @@ def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | No
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if not points:
         return
-    started_here = False
+    started_here, watchdog = False, None
     if not ray.is_initialized():
         if address:
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
@@ -105,6 +111,9 @@ def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | No
         started_here = True
     actors = []
     try:
+        if started_here and not address:
+            # ends this local Ray's processes if the driver is killed (see ray_watchdog)
+            watchdog = start_watchdog(os.getpid())
         gpu = _uses_gpu(scenario)
         options = {"num_cpus": scenario.ray.get("num_cpus_per_task", 1),
                    "num_gpus": scenario.ray.get("num_gpus_per_task", 1) if gpu else 0}
@@ -141,3 +150,5 @@ def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | No
                 pass
         if started_here:
             ray.shutdown()
+        if watchdog is not None:
+            stop_watchdog(watchdog)

@@ -3,7 +3,9 @@
 Layout of ``results.h5``::
 
     /                   attrs: format, semlink_version, scenario_yaml (as given),
-                               scenario_json, env_json (versions, device, git), source
+                               scenario_json, env_json (versions, device, git), source,
+                               phy_profiles_json (the scenario's PHY profiles with the
+                               defaults that change results filled in: LDPC ``decoder``)
     /points/<id>/       attrs: id, index, status ('ok' | 'failed'), codec, codec_label,
                                codec_index, params_json, profiles_json, channel_label,
                                channel_index, channel_json, snr_index, snr_db, ebno_db,

@@ -12,6 +12,7 @@ import yaml
 
 from semlink.provenance import environment
 
+from .profiles import resolved_profile
 from .progress import Progress
 from .results import ResultsStore
 from .run_lock import OutputLock
@@ -39,6 +40,8 @@ def _header(scenario: Scenario) -> dict:
     return {"semlink_version": __version__, "source": scenario.source,
             "scenario_yaml": yaml.safe_dump(scenario.raw, sort_keys=False),
             "scenario_json": scenario.canonical_json(), "env_json": json.dumps(env),
+            "phy_profiles_json": json.dumps({name: resolved_profile(spec) for name, spec
+                                             in scenario.profiles.items()}, sort_keys=True),
             "metrics_unavailable_json": json.dumps(unavailable_metrics(scenario))}
 
 

@@ -24,7 +24,7 @@ from .channels import AWGNChannel, Channel, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
 from .coding import CodeConfig, as_bit_tensor, make_code_config, reassemble, segment
 from .interleaving import INTERLEAVERS, BitInterleaver
-from .ldpc_decoding import LDPCDecoder
+from .ldpc_decoding import DECODERS, make_ldpc_decoder
 from .modulation import make_constellation
 from .snr import snr_db_to_no
 from .sionna_config import resolve_device, resolve_precision
@@ -104,6 +104,10 @@ class DigitalChain:
     :param num_iter: deprecated spelling of ``max_iter``.
     :param cn_update: Sionna check-node rule (``"boxplus-phi"``, ``"boxplus"``,
         ``"minsum"``, ``"offset-minsum"``, ...).
+    :param decoder: LDPC decoder backend: ``"sionna"`` (default; torch, CPU or
+        GPU) or ``"ldpc"`` (the compiled CPU decoder of the optional ``ldpc``
+        package, same graph and flooding sum-product schedule, see
+        :mod:`semlink.phy.ldpc_compiled`; ``pip install 'semlink[ldpc-cpu]'``).
     :param seed: seed of the channel's generator (`None`: from Sionna's config).
     :param precision, device: as in Sionna blocks.
 
@@ -118,7 +122,7 @@ class DigitalChain:
                  modulation: str = "qpsk", points=None, channel="awgn",
                  demapping: str = "app", max_iter: int = 20, early_termination: bool = True,
                  interleaver: str = "auto", cn_update: str = "boxplus-phi",
-                 seed: int | None = None, precision: str | None = None,
+                 decoder: str = "sionna", seed: int | None = None, precision: str | None = None,
                  device: str | None = None, num_iter: int | None = None) -> None:
         self.precision = resolve_precision(precision)
         self.device = resolve_device(device)
@@ -133,6 +137,8 @@ class DigitalChain:
         if interleaver not in INTERLEAVERS:
             raise ValueError(f"interleaver must be one of {sorted(INTERLEAVERS)}, "
                              f"got {interleaver!r}")
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {list(DECODERS)}, got {decoder!r}")
         kw = dict(precision=self.precision, device=self.device)
         self.modulation = modulation
         self.constellation = make_constellation(modulation, points=points, **kw)
@@ -158,14 +164,15 @@ class DigitalChain:
         self.crc_decoder = CRCDecoder(self.crc_encoder, **kw) if cfg.crc else None
         self.max_iter = max_iter
         self.early_termination = bool(early_termination)
+        self.decoder_name = decoder if cfg.code == "ldpc5g" else None
         self.interleaver = self._resolve_interleaver(interleaver)
         self.bit_interleaver = None
         if cfg.code == "ldpc5g":
             five_g = m if self.interleaver == "5g" else None
             self.encoder = LDPC5GEncoder(cfg.k, cfg.n, num_bits_per_symbol=five_g, **kw)
-            self.decoder = LDPCDecoder(self.encoder, max_iter=max_iter,
-                                       early_termination=early_termination,
-                                       cn_update=cn_update, **kw)
+            self.decoder = make_ldpc_decoder(self.encoder, decoder, max_iter=max_iter,
+                                             early_termination=early_termination,
+                                             cn_update=cn_update, **kw)
             if self.interleaver == "random":
                 self.bit_interleaver = BitInterleaver(cfg.n + self.symbol_padding,
                                                       device=self.device)
@@ -375,6 +382,7 @@ class DigitalChain:
                 "bits_per_symbol": self.bits_per_symbol,
                 "max_iter": self.max_iter if self.decoder else None,
                 "early_termination": self.early_termination if self.decoder else None,
+                "decoder": self.decoder_name,
                 "interleaver": self.interleaver,
                 "channel": type(self.channel).__name__,
                 "symbols_per_block": self.symbols_per_block,

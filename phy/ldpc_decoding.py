@@ -132,3 +132,34 @@ class LDPCDecoder:
             if not bool(keep.all()):
                 active, llr_active, state = active[keep], llr_active[keep], state[keep]
         return u_out, iterations
+
+
+#: LDPC decoder backends: Sionna's BP in torch (any device), or the compiled
+#: CPU decoder of the ``ldpc`` package (:mod:`semlink.phy.ldpc_compiled`).
+DECODERS = ("sionna", "ldpc")
+
+
+def make_ldpc_decoder(encoder: LDPC5GEncoder, decoder: str = "sionna", max_iter: int = 20,
+                      early_termination: bool = True, cn_update: str = "boxplus-phi",
+                      precision: str | None = None, device: str | None = None):
+    """The LDPC decoder of a backend; both return ``(u_hat [batch, k], iterations [batch])``.
+
+    :param decoder: ``"sionna"`` (:class:`LDPCDecoder`, default, GPU or CPU) or
+        ``"ldpc"`` (:class:`~semlink.phy.ldpc_compiled.CompiledBPDecoder`, the
+        compiled CPU decoder of the optional ``ldpc`` package: same graph, same
+        flooding sum-product schedule; it always stops at a zero syndrome).
+    :param max_iter, early_termination, cn_update, precision, device: as in
+        :class:`LDPCDecoder`.
+    """
+    if decoder not in DECODERS:
+        raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if decoder == "sionna":
+        return LDPCDecoder(encoder, max_iter=max_iter, early_termination=early_termination,
+                           cn_update=cn_update, precision=precision, device=device)
+    if early_termination is not True:
+        raise ValueError("decoder 'ldpc' always stops a code word at a zero syndrome "
+                         "(ldpc.BpDecoder has no switch for it); use early_termination: true, "
+                         "or decoder: sionna to run all max_iter iterations")
+    from .ldpc_compiled import CompiledBPDecoder
+
+    return CompiledBPDecoder(encoder, max_iter=max_iter, cn_update=cn_update)

@@ -7,7 +7,7 @@ questions, and the mean-colour baseline) on the images the training split saw
 
 Usage (from the repository root)::
 
-    python scripts/eval_uoisc_zero_shot.py runs/uoisc_novlm_vqa/last.pt \
+    python scripts/eval_uoisc_zero_shot.py out/results/uoisc_novlm_vqa/last.pt \
         [--data ../shared/data/coco-sample/val2017] [--questions Q --annotations A --instances I]
 """
 

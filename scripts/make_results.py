@@ -2,11 +2,16 @@
 
     .venv/bin/python scripts/make_results.py kodak24_baselines     # ~7 min on 2 CPU cores
     .venv/bin/python scripts/make_results.py uoisc_cpu_run         # ~6 min (training + sweep)
+    .venv/bin/python scripts/make_results.py uoisc_zero_shot       # ~5 min (training, eval, gallery)
+    .venv/bin/python scripts/make_results.py text_over_phy         # ~10 min
+    OMP_NUM_THREADS=1 .venv/bin/python scripts/make_results.py symbol_budget   # about an hour
+    .venv/bin/python scripts/make_results.py multisc_coco_weightfree   # ~1 min
     .venv/bin/python scripts/make_results.py --list
 
 Each entry runs the commands behind its document (scenario runs, training) into
-``out/results/<entry>/`` (a fresh folder), then writes the document and its figures from
-the results files only: tables, the numbers in the text and the figures all come from
+``out/results/<entry>/`` (a fresh folder; the long studies ``text_over_phy`` and
+``symbol_budget`` run with ``--resume``, so a killed regeneration continues and a finished
+run is reused), then writes the document and its figures from the results files only: tables, the numbers in the text and the figures all come from
 ``results.h5`` / the training command's output. The script refuses to run when
 ``git describe --dirty`` says the tree is dirty, and every document names the command and
 the git revision that made it. Run long entries with ``nice -n 10``.
@@ -15,105 +20,19 @@ the git revision that made it. Run long entries with ``nice -n 10``.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import json
-import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs" / "results"
-OUT = ROOT / "out" / "results"
+from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, git_describe,
+                            metric_table, provenance_section, resumable_run, run_script, semlink,
+                            stamp_generated)
+from results_uoisc import uoisc_cpu_run, uoisc_zero_shot
+
 KODAK24_SCENARIO = "scenarios/kodak24_baselines.yaml"
-
-
-def git_describe() -> str:
-    """``git describe --always --dirty --abbrev=12`` of the repository."""
-    res = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=12"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
-    return res.stdout.strip()
-
-
-def semlink(args: list[str]) -> str:
-    """Run ``semlink ARGS`` in this process; return what it printed (raise on failure)."""
-    from semlink.links.cli import main
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
-        code = main(args)
-    if code:
-        raise SystemExit(f"semlink {' '.join(args)} failed with exit code {code}:\n{buf.getvalue()}")
-    return buf.getvalue()
-
-
-def fresh(folder: Path) -> Path:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def fmt(value, digits: int) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return f"{value:.{digits}f}" if digits >= 0 else f"{value:.2g}"
-
-
-def metric_table(summary: dict, metric: str, digits: int) -> list[str]:
-    """Markdown table: one row per (codec, channel) run, one column per SNR point."""
-    runs = summary["runs"]
-    snrs = runs[0]["snr_db"]
-    head = "| scheme / channel | " + " | ".join(f"{s:g} dB" for s in snrs) + " |"
-    rows = [head, "|---|" + "---|" * len(snrs)]
-    for r in runs:
-        values = r["metrics"].get(metric) or [None] * len(snrs)
-        rows.append(f"| {r['label']} / {r['channel']}{mark(r)} | "
-                    + " | ".join(fmt(v, digits) for v in values) + " |")
-    return rows
-
-
-def mark(run: dict) -> str:
-    from semlink.links.summary import model_mark
-
-    return model_mark(run)
-
-
-def provenance_section(summary: dict) -> list[str]:
-    """What ran, from the results file: tools and models (weight hashes, flags) per codec."""
-    lines = ["## What ran (from results.h5)", "", "| codec | tools | models (sha256 of the weights loaded) |",
-             "|---|---|---|"]
-    seen = set()
-    for r in summary["runs"]:
-        prov = r.get("provenance")
-        if not prov or r["label"] in seen or isinstance(prov, list):
-            continue
-        seen.add(r["label"])
-        tools = ", ".join(f"{k} {v}" for k, v in sorted(prov["codec"]["tools"].items())) or "-"
-        models = "; ".join(
-            f"{m['role']} `{m['ref']}` {m['sha256'][:19]}…"
-            + "".join(f" **{f.upper().replace('_', ' ')}**" for f in ("test_model", "random_init")
-                      if m.get(f))
-            for m in prov["codec"]["models"]) or "-"
-        lines.append(f"| {r['label']} | {tools} | {models} |")
-    flagged = [r for r in summary["runs"] if r.get("model_flags")]
-    lines += ["", ("**Runs marked TEST MODEL / RANDOM INIT used such models.**" if flagged else
-                   "No run used a test model or randomly initialised weights."), ""]
-    return lines
-
-
-def environment_line(summary: dict, describe: str) -> str:
-    env = summary["env"]
-    pk = env.get("packages", {})
-    cuda = ", ".join(env.get("cuda_devices") or []) or "no GPU"
-    return (f"torch {pk.get('torch')}, sionna-no-rt {pk.get('sionna-no-rt')}, "
-            f"{env.get('torch_threads')} torch threads, {cuda}, device {env.get('device')}, "
-            f"git {describe}")
 
 
 # --------------------------------------------------------------------------- kodak24
@@ -202,69 +121,49 @@ def kodak24_baselines(describe: str) -> list[Path]:
     return [doc, *figures]
 
 
-# --------------------------------------------------------------------------- UO-ISC
-UOISC_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
-               "--clip-model", "semlink-clip-small-cpu", "--clip-config",
-               "docs/examples/clip_small_cpu.json", "--pretrained", "none", "--no-text-alignment",
-               "--layers", "2,4", "--dim", "64", "--segment-length", "16", "--codebook-size", "64",
-               "--decoder-channels", "64", "--steps-phase1", "2000", "--steps-phase2", "300",
-               "--batch-size", "16", "--lr", "1e-3", "--eval-data", "../shared/data/kodak24",
-               "--seed", "0"]
+# --------------------------------------------------------------------------- text over the PHY
+def text_over_phy(describe: str) -> list[Path]:
+    """Text over the PHY: COCO captions, LDPC vs uncoded 8-PSK, with and without correction."""
+    since = time.time()
+    out = resumable_run("text_over_phy", "scenarios/text_over_phy.yaml")
+    run_script(["scripts/text_over_phy_report.py", str((out / "results.h5").relative_to(ROOT)),
+                          "--out", str(DOCS.relative_to(ROOT))])
+    return written("text_over_phy.md", since)
 
 
-def uoisc_cpu_run(describe: str) -> list[Path]:
-    """UO-ISC without pretrained VLM: short CPU training + evaluation through the PHY."""
-    from semlink.links.summary import summarize
-
-    train_out = fresh(OUT / "uoisc_novlm_cpu")
-    t0 = time.perf_counter()
-    trained = json.loads(semlink([*UOISC_TRAIN, "--out", str(train_out.relative_to(ROOT))]))
-    train_wall = time.perf_counter() - t0
-    ev = trained["eval"]
-    scenario = "docs/results/uoisc_cpu_eval.yaml"
-    sweep_out = fresh(OUT / "uoisc_cpu_eval")
-    semlink(["run", scenario, "--out", str(sweep_out), "--no-plot"])
-    summary = summarize(str(sweep_out / "results.h5"))
-    snrs = summary["runs"][0]["snr_db"]
-    rows = ["| Es/N0 [dB] | " + " | ".join(f"{s:g}" for s in snrs) + " |", "|---|" + "---|" * len(snrs)]
-    for r in summary["runs"]:
-        rows.append(f"| {r['label']}, {r['channel']}{mark(r)} | "
-                    + " | ".join(fmt(v, 2) for v in r["metrics"]["psnr"]) + " |")
-    uses = ", ".join(f"{r['label']} {r['symbols_per_image'][0]:,.0f}"
-                     for r in summary["runs"] if r["channel"] == "awgn")
-    cmd = " ".join(["semlink", *UOISC_TRAIN[:2], "--out", "out/results/uoisc_novlm_cpu",
-                    *UOISC_TRAIN[2:]])
-    text = [
-        '# UO-ISC "without pretrained VLM": a real short CPU training run', "",
-        "The paper's baseline \"UO-ISC without text alignment and pretrained VLM\" (same CLIP "
-        "architecture, random initialisation, trained end to end), trained on CPU at small "
-        "resolution on real photos. No pretrained CLIP or LLaVA weights can be obtained here, so "
-        "this is the variant that can be trained honestly; the full model needs the weights "
-        "listed in docs/uoisc.md. Its CLIP backbone is marked RANDOM INIT in the results.", "",
-        "Generated by `python scripts/make_results.py uoisc_cpu_run`, which runs the two commands "
-        f"below ({environment_line(summary, describe)}).", "",
-        "**Reduced architecture** (labelled, not ViT-B/16): the open_clip config "
-        "`docs/examples/clip_small_cpu.json` (ViT with 64x64 input, patch 8, width 128, "
-        f"4 layers); layers L = {{2, 4}}; D = 64, l = 16, K = 64; {ev['bits_per_image']:,} bits "
-        "per image.", "",
-        f"## Training ({train_wall:.0f} s wall time)", "", "```bash", cmd, "```", "",
-        "Training data: the 30 COCO 2017 val images of the shared sample; phase I 2,000 steps "
-        "(L2 + VQ loss), phase II 300 steps (+ adversarial loss, PatchGAN discriminator).", "",
-        f"## Result on held-out Kodak24 ({ev['images']} images, 64x64 centre crops)", "",
-        "From the command's `--eval-data` step (no channel errors):", "",
-        "| | PSNR [dB] |", "|---|---|",
-        f"| UO-ISC w/o pretrained VLM, CPU run | **{ev['psnr_db']:.2f}** |",
-        f"| trivial baseline: each image's mean colour | {ev['mean_image_psnr_db']:.2f} |", "",
-        "Through the PHY (Rayleigh: 128-symbol coherence, perfect CSI; LDPC k = 1024, rate 1/2, "
-        f"Gray 8-PSK; channel uses per image: {uses}):", "", "```bash",
-        f"semlink run {scenario} --out out/results/uoisc_cpu_eval", "```", "", *rows, "",
-        *provenance_section(summary)]
-    doc = DOCS / "uoisc_cpu_run.md"
-    doc.write_text("\n".join(text) + "\n")
-    return [doc]
+# --------------------------------------------------------------------------- symbol budget
+def symbol_budget(describe: str) -> list[Path]:
+    """Symbol budget vs fidelity (codecs x budgets x LDPC rates x modulations) and UEP vs EEP."""
+    since = time.time()
+    study = resumable_run("symbol_budget", "scenarios/symbol_budget.yaml")
+    uep = resumable_run("uep_layered", "scenarios/uep_layered.yaml")
+    run_script(["scripts/symbol_budget_report.py", "--study", str(study.relative_to(ROOT)),
+                          "--uep", str(uep.relative_to(ROOT)), "--docs", str(DOCS.relative_to(ROOT))])
+    return written("symbol_budget.md", since)
 
 
-ENTRIES = {"kodak24_baselines": kodak24_baselines, "uoisc_cpu_run": uoisc_cpu_run}
+# --------------------------------------------------------------------------- Multi-SC
+def multisc_coco_weightfree(describe: str) -> list[Path]:
+    """Multi-SC pieces that need no weights on the COCO sample: oracle split, text cost, crops."""
+    since = time.time()
+    run_script(["scripts/multisc_coco_evidence.py", "--out", str(DOCS.relative_to(ROOT))])
+    return written("multisc_coco_weightfree.md", since)
+
+
+def written(page: str, since: float) -> list[Path]:
+    """The page a report script wrote, then the other files of docs/results with the page's
+    name stem that it wrote (modified after ``since``, a ``time.time()``)."""
+    doc = DOCS / page
+    if not doc.is_file() or doc.stat().st_mtime < since:
+        raise SystemExit(f"the report script did not write {doc}")
+    stem = doc.stem.split("_")[0]          # text_over_phy.md -> text_*, multisc_* ...
+    return [doc, *sorted(p for p in DOCS.glob(f"{stem}_*") if p != doc and p.is_file()
+                         and p.stat().st_mtime >= since)]
+
+
+ENTRIES = {"kodak24_baselines": kodak24_baselines, "uoisc_cpu_run": uoisc_cpu_run,
+           "uoisc_zero_shot": uoisc_zero_shot, "text_over_phy": text_over_phy,
+           "symbol_budget": symbol_budget, "multisc_coco_weightfree": multisc_coco_weightfree}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -286,7 +185,9 @@ def main(argv: list[str] | None = None) -> int:
               "documents name the revision that made them", file=sys.stderr)
         return 2
     for name in args.entries:
-        for path in ENTRIES[name](describe):
+        paths = ENTRIES[name](describe)
+        stamp_generated(paths[0], name, describe)
+        for path in paths:
             print(path.relative_to(ROOT))
     return 0
 

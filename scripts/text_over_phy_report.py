@@ -166,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     n = summary["runs"][0]["num_images"]
     lines = ["# Text over the PHY: COCO sample captions, LDPC vs uncoded, with and without correction",
              "", "Made by", "", "```bash",
-             "semlink run scenarios/text_over_phy.yaml --out out/text_over_phy",
-             "python scripts/text_over_phy_report.py out/text_over_phy/results.h5", "```", "",
+             f"semlink run scenarios/text_over_phy.yaml --out {Path(args.results).parent}",
+             f"python scripts/text_over_phy_report.py {args.results}", "```", "",
              f"Run: semlink {summary.get('semlink_version')} (results git {env.get('git_revision')}; "
              f"report git {git_revision()}), torch {pk.get('torch')}, sionna-no-rt "
              f"{pk.get('sionna-no-rt')}, symspellpy {_version('symspellpy')}, sacrebleu "

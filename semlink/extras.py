@@ -23,6 +23,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "skimage": ("examples", "scikit-image"),
     "pillow_heif": ("codecs", "pillow-heif"),
     "cv2": ("saliency", "opencv-contrib-python-headless"),
+    "ldpc": ("ldpc-cpu", "ldpc"),
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 _PACKAGES = ("semlink", "sionna-no-rt", "torch", "numpy", "scipy", "h5py", "pyyaml",
              "torchvision", "pillow", "transformers", "open_clip_torch", "diffusers",
-             "lpips", "pytorch-msssim", "ray")
+             "lpips", "pytorch-msssim", "ray", "ldpc")
 
 
 def package_versions() -> dict[str, str]:
@@ -39,19 +39,30 @@ def device_info() -> dict:
     import torch
 
     info = {"cuda_available": torch.cuda.is_available(), "torch_threads": torch.get_num_threads(),
-            "cuda_devices": []}
+            "cuda_devices": [], "torch_cuda_build": torch.version.cuda}
     if torch.cuda.is_available():
         info["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         info["cuda_version"] = torch.version.cuda
     return info
 
 
-def environment() -> dict:
-    """Everything a results file records about where it was computed."""
+def environment(import_torch: bool = True) -> dict:
+    """Everything a results file records about where it was computed.
+
+    :param import_torch: ask torch about CUDA and its thread count
+        (:func:`device_info`, about 2 s when torch is not imported yet);
+        `False`: probe CUDA through the driver without importing torch
+        (:func:`semlink.cuda_probe.cuda_summary`; no ``torch_threads``).
+    """
+    if import_torch:
+        devices = device_info()
+    else:
+        from semlink.cuda_probe import cuda_summary
+
+        devices = cuda_summary()
     return {"python": platform.python_version(), "platform": platform.platform(),
             "machine": platform.machine(), "processor": platform.processor(),
-            "packages": package_versions(), "git_revision": git_revision(),
-            **device_info()}
+            "packages": package_versions(), "git_revision": git_revision(), **devices}
 
 
 # --- model and weight provenance (shared by semlink.models, codecs and metrics) ---

@@ -75,6 +75,10 @@ class Registry(Generic[T]):
         """Registered and entry-point names, sorted."""
         return sorted(set(self._items) | set(self._entry_points()))
 
+    def registered(self) -> dict[str, str]:
+        """Name -> one-line description of the names registered in code (no entry points), sorted."""
+        return dict(sorted(self._descriptions.items()))
+
     def describe(self) -> dict[str, str]:
         """Name -> one-line description for every available name."""
         out = dict(self._descriptions)

@@ -44,3 +44,35 @@ def test_kodak_entry_writes_tables_figures_command_and_revision(tmp_path, monkey
     assert "builtin:deepjscc_c16.pt" in doc                  # models from results.h5
     assert "deepjscc / awgn: " in doc                        # reading computed from the data
     assert "## MS-SSIM" not in doc and "![psnr_vs_snr](kodak24_psnr_vs_snr.png)" in doc
+
+
+def test_generated_stamp_goes_under_the_title_once(tmp_path):
+    import results_common
+
+    doc = tmp_path / "page.md"
+    doc.write_text("# Title\n\nbody\n")
+    results_common.stamp_generated(doc, "text_over_phy", "abc123")
+    results_common.stamp_generated(doc, "text_over_phy", "abc123")
+    lines = doc.read_text().split("\n")
+    assert lines[0] == "# Title"
+    assert sum("python scripts/make_results.py text_over_phy" in ln for ln in lines) == 1
+    assert "git abc123" in lines[2] and lines[-2] == "body"
+
+
+def test_written_lists_the_page_and_its_fresh_figures_only(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import pytest
+
+    monkeypatch.setattr(make_results, "DOCS", tmp_path)
+    old = tmp_path / "text_old.png"
+    old.write_text("x")
+    os.utime(old, (1, 1))
+    since = time.time() - 1
+    with pytest.raises(SystemExit, match="did not write"):
+        make_results.written("text_over_phy.md", since)
+    for name in ("text_over_phy.md", "text_over_phy_cer_vs_snr.png", "symbol_budget.png"):
+        (tmp_path / name).write_text("x")
+    assert [p.name for p in make_results.written("text_over_phy.md", since)] == [
+        "text_over_phy.md", "text_over_phy_cer_vs_snr.png"]

@@ -77,6 +77,8 @@ def test_results_file_contents(tmp_path):
     env = json.loads(attrs["env_json"])
     assert "torch" in env["packages"] and env["device"] == "cpu" and "git_revision" in env
     assert yaml.safe_load(attrs["scenario_yaml"])["name"] == "t"
+    profiles = json.loads(attrs["phy_profiles_json"])      # which LDPC decoder ran
+    assert profiles["default"]["decoder"] == "sionna"
     p = points[0]
     assert p["status"] == "ok" and len(p["images"]) == 3
     assert set(p["metrics"]) == {"psnr", "mse", "ber", "bler"}
