@@ -6,8 +6,20 @@ one :class:`~semlink.links.sweep.PointRunner` with its caches (dataset,
 links, encodings, error-free reconstructions) for the whole sweep. The
 driver hands each idle worker the next point in scenario order (codec-major),
 so a worker encodes a codec setting once and reuses it across channels and
-SNR points. Seeds depend only on the point, so the numbers equal the local
-executor's.
+SNR points. Seeds depend only on the point, and every worker runs torch with
+the driver's intra-op thread count (``threads``), so the numbers equal the
+local executor's on the same device.
+
+Why the thread count is pinned: several CPU kernels reduce in an order that
+depends on the number of threads, so their float32 results differ in the
+last bits between thread counts -- ``torch.mean`` (the PSNR metric's MSE)
+and ``ConvTranspose2d`` (deep JSCC's decoder) do, on torch 2.14. Ray starts
+its workers with ``OMP_NUM_THREADS`` = the actor's CPUs (1 by default),
+which gave per-image values that differed from the local executor's. With
+the same thread count the two agree bit for bit
+(``tests/test_sweep.py::test_ray_executor_matches_local_for_every_codec_kind``).
+Workers then use ``threads`` CPU threads each: with ``num_cpus_per_task``
+smaller than ``threads`` they oversubscribe the cluster's CPUs.
 
 Workers: ``num_workers`` (argument, or the scenario's ``ray.num_workers``),
 else as many as the cluster's free CPUs (or GPUs, for a GPU scenario) allow
@@ -21,6 +33,7 @@ within seconds when the driver is killed.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Iterator
 
 from semlink.extras import require
@@ -33,9 +46,12 @@ class PointWorker:
     """The body of a Ray actor: one scenario, one :class:`PointRunner`, many points."""
 
     def __init__(self, raw: dict, source: str, base_dir: str, reuse_error_free: bool,
-                 skip_metrics: list[str]) -> None:
+                 skip_metrics: list[str], threads: int) -> None:
+        import torch
+
         from .sweep import PointRunner
 
+        torch.set_num_threads(threads)       # the driver's count: same float32 sums as local
         self.scenario = parse_scenario(raw, source=source, base_dir=base_dir)
         self.points = self.scenario.points()
         self.runner = PointRunner(self.scenario, skip_metrics=frozenset(skip_metrics),
@@ -70,9 +86,20 @@ def worker_count(ray, scenario: Scenario, gpu: bool, requested: int | None) -> i
 
 def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | None = None,
                       num_workers: int | None = None, reuse_error_free: bool = True,
-                      skip_metrics: frozenset = frozenset()) -> Iterator[tuple[Point, dict]]:
-    """Yield ``(point, finished point dict)`` as the workers finish them."""
+                      skip_metrics: frozenset = frozenset(),
+                      threads: int | None = None) -> Iterator[tuple[Point, dict]]:
+    """Yield ``(point, finished point dict)`` as the workers finish them.
+
+    :param threads: torch intra-op threads of every worker (default: this process's
+        ``torch.get_num_threads()``, so the numbers equal the local executor's).
+    """
     ray = require("ray", "--executor ray")
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    if threads < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads!r}")
     if not points:
         return
     started_here, watchdog = False, None
@@ -91,9 +118,15 @@ def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | No
         options = {"num_cpus": scenario.ray.get("num_cpus_per_task", 1),
                    "num_gpus": scenario.ray.get("num_gpus_per_task", 1) if gpu else 0}
         count = min(len(points), worker_count(ray, scenario, gpu, num_workers))
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if not gpu and cpus and count * threads > cpus:
+            print(f"semlink run: {count} Ray worker(s) x {threads} torch thread(s) > {cpus:g} "
+                  "CPUs: workers share cores (--threads sets the count; the local executor "
+                  "gives identical numbers only with the same count)", file=sys.stderr)
         actor_cls = ray.remote(PointWorker).options(**options)
         actors = [actor_cls.remote(scenario.raw, scenario.source, str(scenario.base_dir),
-                                   reuse_error_free, sorted(skip_metrics)) for _ in range(count)]
+                                   reuse_error_free, sorted(skip_metrics), threads)
+                  for _ in range(count)]
         queue = list(points)
         pending = {}
         for actor in actors:

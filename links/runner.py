@@ -7,6 +7,7 @@ import sys
 import time
 from dataclasses import dataclass
 
+import torch
 import yaml
 
 from semlink.provenance import environment
@@ -119,7 +120,8 @@ def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
 
 def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: str = "local",
               ray_address: str | None = None, progress: bool | None = None,
-              ray_workers: int | None = None, reuse_error_free: bool = True) -> SweepOutcome:
+              ray_workers: int | None = None, reuse_error_free: bool = True,
+              threads: int | None = None) -> SweepOutcome:
     """Run every point not yet in ``out_dir`` and write ``out_dir/results.h5``.
 
     :param executor: ``"local"`` (this process) or ``"ray"`` (long-lived Ray actors).
@@ -130,11 +132,32 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
         one per ``ray.num_cpus_per_task`` CPUs / ``num_gpus_per_task`` GPUs of the cluster).
     :param reuse_error_free: reuse the metrics of error-free reconstructions (see
         :class:`~semlink.links.sweep.PointRunner`); results are identical either way.
+    :param threads: torch intra-op CPU threads that evaluate each point, in this process
+        (local executor; restored afterwards) and in every Ray worker (default: this
+        process's ``torch.get_num_threads()``). Recorded as the environment's
+        ``torch_threads`` and per point in its timings. float32 sums in some CPU kernels
+        depend on the thread count, so identical numbers need the same count.
     :raises ValueError: the folder is in use, holds other results, or the dataset changed.
     :raises SweepInterrupted: Ctrl-C; finished points are kept for ``--resume``.
     """
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor must be 'local' or 'ray', got {executor!r}")
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"--threads must be a positive integer, got {threads!r}")
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_sweep(scenario, out_dir, resume, executor, ray_address, progress,
+                          ray_workers, reuse_error_free)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
+               ray_address: str | None, progress: bool | None, ray_workers: int | None,
+               reuse_error_free: bool) -> SweepOutcome:
+    """:func:`run_sweep` with this process's torch thread count already set."""
     t0 = time.perf_counter()
     store = ResultsStore(out_dir)
     runner = PointRunner(scenario, reuse_error_free=reuse_error_free)
@@ -161,6 +184,12 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
                     raise ValueError(f"--resume: the dataset differs from the one that started "
                                      f"{str(store.dir)!r} ({change}); restore it or use another "
                                      "--out folder")
+            was = json.loads(old.get("env_json") or "{}").get("torch_threads") if old else None
+            if was is not None and was != torch.get_num_threads():
+                print(f"semlink run: WARNING: the run in {str(store.dir)!r} started with {was} "
+                      f"torch thread(s), this one uses {torch.get_num_threads()}: float32 sums "
+                      f"in some CPU kernels depend on it (resume with --threads {was} for "
+                      "numbers identical to an uninterrupted run)", file=sys.stderr)
         for name, reason in unavailable.items():
             print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
         for line in flagged_models(runner, scenario):
@@ -182,7 +211,8 @@ def run_sweep(scenario: Scenario, out_dir: str, resume: bool = False, executor: 
 
                 for point, part in run_points_on_ray(scenario, todo, ray_address, ray_workers,
                                                      reuse_error_free=reuse_error_free,
-                                                     skip_metrics=runner.skip_metrics):
+                                                     skip_metrics=runner.skip_metrics,
+                                                     threads=torch.get_num_threads()):
                     store.add(part["id"], part)
                     ran += 1
                     report.images(num_images)

@@ -8,7 +8,10 @@ once for all its channels and SNR points.
 
 Seeds: a point's noise depends only on (seed, channel index, SNR index),
 not on the codec or the execution order, so codecs are compared on common
-random numbers and the local and Ray executors give identical numbers.
+random numbers and the local and Ray executors give identical numbers (the
+Ray workers run with the driver's torch thread count: some float32 CPU
+kernels sum in a thread-count-dependent order; each point records
+``torch_threads``).
 """
 
 from __future__ import annotations
@@ -394,4 +397,5 @@ def _point_header(point: Point) -> dict:
             "snr_index": point.snr_index,
             "snr_db": math.nan if point.snr_db is None else point.snr_db,
             "ebno_db": math.nan if point.ebno_db is None else point.ebno_db,
-            "seed": point.seed, "error": "", "traceback": ""}
+            "seed": point.seed, "error": "", "traceback": "",
+            "torch_threads": torch.get_num_threads()}

@@ -19,6 +19,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--ray-workers", type=int, default=None,
                    help="Ray workers (actors; default: scenario ray.num_workers, else one per "
                         "free CPU share / GPU)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads per point, here and in every Ray worker (default: "
+                        "torch's default here; the same count gives identical numbers)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
@@ -46,9 +49,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError("--out DIR is required (the scenario has no 'output' key)")
     if args.ray_workers is not None and args.ray_workers < 1:
         raise ValueError(f"--ray-workers must be a positive integer, got {args.ray_workers}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
     try:
         outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
-                            ray_address=args.ray_address, ray_workers=args.ray_workers)
+                            ray_address=args.ray_address, ray_workers=args.ray_workers,
+                            threads=args.threads)
     except SweepInterrupted as stop:
         extra = "" if args.executor == "local" else f" --executor {args.executor}"
         print(f"semlink run: interrupted after {stop.done} of {stop.total} points; resume with: "

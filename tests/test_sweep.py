@@ -1,5 +1,6 @@
 """Sweeps: results file, kill + resume, failing points, Ray, summary and plots."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -136,6 +137,26 @@ def test_resume_refuses_a_changed_scenario(tmp_path):
         run_sweep(load_scenario(scenario2), str(tmp_path / "o"), resume=True, progress=False)
 
 
+def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    scenario = write_scenario(tmp_path, snr_db=[0, 6], channels=["awgn"])
+    assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--threads", "0"]) == 2
+    assert "--threads must be a positive integer, got 0" in capsys.readouterr().err
+    sc = load_scenario(scenario)
+    first = [p for p in sc.points() if p.snr_index == 0]
+    partial = dataclasses.replace(sc, raw=sc.raw)
+    partial.points = lambda: first          # a run that stopped after the 0 dB points
+    run_sweep(partial, str(tmp_path / "o"), progress=False, threads=1)
+    assert torch.get_num_threads() == before
+    capsys.readouterr()
+    run_sweep(sc, str(tmp_path / "o"), resume=True, progress=False, threads=2)
+    assert "started with 1 torch thread(s), this one uses 2" in capsys.readouterr().err
+    attrs, points = load_results(str(tmp_path / "o" / "results.h5"))
+    assert {p["snr_index"]: p["torch_threads"] for p in points} == {0: 1, 1: 2}
+
+
 def test_failing_codec_point_is_isolated(tmp_path, monkeypatch, capsys):
     (tmp_path / "failmod.py").write_text(FAILING_CODEC)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -202,16 +223,35 @@ def test_bad_dataset_in_scenario_fails_before_running(tmp_path):
     assert res.returncode == 2 and "img01.png" in res.stderr
 
 
-def test_ray_executor_matches_local(tmp_path):
+def test_ray_executor_matches_local_for_every_codec_kind(tmp_path):
+    """Digital raw pixels, analog pixels, a classical codec (JPEG2000 over LDPC) and deep
+    JSCC give bit-identical results with the local executor and with 2 Ray workers.
+
+    The images are large enough (3x128x128 values) for torch to split float32 reductions
+    (PSNR's mean) and deep JSCC's transposed convolutions over threads: a Ray worker left at
+    its default single thread gives different last bits than a 2-thread driver."""
     pytest.importorskip("ray", reason="ray is an extra: pip install 'semlink[ray]'")
-    scenario = write_scenario(tmp_path, snr_db=[0, 12], channels=["awgn"])
+    make_images(tmp_path / "large", count=2, sizes=[(128, 128)])
+    scenario = write_scenario(
+        tmp_path, dataset={"path": "large"}, snr_db=[0, 12], channels=["awgn"],
+        metrics=["psnr", "ssim"],
+        codecs=[{"name": "raw_pixels", "params": {"downsample": 2, "bit_depth": 3},
+                 "profiles": {"pixels": "p"}},
+                {"name": "analog_pixels", "params": {"downsample": 2}},
+                {"name": "jpeg2000", "params": {"bandwidth_ratio": 1 / 6},
+                 "profiles": {"bits": "p"}},
+                {"name": "deepjscc", "params": {"checkpoint": "builtin", "ratio": 1 / 6}}])
     sc = load_scenario(scenario)
-    local = run_sweep(sc, str(tmp_path / "local"), progress=False)
+    local = run_sweep(sc, str(tmp_path / "local"), progress=False, threads=2)
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
-    remote = run_sweep(sc, str(tmp_path / "ray"), executor="ray", progress=False)
-    assert remote.ran == local.ran == 6
+    remote = run_sweep(sc, str(tmp_path / "ray"), executor="ray", ray_workers=2,
+                       progress=False, threads=2)
+    assert remote.ran == local.ran == 8 and not local.failed and not remote.failed
     a, b = comparable(local.results), comparable(remote.results)
     assert a == b
+    _, points = load_results(remote.results)
+    assert {p["torch_threads"] for p in points} == {2}
+    assert json.loads(load_results(remote.results)[0]["env_json"])["torch_threads"] == 2
 
 
 def test_ebno_scenario_records_the_es_no_used(tmp_path):
