@@ -24,7 +24,7 @@ from .channels import AWGNChannel, Channel, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
 from .coding import CodeConfig, as_bit_tensor, make_code_config, reassemble, segment
 from .interleaving import INTERLEAVERS, BitInterleaver
-from .ldpc_decoding import DECODERS, make_ldpc_decoder
+from .ldpc_decoding import DECODERS, check_max_iter, make_ldpc_decoder
 from .modulation import make_constellation
 from .snr import snr_db_to_no
 from .sionna_config import resolve_device, resolve_precision
@@ -132,8 +132,7 @@ class DigitalChain:
         if num_iter is not None:
             warnings.warn("num_iter is deprecated; use max_iter", FutureWarning, stacklevel=2)
             max_iter = num_iter
-        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        check_max_iter(max_iter)
         if interleaver not in INTERLEAVERS:
             raise ValueError(f"interleaver must be one of {sorted(INTERLEAVERS)}, "
                              f"got {interleaver!r}")

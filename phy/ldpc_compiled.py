@@ -44,6 +44,8 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
 from semlink.extras import require
 
+from .ldpc_decoding import check_max_iter
+
 #: Sionna check-node rule -> ``ldpc.BpDecoder`` ``bp_method``
 BP_METHODS = {"boxplus-phi": "product_sum", "boxplus": "product_sum", "minsum": "minimum_sum"}
 SCHEDULES = ("parallel", "serial")
@@ -101,8 +103,7 @@ class CompiledBPDecoder:
     def __init__(self, encoder: LDPC5GEncoder, max_iter: int = 20,
                  cn_update: str = "boxplus-phi", schedule: str = "parallel") -> None:
         ldpc = require("ldpc", "the compiled LDPC decoder (decoder: ldpc)")
-        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        check_max_iter(max_iter)
         if cn_update not in BP_METHODS:
             raise ValueError(f"cn_update {cn_update!r} is not available with decoder 'ldpc'; "
                              f"use one of {sorted(BP_METHODS)}, or decoder 'sionna'")

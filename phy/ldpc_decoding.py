@@ -59,6 +59,12 @@ class _ChunkedLDPC5GDecoder(LDPC5GDecoder, _ParityTap):
                 check_invariants=True).to(self.device)
 
 
+def check_max_iter(max_iter) -> None:
+    """Raise ``ValueError`` unless ``max_iter`` (BP iterations at most) is a positive int."""
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+
+
 def check_schedule(max_iter: int) -> list[int]:
     """Iterations per chunk: a check after each of the first 8 iterations, then
     every 2, then every 4 (fewer calls where few code words are left).
@@ -92,8 +98,7 @@ class LDPCDecoder:
     def __init__(self, encoder: LDPC5GEncoder, max_iter: int = 20,
                  early_termination: bool = True, cn_update: str = "boxplus-phi",
                  precision: str | None = None, device: str | None = None) -> None:
-        if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
+        check_max_iter(max_iter)
         if not isinstance(early_termination, bool):
             raise ValueError(f"early_termination must be true or false, got {early_termination!r}")
         self.max_iter = max_iter

@@ -1,7 +1,6 @@
 """LDPC early termination, the bit interleaver, and `semlink ber` point handling."""
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -10,24 +9,12 @@ from sionna.phy.fec.ldpc import LDPC5GEncoder
 
 from semlink.links.ber_command import parse_points
 from semlink.links.cli import main as cli_main
-from semlink.phy import DigitalChain, make_constellation, simulate_ber
+from semlink.phy import DigitalChain, simulate_ber
 from semlink.phy.interleaving import BitInterleaver
 from semlink.phy.ldpc_decoding import LDPCDecoder, check_schedule
-from sionna.phy.mapping import Demapper, Mapper
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from stats import two_sample_z
-
-
-def _llrs(k, n, snr_db, blocks, seed):
-    gen = torch.Generator().manual_seed(seed)
-    enc = LDPC5GEncoder(k, n)
-    const = make_constellation("qpsk")
-    u = torch.randint(0, 2, (blocks, k), generator=gen).float()
-    x = Mapper(constellation=const)(enc(u))
-    no = 10 ** (-snr_db / 10)
-    noise = torch.complex(torch.randn(x.shape, generator=gen), torch.randn(x.shape, generator=gen))
-    llr = Demapper("app", constellation=const)(x + noise * math.sqrt(no / 2), torch.tensor(no))
-    return enc, u, llr
 
 
 @pytest.mark.parametrize("snr_db", [0.5, 3.0])      # in the waterfall, and above it

@@ -1,34 +1,21 @@
 """The compiled CPU LDPC decoder (``decoder: ldpc``) against Sionna's decoder."""
 
 import json
-import math
 import sys
 
 import pytest
 import torch
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.fec.ldpc.decoding import LDPCBPDecoder
-from sionna.phy.mapping import Demapper, Mapper
 
 from semlink.links.cli import main as cli_main
 from semlink.links.profiles import check_profile, resolved_profile
-from semlink.phy import DigitalChain, make_constellation, simulate_ber
+from semlink.phy import DigitalChain, simulate_ber
 from semlink.phy.ldpc_compiled import CompiledBPDecoder, rate_recovered_llrs
 from semlink.phy.ldpc_decoding import LDPCDecoder
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from stats import two_sample_z
-
-
-def _llrs(k, n, snr_db, blocks, seed):
-    gen = torch.Generator().manual_seed(seed)
-    enc = LDPC5GEncoder(k, n)
-    const = make_constellation("qpsk")
-    u = torch.randint(0, 2, (blocks, k), generator=gen).float()
-    x = Mapper(constellation=const)(enc(u))
-    no = 10 ** (-snr_db / 10)
-    noise = torch.complex(torch.randn(x.shape, generator=gen), torch.randn(x.shape, generator=gen))
-    llr = Demapper("app", constellation=const)(x + noise * math.sqrt(no / 2), torch.tensor(no))
-    return enc, u, llr
 
 
 @pytest.mark.parametrize("k, n, bits_per_symbol", [(1024, 2048, None), (256, 512, 2),
