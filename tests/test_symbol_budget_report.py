@@ -79,6 +79,12 @@ def test_budget_floor_reasons_are_parsed_from_the_recorded_errors():
 
 
 def test_report_refuses_a_dirty_tree(tmp_path, monkeypatch, capsys):
+    # import what main() imports before patching: a module first imported under the patch
+    # would keep the stand-ins below (``from .results import load_results``) for later tests
+    import semlink.links.budget_plot  # noqa: F401
+    import semlink.links.plan  # noqa: F401
+    import semlink.links.plot  # noqa: F401
+    import semlink.links.summary  # noqa: F401
     import semlink.provenance
 
     for name in ("study", "uep"):
