@@ -310,6 +310,25 @@ def plan(paths: list[str] | str, metric: str = "psnr", budget: float | None = No
                                                       else paths)])
 
 
+def _best_of(fits: list[Config], score) -> tuple[Config, list[Config]]:
+    """The planner's pick among ``fits``: the best ``score`` (ties within a relative 1e-9:
+    fewest mean channel uses); returns ``(pick, tied)``."""
+    best = max(score(c) for c in fits)
+    tied = [c for c in fits if score(c) >= best - _TIE * max(1.0, abs(best))]
+    return min(tied, key=lambda c: c.symbols_mean), tied
+
+
+def best_within(configs: list[Config], budget: float, better: bool = True) -> Config | None:
+    """What ``semlink plan --budget`` picks among ``configs`` (one channel and SNR): the best
+    mean of the measured ones using at most ``budget`` channel uses per image (max over
+    images), ties to the fewest channel uses; ``None`` when none fits."""
+    fits = [c for c in configs if c.status == "ok" and c.symbols_max <= budget + 1e-9]
+    if not fits:
+        return None
+    sign = 1.0 if better else -1.0
+    return _best_of(fits, lambda c: sign * c.mean)[0]
+
+
 def _answer(here: list[Config], channel: str, snr: float, budget, target, better: bool) -> dict:
     row = dict.fromkeys(PlanTable.COLUMNS, None)
     row.update(channel=channel, snr_db=snr, note="", candidates=0)
@@ -331,9 +350,7 @@ def _answer(here: list[Config], channel: str, snr: float, budget, target, better
         return sign * stats[id(c)][0]
 
     if target is None:
-        best = max(score(c) for c in fits)
-        tied = [c for c in fits if score(c) >= best - _TIE * max(1.0, abs(best))]
-        pick = min(tied, key=lambda c: c.symbols_mean)
+        pick, tied = _best_of(fits, score)
         if len(tied) > 1:
             notes.append(f"tie on {len(tied)} configurations: fewest channel uses chosen")
     else:

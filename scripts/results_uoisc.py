@@ -94,8 +94,9 @@ GALLERY_DIR = DOCS / "uoisc_gallery"
 
 
 def _at(values: list, snrs: list, wanted: list) -> str:
-    return " / ".join(fmt(values[snrs.index(s)], 2 if abs(values[snrs.index(s)] or 0) > 1 else 3)
-                      if s in snrs else "-" for s in wanted)
+    """``values`` at the SNRs ``wanted`` joined by " / " (2 decimals above 1, else 3)."""
+    at = [values[snrs.index(s)] if s in snrs else None for s in wanted]
+    return " / ".join(fmt(v, 2 if abs(v or 0) > 1 else 3) for v in at)
 
 
 def uoisc_zero_shot(describe: str) -> list[Path]:

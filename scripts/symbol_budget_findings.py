@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 
 from semlink.links.pareto import mean_ci95
-from semlink.links.plan import Config, PlanError, PlanTable, plan
+from semlink.links.plan import Config, PlanError, PlanTable, best_within, plan
 
 CODEC_NAMES = {"jpeg2000": "JPEG2000", "hevc_intra": "HEVC-intra", "deepjscc": "deep JSCC",
                "jpeg2000_layered": "two-layer JPEG2000"}
@@ -26,7 +26,6 @@ MODULATION_NAMES = {"bpsk": "BPSK", "qpsk": "QPSK", "psk8": "8-PSK", "psk16": "1
 MODULATION_BITS = {"bpsk": 1, "qpsk": 2, "psk8": 3, "psk16": 4, "qam16": 4, "qam64": 6,
                    "qam256": 8}
 JSCC = "deepjscc"
-_TIE = 1e-9
 _NEEDS = re.compile(r"needs (\d+) bits, more than the budget of (\d+) bits for a (\d+)x(\d+) image")
 _IMAGE = re.compile(r"image '([^']+)'")
 _BELOW_BLOCK = re.compile(r"budget of (\d+) channel uses .* below one code block \((\d+) channel")
@@ -123,16 +122,6 @@ class Comparison:
     jscc: Config | None
     gap: tuple[float, float, float] | None
     verdict: str | None
-
-
-def best_within(configs: list[Config], budget: float) -> Config | None:
-    """Best mean within ``budget`` (ties: fewest channel uses), the rule of ``semlink plan``."""
-    fits = [c for c in configs if c.status == "ok" and c.symbols_max <= budget + 1e-9]
-    if not fits:
-        return None
-    best = max(c.mean for c in fits)
-    tied = [c for c in fits if c.mean >= best - _TIE * max(1.0, abs(best))]
-    return min(tied, key=lambda c: c.symbols_mean)
 
 
 def compare_at_budget(configs: list[Config], table: PlanTable,
