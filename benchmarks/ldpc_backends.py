@@ -17,7 +17,9 @@ QPSK, AWGN, max_iter 20, sum-product):
     python benchmarks/ldpc_backends.py --skip-agreement --ebno-db 2.5 --blocks 50
 
 The machine's load average is printed with every table row (timings on a
-shared machine are only comparable within one run). Needs the optional
+shared machine are only comparable within one run). The compiled decoder
+uses as many processes as torch has threads (``--threads``;
+:mod:`semlink.phy.ldpc_pool`), so both backends may use the same cores. Needs the optional
 ``ldpc`` package (``pip install 'semlink[ldpc-cpu]'``).
 """
 
@@ -163,7 +165,8 @@ def main() -> None:
     enc = LDPC5GEncoder(args.k, args.n)
     decoders = make_decoders(enc)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, OMP_NUM_THREADS "
-          f"{os.environ.get('OMP_NUM_THREADS')}, ldpc {ldpc.__version__}, k={args.k} n={args.n} "
+          f"{os.environ.get('OMP_NUM_THREADS')}, ldpc {ldpc.__version__} in "
+          f"{torch.get_num_threads()} process(es), k={args.k} n={args.n} "
           f"QPSK AWGN, max_iter 20, sum-product (Sionna boxplus-phi / ldpc product_sum), cpu, "
           f"load {load()}")
     if not args.skip_agreement:

@@ -44,7 +44,9 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
 from semlink.extras import require
 
+from ._ldpc_worker import bp_decoder, decode_words
 from .ldpc_decoding import check_max_iter
+from .ldpc_pool import shared_pool
 
 #: Sionna check-node rule -> ``ldpc.BpDecoder`` ``bp_method``
 BP_METHODS = {"boxplus-phi": "product_sum", "boxplus": "product_sum", "minsum": "minimum_sum"}
@@ -89,6 +91,11 @@ class CompiledBPDecoder:
     :param cn_update: ``"boxplus-phi"`` / ``"boxplus"`` (sum-product) or ``"minsum"``.
     :param schedule: ``"parallel"`` (flooding, as Sionna) or ``"serial"``
         (variable-node serial: a different, faster-converging decoder).
+    :param processes: CPU processes that share a batch (this one and
+        ``processes - 1`` workers of :mod:`semlink.phy.ldpc_pool`); ``None``
+        (default) = ``torch.get_num_threads()`` at each call, so the decoder
+        uses as many cores as torch may (``semlink run --threads N``). The
+        bits and iteration counts do not depend on it.
 
     :input llr: [batch, n], logits of the rate-matched code bits (Sionna's
         sign), any device (decoded on the CPU).
@@ -101,24 +108,31 @@ class CompiledBPDecoder:
     llr_max = 20.0
 
     def __init__(self, encoder: LDPC5GEncoder, max_iter: int = 20,
-                 cn_update: str = "boxplus-phi", schedule: str = "parallel") -> None:
-        ldpc = require("ldpc", "the compiled LDPC decoder (decoder: ldpc)")
+                 cn_update: str = "boxplus-phi", schedule: str = "parallel",
+                 processes: int | None = None) -> None:
+        require("ldpc", "the compiled LDPC decoder (decoder: ldpc)")
         check_max_iter(max_iter)
         if cn_update not in BP_METHODS:
             raise ValueError(f"cn_update {cn_update!r} is not available with decoder 'ldpc'; "
                              f"use one of {sorted(BP_METHODS)}, or decoder 'sionna'")
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        if processes is not None and (isinstance(processes, bool) or not isinstance(processes, int)
+                                      or processes < 1):
+            raise ValueError(f"processes must be a positive integer or None (= torch's thread "
+                             f"count), got {processes!r}")
         self.encoder, self.k, self.max_iter = encoder, encoder.k, max_iter
-        self.schedule, self.cn_update = schedule, cn_update
+        self.schedule, self.cn_update, self.processes = schedule, cn_update, processes
         # the graph Sionna decodes on (pruned pcm), built once on the CPU
         self.pcm = sp.csr_matrix(LDPC5GDecoder(encoder, num_iter=1, device="cpu").pcm,
                                  dtype=np.uint8)
         self.num_vns = self.pcm.shape[1]
-        self._bp = ldpc.BpDecoder(self.pcm, error_rate=0.1, max_iter=max_iter,
-                                  bp_method=BP_METHODS[cn_update], ms_scaling_factor=1.0,
-                                  schedule=schedule, input_vector_type="received_vector",
-                                  omp_thread_count=1, random_serial_schedule=False)
+        self._bp = bp_decoder(self.pcm, max_iter, BP_METHODS[cn_update], schedule)
+        # what a worker process needs to build the same decoder, and its identity
+        self._config = (self.pcm.indptr, self.pcm.indices, self.pcm.shape, max_iter,
+                        BP_METHODS[cn_update], schedule)
+        self._key = (self.pcm.shape, hash(self.pcm.indptr.tobytes() + self.pcm.indices.tobytes()),
+                     max_iter, BP_METHODS[cn_update], schedule)
 
     def __call__(self, llr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         logits = rate_recovered_llrs(llr.detach().cpu(), self.encoder, self.num_vns,
@@ -128,10 +142,15 @@ class CompiledBPDecoder:
         valid = ~((self.pcm @ hard.T.astype(np.int32)) % 2).any(axis=0)
         bits = hard[:, :self.k].copy()
         iterations = np.zeros(len(hard), dtype=np.int64)
-        for b in np.flatnonzero(~valid):
+        todo = np.flatnonzero(~valid)
+        if len(todo):
             # P(hard decision wrong) = 1 / (1 + e^|L|): prior log-ratio |L|
-            self._bp.update_channel_probs(1.0 / (1.0 + np.exp(np.abs(logits[b], dtype=np.float64))))
-            bits[b] = self._bp.decode(hard[b])[:self.k]
-            iterations[b] = self._bp.iter
+            probs = 1.0 / (1.0 + np.exp(np.abs(logits[todo], dtype=np.float64)))
+            processes = self.processes or torch.get_num_threads()
+            if processes > 1:
+                bits[todo], iterations[todo] = shared_pool().decode(
+                    self._key, self._config, self._bp, probs, hard[todo], self.k, processes)
+            else:
+                bits[todo], iterations[todo] = decode_words(self._bp, probs, hard[todo], self.k)
         return (torch.as_tensor(bits, dtype=llr.dtype, device=llr.device),
                 torch.as_tensor(iterations, device=llr.device))
