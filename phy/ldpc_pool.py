@@ -40,19 +40,27 @@ class _Worker:
         self.keys: set = set()
 
     def send(self, request) -> None:
-        pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.proc.stdin.flush()
+        try:
+            pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.flush()
+        except OSError:            # broken pipe: the worker is gone
+            self._ended()
 
     def receive(self):
         try:
             status, *payload = pickle.load(self.proc.stdout)
-        except EOFError:
-            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
-            raise RuntimeError(f"an LDPC decoder worker process ended (exit code "
-                               f"{self.proc.poll()}): {err.strip() or 'no message'}") from None
+        except (EOFError, pickle.UnpicklingError):    # ended, maybe in the middle of a reply
+            self._ended()
         if status == "error":
             raise RuntimeError(f"an LDPC decoder worker process failed:\n{payload[0]}")
         return payload
+
+    def _ended(self):
+        self.proc.wait()
+        err = self.proc.stderr.read().decode(errors="replace").strip()
+        raise RuntimeError(f"an LDPC decoder worker process ended (exit code {self.proc.returncode}): "
+                           f"{err or 'no message'}; the batch is lost, the next one starts new "
+                           f"workers") from None
 
     def close(self) -> None:
         if self.proc.poll() is None:
