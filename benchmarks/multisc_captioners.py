@@ -68,7 +68,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data", default=None, help="folder with annotations.json (default: COCO sample)")
     ap.add_argument("--max-images", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=200)
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default=None, help="default: cuda:0 when present, else cpu")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     data = Path(args.data) if args.data else \
@@ -76,10 +76,14 @@ def main(argv=None) -> int:
     if not (data / "annotations.json").is_file():
         print(f"no annotations.json in {data}", file=sys.stderr)
         return 2
-    rows = caption_table(args.captioner, data, args.max_images, args.device, args.max_new_tokens)
+    import torch
+
+    device = args.device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    rows = caption_table(args.captioner, data, args.max_images, device, args.max_new_tokens)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
+    print(f"device {device}")
     print(f"{'captioner':<48} {'BLEU':>7} {'words':>7} {'chars':>7} {'s/img':>7}")
     for r in rows:
         flag = "  (TEST MODEL)" if r["model"]["test_model"] else ""

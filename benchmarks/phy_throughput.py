@@ -22,7 +22,9 @@ fastest run of each (least disturbed by other load), "cpu" = from median
 process CPU times (with ``--threads 1`` on a CPU device the most robust to
 other jobs on a shared machine). Goal: ratio >= 0.95. With ``--processes P``
 each row is the median over P fresh processes (one process's state moves a
-decoder call's time by up to ~20 % on a CPU), with the range of their ratios.
+decoder call's time by up to ~20 % on a CPU unless glibc's allocator is
+tuned), with the range of their ratios. ``--malloc default`` leaves glibc's
+allocator as it is (semlink commands tune it: ``semlink.runtime``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
 from semlink.phy import DigitalChain, make_constellation, set_seed, snr_db_to_no
+from semlink.runtime import malloc_tuning, tune_malloc
 
 
 def sync(device: str) -> None:
@@ -145,6 +148,7 @@ def fresh_processes(args, device: str, use_compile: bool, k: int, n: int, mod: s
     cmd += ["--blocks", str(args.blocks)] if args.blocks else []
     cmd += ["--threads", str(args.threads)] if args.threads else []
     cmd += ["--compile-only"] if use_compile else []
+    cmd += ["--malloc", args.malloc]
     runs = []
     for _ in range(args.processes):
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -169,12 +173,16 @@ def main() -> None:
     p.add_argument("--processes", type=int, default=0,
                    help="repeat each configuration in this many fresh processes and report the "
                         "median of their ratios (with min-max); 0 = all in this process")
+    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
+                   help="glibc allocator: 'tuned' as semlink commands run "
+                        "(semlink.runtime.tune_malloc) or glibc's 'default'")
     p.add_argument("--only", help=argparse.SUPPRESS)          # k,n,mod: one configuration
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.processes < 0:
         p.error(f"--processes must be >= 0, got {args.processes}")
+    malloc = tune_malloc() if args.malloc == "tuned" else malloc_tuning()
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
@@ -186,7 +194,8 @@ def main() -> None:
         print(json.dumps(r))
         return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"cuda available: {torch.cuda.is_available()}"
+          f"cuda available: {torch.cuda.is_available()}, malloc tuning "
+          f"{'on' if malloc['applied'] else 'off (' + malloc['reason'] + ')'}"
           + (f", each row the median of {args.processes} fresh processes" if args.processes else ""))
     print(f"{'device':<8} {'compile':<7} {'k':>5} {'n':>5} {'mod':<6} {'blocks':>6} {'items':>5} "
           f"{'semlink Mbit/s':>14} {'sionna Mbit/s':>13} {'ratio':>6} {'best':>6} {'cpu':>6}"

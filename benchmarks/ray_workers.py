@@ -27,6 +27,7 @@ import yaml
 from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import parse_scenario
+from semlink.links.sweep import resolve_device
 from sweep_values import per_point_values
 
 
@@ -38,13 +39,15 @@ def main() -> None:
     ap.add_argument("--snr-db", default=None, help="override the SNR points, e.g. 0,5,10")
     ap.add_argument("--threads", type=int, default=torch.get_num_threads(),
                     help="torch threads per point, local and in every Ray worker")
+    ap.add_argument("--device", default=None,
+                    help="override the scenario's device (cpu, cuda, auto); printed resolved")
     args = ap.parse_args()
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     print(f"scenario {args.scenario} (channels {args.channels or 'all'}, snr_db "
           f"{args.snr_db or 'as given'}), torch {torch.__version__}, torch threads per point "
           f"{args.threads} (local and each Ray worker), CPUs {os.cpu_count()}")
     variants = [("local", None)] + [("ray", int(w)) for w in args.workers.split(",")]
-    rows, values, threads_seen = [], [], set()
+    rows, values, threads_seen, devices_seen = [], [], set(), set()
     with tempfile.TemporaryDirectory() as tmp:
         for executor, workers in variants:
             path = Path(args.scenario)
@@ -53,6 +56,8 @@ def main() -> None:
                 raw["channels"] = raw["channels"][: args.channels]
             if args.snr_db:
                 raw["snr_db"] = [float(v) for v in args.snr_db.split(",")]
+            if args.device:
+                raw["device"] = args.device
             sc = parse_scenario(raw, source=str(path), base_dir=path.resolve().parent)
             load0 = os.getloadavg()
             t0 = time.perf_counter()
@@ -61,6 +66,7 @@ def main() -> None:
             wall = time.perf_counter() - t0
             load = f"{load0[0]:.2f} -> {os.getloadavg()[0]:.2f}"
             rows.append((executor if workers is None else f"ray x{workers}", out.total, wall, load))
+            devices_seen.add(resolve_device(sc.device))
             values.append(per_point_values(out.results))
             threads_seen |= {p["torch_threads"] for p in load_results(out.results)[1]}
     base = rows[0][2]
@@ -68,7 +74,8 @@ def main() -> None:
           "  load avg 1 min (before -> after)")
     for name, total, wall, load in rows:
         print(f"{name:>10} {total:>7} {wall:8.1f} {total / wall:9.3f} {base / wall:9.2f}  {load}")
-    print(f"torch threads recorded by the points: {sorted(threads_seen)}")
+    print(f"torch threads recorded by the points: {sorted(threads_seen)}; "
+          f"devices: {sorted(devices_seen)}")
     same = all(v == values[0] for v in values[1:])
     print(f"per-image values: {'identical' if same else 'DIFFERENT'} (all variants vs local)")
     for (name, *_), other in zip(rows[1:], values[1:]):

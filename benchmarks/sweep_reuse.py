@@ -27,6 +27,7 @@ import yaml
 from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import parse_scenario
+from semlink.links.sweep import resolve_device
 from sweep_values import per_point_values
 
 
@@ -60,7 +61,7 @@ def main() -> None:
         raw["device"] = args.device
     print(f"scenario {path}, max_images {args.max_images or 'all'}, channels "
           f"{args.channels or 'all'}, device "
-          f"{raw.get('device', 'cpu')}, torch {torch.__version__}, threads "
+          f"{resolve_device(raw.get('device', 'cpu'))}, torch {torch.__version__}, threads "
           f"{torch.get_num_threads()}, {platform.machine()}")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

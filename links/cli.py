@@ -13,6 +13,8 @@ import importlib
 import json
 import sys
 
+from semlink.runtime import tune_malloc
+
 from . import plan_command, sweep_commands
 
 #: Sub-commands whose module is imported only when the command runs: name -> (module, help).
@@ -99,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in LAZY_COMMANDS else "")
     args = parser.parse_args(argv)
+    tune_malloc()      # before any heavy allocation: steady LDPC decoder speed (semlink.runtime)
     if args.allow_download:
         from semlink.models import set_allow_download
 

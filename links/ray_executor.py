@@ -37,6 +37,7 @@ import sys
 from typing import Iterator
 
 from semlink.extras import require
+from semlink.runtime import tune_malloc
 
 from .ray_watchdog import start_watchdog, stop_watchdog
 from .scenario import Point, Scenario, parse_scenario
@@ -52,6 +53,7 @@ class PointWorker:
         from .sweep import PointRunner
 
         torch.set_num_threads(threads)       # the driver's count: same float32 sums as local
+        tune_malloc()                        # as the semlink command does (semlink.runtime)
         self.scenario = parse_scenario(raw, source=source, base_dir=base_dir)
         self.points = self.scenario.points()
         self.runner = PointRunner(self.scenario, skip_metrics=frozenset(skip_metrics),

@@ -60,9 +60,12 @@ def environment(import_torch: bool = True) -> dict:
         from semlink.cuda_probe import cuda_summary
 
         devices = cuda_summary()
+    from semlink.runtime import malloc_tuning
+
     return {"python": platform.python_version(), "platform": platform.platform(),
             "machine": platform.machine(), "processor": platform.processor(),
-            "packages": package_versions(), "git_revision": git_revision(), **devices}
+            "packages": package_versions(), "git_revision": git_revision(),
+            "malloc_tuning": malloc_tuning(), **devices}
 
 
 # --- model and weight provenance (shared by semlink.models, codecs and metrics) ---

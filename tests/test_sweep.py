@@ -76,6 +76,7 @@ def test_results_file_contents(tmp_path):
     attrs, points = load_results(outcome.results)
     env = json.loads(attrs["env_json"])
     assert "torch" in env["packages"] and env["device"] == "cpu" and "git_revision" in env
+    assert env["malloc_tuning"]["applied"] is True      # glibc: semlink.runtime.tune_malloc ran
     assert yaml.safe_load(attrs["scenario_yaml"])["name"] == "t"
     profiles = json.loads(attrs["phy_profiles_json"])      # which LDPC decoder ran
     assert profiles["default"]["decoder"] == "sionna"
