@@ -39,6 +39,8 @@ from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_compiled import CompiledBPDecoder
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
+from semlink.runtime import describe_malloc_tuning
+from malloc_option import add_malloc_option, apply_malloc_option
 
 
 def channel_llrs(enc, ebno_db, blocks, gen):
@@ -156,7 +158,9 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=500, help="code words per decoder call (agreement)")
     p.add_argument("--skip-agreement", action="store_true")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_malloc_option(p)
     args = p.parse_args()
+    apply_malloc_option(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     set_seed(1)
@@ -168,7 +172,7 @@ def main() -> None:
           f"{os.environ.get('OMP_NUM_THREADS')}, ldpc {ldpc.__version__} in "
           f"{torch.get_num_threads()} process(es), k={args.k} n={args.n} "
           f"QPSK AWGN, max_iter 20, sum-product (Sionna boxplus-phi / ldpc product_sum), cpu, "
-          f"load {load()}")
+          f"{describe_malloc_tuning()}, load {load()}")
     if not args.skip_agreement:
         pts = [float(v) for v in args.agreement_ebno_db.split(",")]
         nb = [int(v) for v in args.agreement_blocks.split(",")]

@@ -25,6 +25,8 @@ from sionna.phy.mapping import Demapper, Mapper
 from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
+from semlink.runtime import describe_malloc_tuning
+from malloc_option import add_malloc_option, apply_malloc_option
 
 
 def sync(device: str) -> None:
@@ -94,14 +96,16 @@ def main() -> None:
     p.add_argument("--compile", action="store_true", help="also run torch.compile'd decoders")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (1 gives stable timings on a shared machine)")
+    add_malloc_option(p)
     args = p.parse_args()
+    apply_malloc_option(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     set_seed(1)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
     points = [float(v) for v in args.ebno_db.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"k={args.k} n={args.n} QPSK AWGN, max_iter 20, boxplus-phi")
+          f"k={args.k} n={args.n} QPSK AWGN, max_iter 20, boxplus-phi, {describe_malloc_tuning()}")
     print(f"{'device':<8} {'compile':<7} {'EbN0':>5} {'blocks':>6} {'BLER full':>10} "
           f"{'BLER ET':>10} {'same':>5} {'mean it':>7} {'full Mbit/s':>11} {'ET Mbit/s':>10} "
           f"{'ratio':>6} {'best':>6}")

@@ -44,7 +44,8 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
 from semlink.phy import DigitalChain, make_constellation, set_seed, snr_db_to_no
-from semlink.runtime import malloc_tuning, tune_malloc
+from semlink.runtime import describe_malloc_tuning
+from malloc_option import add_malloc_option, apply_malloc_option
 
 
 def sync(device: str) -> None:
@@ -173,16 +174,14 @@ def main() -> None:
     p.add_argument("--processes", type=int, default=0,
                    help="repeat each configuration in this many fresh processes and report the "
                         "median of their ratios (with min-max); 0 = all in this process")
-    p.add_argument("--malloc", choices=["tuned", "default"], default="tuned",
-                   help="glibc allocator: 'tuned' as semlink commands run "
-                        "(semlink.runtime.tune_malloc) or glibc's 'default'")
+    add_malloc_option(p)
     p.add_argument("--only", help=argparse.SUPPRESS)          # k,n,mod: one configuration
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.processes < 0:
         p.error(f"--processes must be >= 0, got {args.processes}")
-    malloc = tune_malloc() if args.malloc == "tuned" else malloc_tuning()
+    apply_malloc_option(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
@@ -194,8 +193,7 @@ def main() -> None:
         print(json.dumps(r))
         return
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"cuda available: {torch.cuda.is_available()}, malloc tuning "
-          f"{'on' if malloc['applied'] else 'off (' + malloc['reason'] + ')'}"
+          f"cuda available: {torch.cuda.is_available()}, {describe_malloc_tuning()}"
           + (f", each row the median of {args.processes} fresh processes" if args.processes else ""))
     print(f"{'device':<8} {'compile':<7} {'k':>5} {'n':>5} {'mod':<6} {'blocks':>6} {'items':>5} "
           f"{'semlink Mbit/s':>14} {'sionna Mbit/s':>13} {'ratio':>6} {'best':>6} {'cpu':>6}"

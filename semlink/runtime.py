@@ -53,6 +53,12 @@ def malloc_tuning() -> dict:
     return dict(_state) if _state is not None else {"applied": False, "reason": "not requested"}
 
 
+def describe_malloc_tuning() -> str:
+    """One line for logs and benchmark headers: ``"malloc tuning on"`` or ``"... off (why)"``."""
+    state = malloc_tuning()
+    return "malloc tuning on" if state["applied"] else f"malloc tuning off ({state['reason']})"
+
+
 def tune_malloc() -> dict:
     """Fix glibc's mmap and trim thresholds for this process (see the module doc).
 
