@@ -65,18 +65,21 @@ def test_processes_is_validated(bad):
         CompiledBPDecoder(enc, processes=bad)
 
 
-def _pool_for(monkeypatch, pool):
+@pytest.fixture
+def own_pool(waterfall, monkeypatch):
+    """A two-process decoder on a pool of its own, and the one-process reference output."""
     import semlink.phy.ldpc_compiled as compiled
 
-    monkeypatch.setattr(compiled, "shared_pool", lambda: pool)
-
-
-def test_a_killed_worker_is_replaced(waterfall, monkeypatch):
     enc, _, llr = waterfall
     ref = CompiledBPDecoder(enc, processes=1)(llr)
-    dec = CompiledBPDecoder(enc, processes=2)
     pool = DecoderPool()
-    _pool_for(monkeypatch, pool)
+    monkeypatch.setattr(compiled, "shared_pool", lambda: pool)
+    yield CompiledBPDecoder(enc, processes=2), pool, llr, ref
+    pool.close()
+
+
+def test_a_killed_worker_is_replaced(own_pool):
+    dec, pool, llr, ref = own_pool
     dec(llr)
     pid = pool._workers[0].proc.pid
     os.kill(pid, signal.SIGKILL)
@@ -89,12 +92,8 @@ def test_a_killed_worker_is_replaced(waterfall, monkeypatch):
     assert pool.size == 0
 
 
-def test_a_worker_dying_mid_batch_is_a_clear_error(waterfall, monkeypatch):
-    enc, _, llr = waterfall
-    ref = CompiledBPDecoder(enc, processes=1)(llr)
-    dec = CompiledBPDecoder(enc, processes=2)
-    pool = DecoderPool()
-    _pool_for(monkeypatch, pool)
+def test_a_worker_dying_mid_batch_is_a_clear_error(own_pool, monkeypatch):
+    dec, pool, llr, ref = own_pool
     import semlink.phy.ldpc_pool as ldpc_pool
 
     real = ldpc_pool.decode_words
@@ -113,7 +112,6 @@ def test_a_worker_dying_mid_batch_is_a_clear_error(waterfall, monkeypatch):
     monkeypatch.setattr(ldpc_pool, "decode_words", real)
     out = dec(llr)                            # ... and the next batch decodes
     assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
-    pool.close()
 
 
 def test_worker_reports_errors_and_keeps_serving():
