@@ -10,13 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("ldpc", reason="needs the optional ldpc package (semlink[ldpc-cpu])")
+from semlink.phy import _ldpc_worker
+from semlink.phy.ldpc_compiled import CompiledBPDecoder
+from semlink.phy.ldpc_pool import DecoderPool, shared_pool
 
-from semlink.phy import _ldpc_worker  # noqa: E402
-from semlink.phy.ldpc_compiled import CompiledBPDecoder  # noqa: E402
-from semlink.phy.ldpc_pool import DecoderPool, shared_pool  # noqa: E402
-
-from ldpc_llrs import qpsk_awgn_llrs as _llrs  # noqa: E402
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 
 
 @pytest.fixture(scope="module")
