@@ -40,7 +40,7 @@ from semlink.phy.ldpc_compiled import CompiledBPDecoder
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from malloc_option import add_malloc_option, apply_malloc_option
+from runtime_options import add_runtime_options, apply_runtime_options
 
 
 def channel_llrs(enc, ebno_db, blocks, gen):
@@ -157,12 +157,9 @@ def main() -> None:
                    help="code words per agreement point (one value or one per point)")
     p.add_argument("--batch", type=int, default=500, help="code words per decoder call (agreement)")
     p.add_argument("--skip-agreement", action="store_true")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    add_malloc_option(p)
+    add_runtime_options(p)
     args = p.parse_args()
-    apply_malloc_option(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_runtime_options(args)
     set_seed(1)
     import ldpc
 

@@ -26,7 +26,7 @@ from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from malloc_option import add_malloc_option, apply_malloc_option
+from runtime_options import add_runtime_options, apply_runtime_options
 
 
 def sync(device: str) -> None:
@@ -94,13 +94,9 @@ def main() -> None:
     p.add_argument("--blocks", type=int, default=None, help="code words per call")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--compile", action="store_true", help="also run torch.compile'd decoders")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (1 gives stable timings on a shared machine)")
-    add_malloc_option(p)
+    add_runtime_options(p)
     args = p.parse_args()
-    apply_malloc_option(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_runtime_options(args)
     set_seed(1)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
     points = [float(v) for v in args.ebno_db.split(",")]

@@ -45,7 +45,7 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from semlink.phy import DigitalChain, make_constellation, set_seed, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from malloc_option import add_malloc_option, apply_malloc_option
+from runtime_options import add_runtime_options, apply_runtime_options
 
 
 def sync(device: str) -> None:
@@ -169,21 +169,17 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--snr-db", type=float, default=10.0)
     p.add_argument("--compile", action="store_true", help="also run with torch.compile'd decoders")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (1 gives stable timings on a shared machine)")
     p.add_argument("--processes", type=int, default=0,
                    help="repeat each configuration in this many fresh processes and report the "
                         "median of their ratios (with min-max); 0 = all in this process")
-    add_malloc_option(p)
+    add_runtime_options(p)
     p.add_argument("--only", help=argparse.SUPPRESS)          # k,n,mod: one configuration
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--compile-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.processes < 0:
         p.error(f"--processes must be >= 0, got {args.processes}")
-    apply_malloc_option(args)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    apply_runtime_options(args)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
     if args.json:                           # one configuration, one line of JSON (child mode)
         k, n, mod = args.only.split(",")
