@@ -56,7 +56,11 @@ class _Worker:
         return payload
 
     def _ended(self):
-        self.proc.wait()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:     # alive but its reply unreadable: end it
+            self.proc.kill()
+            self.proc.wait()
         err = self.proc.stderr.read().decode(errors="replace").strip()
         raise RuntimeError(f"an LDPC decoder worker process ended (exit code {self.proc.returncode}): "
                            f"{err or 'no message'}; the batch is lost, the next one starts new "
