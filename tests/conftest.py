@@ -5,6 +5,47 @@ import torch
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
+# --- the device the suite runs on ------------------------------------------------------
+#: ``SEMLINK_TEST_DEVICE`` (default ``cpu``): the device tests build chains, codecs and
+#: metrics on.  ``SEMLINK_TEST_DEVICE=cuda`` runs the same suite on the first GPU
+#: (scripts/gpu_check.sh does).  Read once; an unusable value fails the session loudly.
+TEST_DEVICE_ENV = "SEMLINK_TEST_DEVICE"
+
+
+def _test_device() -> str:
+    raw = os.environ.get(TEST_DEVICE_ENV, "cpu").strip() or "cpu"
+    if raw.startswith("cuda") or raw == "gpu":
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                f"{TEST_DEVICE_ENV}={raw!r} but no CUDA device is visible here; "
+                f"unset it (tests then run on the CPU) or run on a GPU machine")
+        raw = "cuda:0" if raw in ("cuda", "gpu") else raw
+    elif raw != "cpu":
+        raise pytest.UsageError(
+            f"{TEST_DEVICE_ENV}={raw!r} is not a device; use 'cpu', 'cuda' or 'cuda:N'")
+    return raw
+
+
+TEST_DEVICE = _test_device()
+
+
+@pytest.fixture
+def device() -> str:
+    """The device string tests build chains/codecs/metrics on (``cpu`` unless
+    ``SEMLINK_TEST_DEVICE`` names a CUDA device).  Pass it explicitly everywhere;
+    move chain outputs to the host with ``.cpu()`` before ``.numpy()``."""
+    return TEST_DEVICE
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` need CUDA: they skip (with the reason) where there is none."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (marker 'gpu'); none is visible here")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
 
 @pytest.fixture(autouse=True)
 def _seed():
