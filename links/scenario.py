@@ -35,6 +35,7 @@ from typing import Any
 
 import yaml
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
 from semlink.phy.snr import db_range
 
 from .profile_grid import ProfileGridError, expand_profile_grid
@@ -204,7 +205,7 @@ def _vqa_block(value: Any, base: Path) -> dict:
     return vqa
 
 
-def _codecs(value: Any, device: str = "cpu", profiles: dict | None = None) -> list[CodecSetting]:
+def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = None) -> list[CodecSetting]:
     from semlink.semantic import CODECS
 
     all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
@@ -334,13 +335,8 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             profiles[name] = check_profile(name, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
-    device = _check_device(raw.get("device", "cpu"))
-    codec_device = device
-    if device == "auto":
-        import torch
-
-        codec_device = "cuda" if torch.cuda.is_available() else "cpu"
-    codecs = _codecs(raw["codecs"], codec_device, profiles)
+    device = _check_device(raw.get("device", DEFAULT_DEVICE))
+    codecs = _codecs(raw["codecs"], resolve_device(device), profiles)
     for c in codecs:
         for stream, prof in c.instance.stream_profiles.items():
             if prof not in profiles:
@@ -384,25 +380,19 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
 
 
 def _check_device(device: Any) -> str:
-    """``cpu``, ``cuda``/``gpu``, ``cuda:N`` or ``auto``; a GPU must be present when asked for."""
-    import re
+    """``auto`` (default), ``cpu``, ``cuda``/``gpu``, ``cuda:N``; a GPU must be present when
+    asked for (:func:`semlink.device.resolve_device`).  Returns the request as written
+    (``gpu`` -> ``cuda``); the runner records the resolved device in the results."""
+    from semlink.device import DeviceError, cuda_summary_line, is_device_spec
 
-    if not isinstance(device, str) or not re.fullmatch(r"cpu|auto|gpu|cuda(:\d+)?", device):
+    if not is_device_spec(device) or device is None:
         _fail("device", f"expected 'cpu', 'cuda', 'cuda:N', 'gpu' or 'auto', got {device!r}")
-    if device == "gpu":
-        device = "cuda"
-    if device.startswith("cuda"):
-        import torch
-
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        index = int(device.split(":")[1]) if ":" in device else 0
-        if index >= count:
-            have = (f"this machine has {count} CUDA device(s)" if count else
-                    f"no CUDA GPU is visible here (torch {torch.__version__}, "
-                    f"CUDA build: {torch.version.cuda or 'none'})")
-            _fail("device", f"{device!r} requested but {have}; use device: cpu, or auto "
-                  "(GPU when present, else CPU)")
-    return device
+    try:
+        resolve_device(device)
+    except DeviceError:
+        _fail("device", f"{device!r} requested but {cuda_summary_line()}; use device: cpu, or "
+              "auto (the first GPU when present, else the CPU)")
+    return "cuda" if device == "gpu" else device
 
 
 def _metrics(value, registry, phy_metrics) -> list[dict]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from semlink.device import resolve_device  # the one device rule; re-exported for the runner
 from semlink.semantic import make_codec
 
 from .link import Link
@@ -40,14 +41,6 @@ def point_seed(point: Point) -> int:
     """Seed of a point's channel noise (independent of codec and execution order)."""
     key = f"{point.seed}/{point.channel.index}/{point.snr_index}".encode()
     return zlib.crc32(key) + (point.seed << 32)
-
-
-def resolve_device(device: str) -> str:
-    from semlink.phy import resolve_device as _resolve
-
-    if device == "auto":
-        return "cuda:0" if torch.cuda.is_available() else "cpu"
-    return _resolve(device)
 
 
 @dataclass

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from sionna.phy.config import config
+
+from semlink.device import resolve_device as _resolve
 
 
 def resolve_precision(precision: str | None) -> str:
@@ -16,17 +17,13 @@ def resolve_precision(precision: str | None) -> str:
 
 
 def resolve_device(device: str | None) -> str:
-    """``None`` -> Sionna's default device (``cuda:0`` if present, else ``cpu``)."""
-    if device is None:
-        return config.device
-    if device == "cuda":
-        device = "cuda:0"
-    if device not in config.available_devices:
-        hint = "" if torch.cuda.is_available() else " (no CUDA device is visible here)"
-        raise ValueError(
-            f"device {device!r} is not available{hint}; choose one of {config.available_devices}"
-        )
-    return device
+    """The PHY's device, by semlink's one rule (:func:`semlink.device.resolve_device`).
+
+    ``None``/``"auto"`` -> the first CUDA device when there is one, else ``"cpu"``; an
+    explicit ``"cpu"``/``"cuda"``/``"cuda:N"``/``"gpu"`` wins and must exist here.
+    :raises ValueError: (:class:`~semlink.device.DeviceError`) for an absent CUDA device.
+    """
+    return _resolve(device)
 
 
 def set_seed(seed: int | None) -> None:

@@ -43,7 +43,7 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="needs a CUDA device (marker 'gpu'); none is visible here")
     for item in items:
-        if "gpu" in item.keywords:
+        if item.get_closest_marker("gpu") is not None:   # not item.keywords: ids like [gpu]
             item.add_marker(skip)
 
 
@@ -76,25 +76,30 @@ def image_dir(tmp_path):
     return make_images(tmp_path / "images")
 
 
-# --- shared data (../shared/data next to the repository, or $SEMLINK_DATA) -------------
+# --- test data: $SEMLINK_DATA, then ../shared/data, then the user cache (semlink.data_fetch) ---
 from pathlib import Path  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def shared_data_dir(name: str = "") -> Path:
-    """The shared data folder ``name`` (e.g. ``"kodak24"``): ``$SEMLINK_DATA/name`` when the
-    variable is set, else ``../shared/data/name`` relative to the repository root.
+    """The test data set ``name`` (``"kodak24"``, ``"coco-sample"``), found in the order of
+    :func:`semlink.data_fetch.find`: ``$SEMLINK_DATA/name``, ``../shared/data/name`` next to
+    this checkout, the user cache; ``name=""``: the first root that holds them all.
 
-    Tests that need it FAIL (never skip) when it is absent: a test suite that
-    silently skips its data tests proves nothing.
+    Tests that need it FAIL (never skip) when it is absent, with the exact command that
+    fetches it: a test suite that silently skips its data tests proves nothing.
     """
-    env = os.environ.get("SEMLINK_DATA")
-    root = Path(env).expanduser() if env else REPO_ROOT / ".." / "shared" / "data"
-    path = (root / name).resolve()
-    if not path.is_dir():
-        pytest.fail(f"shared data {name or 'folder'!r} not found at {path} "
-                    f"({'SEMLINK_DATA=' + env if env else '../shared/data next to the repository'}); "
-                    "set SEMLINK_DATA=/path/to/data (holding kodak24/, coco-sample/) to run these tests",
-                    pytrace=False)
-    return path
+    from semlink import data_fetch
+
+    if name:
+        folder = data_fetch.find(name, REPO_ROOT)
+        if folder is None:
+            pytest.fail(data_fetch.not_found_message(name, REPO_ROOT), pytrace=False)
+        return folder
+    for _, root in data_fetch.search_roots(REPO_ROOT):
+        if all((root / n).is_dir() and not data_fetch.missing_files(n, root / n)
+               for n in data_fetch.names()):
+            return root
+    pytest.fail("no data folder holds every test data set; fetch them with: "
+                "semlink data fetch --all", pytrace=False)

@@ -171,8 +171,10 @@ def test_snr_conventions_are_labelled_everywhere(tmp_path, capsys):
 def test_gpu_device_without_gpu_is_a_validation_error(image_dir, device):
     import torch
 
-    if torch.cuda.device_count() > 3:
-        pytest.skip("checks the error for a GPU that is absent; this machine has 4+ CUDA devices, so cuda:3 exists")
+    index = int(device.split(":")[1]) if ":" in device else 0
+    if torch.cuda.is_available() and torch.cuda.device_count() > index:
+        pytest.skip(f"checks the error for a GPU that is absent; this machine has "
+                    f"{torch.cuda.device_count()} CUDA device(s), so {device!r} exists")
     raw = {"dataset": {"path": str(image_dir)}, "channels": ["awgn"], "snr_db": [0],
            "codecs": [{"name": "deepjscc", "params": {"checkpoint": "builtin", "ratio": 0.1666667}},
                       "raw_pixels"], "device": device}
