@@ -1,9 +1,9 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models``.
+"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models | data``.
 
 Heavy modules (torch, Sionna, codecs) are imported only by the command that
 needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
 imports the PHY) only when ``ber`` is the command, so help answers at once;
-likewise ``train`` (the trainer registry), ``models`` and ``gallery``.
+likewise ``train`` (the trainer registry), ``models``, ``gallery`` and ``data``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ LAZY_COMMANDS = {"ber": ("semlink.links.ber_command",
                  "models": ("semlink.links.models_command",
                             "list, check and fetch pretrained models (offline first)"),
                  "gallery": ("semlink.links.gallery",
-                             "draw reconstructions kept by keep_examples (PNG grid + HTML)")}
+                             "draw reconstructions kept by keep_examples (PNG grid + HTML)"),
+                 "data": ("semlink.links.data_command",
+                          "list and fetch the test data sets (Kodak24, COCO sample)")}
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

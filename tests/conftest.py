@@ -97,9 +97,8 @@ def shared_data_dir(name: str = "") -> Path:
         if folder is None:
             pytest.fail(data_fetch.not_found_message(name, REPO_ROOT), pytrace=False)
         return folder
-    for _, root in data_fetch.search_roots(REPO_ROOT):
-        if all((root / n).is_dir() and not data_fetch.missing_files(n, root / n)
-               for n in data_fetch.names()):
-            return root
+    root = data_fetch.common_root(REPO_ROOT)
+    if root is not None:
+        return root
     pytest.fail("no data folder holds every test data set; fetch them with: "
                 "semlink data fetch --all", pytrace=False)
