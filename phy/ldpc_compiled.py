@@ -71,7 +71,7 @@ def rate_recovered_llrs(llr: torch.Tensor, encoder: LDPC5GEncoder, num_vns: int,
     if llr.ndim != 2 or llr.shape[1] != n:
         raise ValueError(f"llr must have shape [batch, {n}], got {list(llr.shape)}")
     if encoder.num_bits_per_symbol is not None:
-        llr = llr[:, encoder.out_int_inv]
+        llr = llr[:, encoder.out_int_inv.to(llr.device)]   # the encoder lives on its device
     pruned = encoder.n_ldpc - num_vns
     buf = torch.nn.functional.pad(llr, (0, encoder.n_cb_comp - pruned - n))
     batch = llr.shape[0]

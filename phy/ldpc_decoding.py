@@ -53,10 +53,10 @@ class _ChunkedLDPC5GDecoder(LDPC5GDecoder, _ParityTap):
         with warnings.catch_warnings():   # "sparse CSR support is in beta": used for one matmul
             warnings.simplefilter("ignore", UserWarning)
             self._parity_matrix = torch.sparse_csr_tensor(
-                torch.as_tensor(csr.indptr.astype(np.int64)),
-                torch.as_tensor(csr.indices.astype(np.int64)),
-                torch.ones(csr.nnz, dtype=self.dtype), size=csr.shape,
-                check_invariants=True).to(self.device)
+                torch.as_tensor(csr.indptr.astype(np.int64), device="cpu"),
+                torch.as_tensor(csr.indices.astype(np.int64), device="cpu"),
+                torch.ones(csr.nnz, dtype=self.dtype, device="cpu"), size=csr.shape,
+                check_invariants=True).to(self.device)   # built on the host, then moved
 
 
 def check_max_iter(max_iter) -> None:

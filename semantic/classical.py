@@ -241,7 +241,8 @@ class ImageFileCodec(Codec):
             except Exception:  # noqa: BLE001 - any decoder failure -> documented fallback
                 img = None
             fallback.append(img is None)
-            images.append(img if img is not None else torch.full((3, h, w), FALLBACK_VALUE))
+            images.append(img if img is not None else torch.full((3, h, w), FALLBACK_VALUE,
+                                                                 device="cpu"))
         return Reconstruction(images=images, fallback=fallback)
 
     # -- to implement ------------------------------------------------------------------

@@ -137,7 +137,7 @@ class LayeredJPEG2000Codec(Codec):
             base = (self._decode(bits_to_bytes(received.streams["base"].data[i].cpu().numpy()))
                     if ok["base"] else None)
             if base is None or tuple(base.shape[-2:]) != (h, w):
-                images.append(torch.full((3, h, w), FALLBACK_VALUE))
+                images.append(torch.full((3, h, w), FALLBACK_VALUE, device="cpu"))
                 fallback.append(True)
                 layers.append(0)
                 continue

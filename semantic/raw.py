@@ -84,11 +84,11 @@ class RawPixels(Codec):
     def encode(self, images, queries=None) -> Payload:
         _check_images(images)
         levels = 2**self.bit_depth - 1
-        shifts = torch.arange(self.bit_depth - 1, -1, -1)
         data, side = [], []
         for img in images:
             small = _down(img.float().clamp(0, 1), self.downsample)
             q = torch.round(small * levels).to(torch.int64)
+            shifts = torch.arange(self.bit_depth - 1, -1, -1, device=q.device)
             bits = (q.reshape(-1, 1) >> shifts) & 1
             data.append(bits.reshape(-1).to(torch.uint8))
             side.append({"size": list(img.shape[-2:]), "coded_size": list(small.shape[-2:])})
@@ -96,7 +96,7 @@ class RawPixels(Codec):
 
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         levels = 2**self.bit_depth - 1
-        weights = 2 ** torch.arange(self.bit_depth - 1, -1, -1)
+        weights = 2 ** torch.arange(self.bit_depth - 1, -1, -1, device="cpu")  # bits moved to host
         images = []
         for bits, side in zip(received.streams["pixels"].data, received.side_info):
             h, w = side["coded_size"]

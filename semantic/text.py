@@ -40,27 +40,37 @@ def _bytes_to_bits(data: bytes, width: int = 8) -> torch.Tensor:
     return ints_to_bits(list(data), width)
 
 
-def ints_to_bits(values: list[int], width: int) -> torch.Tensor:
-    """Non-negative ints -> 1-D uint8 0/1 tensor, ``width`` bits each, MSB first."""
+def ints_to_bits(values: list[int], width: int, device: str | torch.device = "cpu") -> torch.Tensor:
+    """Non-negative ints -> 1-D uint8 0/1 tensor, ``width`` bits each, MSB first.
+
+    :param device: where the bits are built (default the host: payloads are host data;
+        a chain moves its input to its own device).
+    :output: ``[len(values) * width]`` uint8 on ``device``.
+    """
     if width < 1:
         raise ValueError(f"width must be >= 1 bit, got {width}")
     if not values:
-        return torch.zeros(0, dtype=torch.uint8)
-    v = torch.as_tensor(values, dtype=torch.int64)
+        return torch.zeros(0, dtype=torch.uint8, device=device)
+    v = torch.as_tensor(values, dtype=torch.int64, device=device)
     if int(v.min()) < 0 or int(v.max()) >= 1 << width:
         raise ValueError(f"values must lie in 0..{(1 << width) - 1} for {width}-bit symbols")
-    shifts = torch.arange(width - 1, -1, -1, dtype=torch.int64)
+    shifts = torch.arange(width - 1, -1, -1, dtype=torch.int64, device=device)
     return ((v[:, None] >> shifts) & 1).to(torch.uint8).reshape(-1)
 
 
 def bits_to_ints(bits: torch.Tensor, width: int) -> list[int]:
-    """1-D 0/1 tensor (length a multiple of ``width``) -> ints, MSB first."""
-    b = torch.as_tensor(bits).to(torch.int64).reshape(-1)
+    """1-D 0/1 tensor (length a multiple of ``width``; on any device) -> ints, MSB first.
+
+    Computes on the bits' own device (a chain's output stays where the chain ran).
+    """
+    if not isinstance(bits, torch.Tensor):
+        bits = torch.as_tensor(bits, device="cpu")
+    b = bits.to(torch.int64).reshape(-1)
     if b.numel() % width:
         raise ValueError(f"{b.numel()} bits is not a multiple of the symbol width {width}")
     if b.numel() == 0:
         return []
-    weights = 1 << torch.arange(width - 1, -1, -1, dtype=torch.int64)
+    weights = 1 << torch.arange(width - 1, -1, -1, dtype=torch.int64, device=b.device)
     return (b.view(-1, width) * weights).sum(1).tolist()
 
 

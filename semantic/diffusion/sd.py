@@ -328,7 +328,7 @@ class StableDiffusion:
         else:
             # latents drawn here on CPU from each image's own generator: identical on CPU and GPU
             shape = (4, cfg["height"] // self.pipe.vae_scale_factor, cfg["width"] // self.pipe.vae_scale_factor)
-            latents = torch.stack([torch.randn(shape, generator=g) for g in gens])
+            latents = torch.stack([torch.randn(shape, generator=g, device="cpu") for g in gens])
             result = self.pipe(height=cfg["height"], width=cfg["width"],
                                latents=latents.to(self.device, self.dtype), **kwargs)
         self.stats.unet_calls += 1

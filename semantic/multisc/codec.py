@@ -335,7 +335,8 @@ class MultiSCCodec(Codec):
             bits = [self.text_encoding.encode(c) for c in caps]
             text_bits.append([int(b.numel()) for b in bits])
             for j, s in enumerate(self.text_streams):
-                text_data[s].append(bits[j] if j < len(bits) else torch.zeros(0, dtype=torch.uint8))
+                text_data[s].append(bits[j] if j < len(bits)
+                                    else torch.zeros(0, dtype=torch.uint8, device="cpu"))
         t["text_code"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         obj_crops = [None if o is None or o.empty else splits.crop(img, o.box)

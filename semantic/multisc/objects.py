@@ -34,7 +34,7 @@ def letterbox(img: torch.Tensor, size: int) -> torch.Tensor:
     """[3, h, w] -> [3, size, size]: pad to a square with 0.5 (centred), then area/bilinear resize."""
     _, h, w = img.shape
     side = max(h, w)
-    out = torch.full((3, side, side), 0.5, dtype=img.dtype)
+    out = torch.full((3, side, side), 0.5, dtype=img.dtype, device=img.device)
     y0, x0 = (side - h) // 2, (side - w) // 2
     out[:, y0:y0 + h, x0:x0 + w] = img
     mode = "area" if side > size else "bilinear"
@@ -153,7 +153,7 @@ class ObjectChannel:
 
 
 def _empty(kind: str) -> torch.Tensor:
-    return torch.zeros(0, dtype=torch.uint8 if kind == "digital" else torch.complex64)
+    return torch.zeros(0, dtype=torch.uint8 if kind == "digital" else torch.complex64, device="cpu")
 
 
 def _reals_to_symbols(e: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -166,7 +166,8 @@ def _reals_to_symbols(e: torch.Tensor) -> tuple[torch.Tensor, float]:
 
 
 def _symbols_to_reals(sym: torch.Tensor, side: dict) -> torch.Tensor:
-    s = sym.to(torch.complex64) * side["scale"]
+    """Received symbols (on the chain's device) -> the embedding's reals, on the host."""
+    s = sym.detach().cpu().to(torch.complex64) * side["scale"]
     x = torch.stack([s.real, s.imag], -1).flatten()
     return x[: side["dim"]]
 

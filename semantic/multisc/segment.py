@@ -179,9 +179,9 @@ class FCNExtractor:
         s = self.resize / min(h, w)
         x = F.interpolate(image[None].float(), size=(max(1, round(h * s)), max(1, round(w * s))),
                           mode="bilinear", align_corners=False, antialias=True)
-        mean = torch.tensor(_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(_STD).view(1, 3, 1, 1)
-        out = self.net(((x - mean) / std).to(self.device))["out"]
+        mean = torch.tensor(_MEAN, device=self.device).view(1, 3, 1, 1)
+        std = torch.tensor(_STD, device=self.device).view(1, 3, 1, 1)
+        out = self.net((x.to(self.device) - mean) / std)["out"]
         lab = out.argmax(1, keepdim=True).float()
         lab = F.interpolate(lab, size=(h, w), mode="nearest")[0, 0]
         return lab.to(torch.int64).cpu().numpy()
