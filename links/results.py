@@ -209,28 +209,48 @@ class ResultsStore:
         return json.loads(header_file.read_text()) if header_file.exists() else None
 
     def add(self, point_id: str, part: dict) -> None:
-        """Journal a finished point (atomic), then append it to results.h5."""
+        """Journal a finished point (atomic), then append it to results.h5.
+
+        :raises ResultsWriteError: a write failed (e.g. disk full): the partial journal
+            file is deleted, and so is ``results.h5`` when the append failed, so no
+            damaged file is left behind; ``--resume`` rebuilds it from the journal.
+        """
         tmp = self.journal / f"{point_id}.h5.tmp"
-        with h5py.File(tmp, "w") as h:
-            write_point(h.create_group("point"), part)
-        os.replace(tmp, self.journal / f"{point_id}.h5")
-        with h5py.File(self.path, "a") as h:
-            points = h.require_group("points")
-            if point_id in points:
-                del points[point_id]
-            write_point(points.create_group(point_id), part)
+        try:
+            with h5py.File(tmp, "w") as h:
+                write_point(h.create_group("point"), part)
+            os.replace(tmp, self.journal / f"{point_id}.h5")
+        except (OSError, RuntimeError) as exc:
+            _unlink(tmp)
+            raise ResultsWriteError(self, tmp, exc) from exc
+        try:
+            with h5py.File(self.path, "a") as h:
+                points = h.require_group("points")
+                if point_id in points:
+                    del points[point_id]
+                write_point(points.create_group(point_id), part)
+        except (OSError, RuntimeError) as exc:
+            _unlink(self.path)            # possibly half-written: the journal is the record
+            raise ResultsWriteError(self, self.path, exc) from exc
 
     def assemble(self, parts: dict[str, dict]) -> None:
-        """Write results.h5 from scratch (atomic), points in index order."""
+        """Write results.h5 from scratch (atomic), points in index order.
+
+        :raises ResultsWriteError: the write failed; the previous results.h5 is untouched.
+        """
         tmp = self.dir / "results.h5.tmp"
-        with h5py.File(tmp, "w") as h:
-            h.attrs["format"] = FORMAT
-            for key, value in self.header.items():
-                h.attrs[key] = value
-            points = h.create_group("points")
-            for pid, part in sorted(parts.items(), key=lambda kv: int(kv[1]["index"])):
-                write_point(points.create_group(pid), part)
-        os.replace(tmp, self.path)
+        try:
+            with h5py.File(tmp, "w") as h:
+                h.attrs["format"] = FORMAT
+                for key, value in self.header.items():
+                    h.attrs[key] = value
+                points = h.create_group("points")
+                for pid, part in sorted(parts.items(), key=lambda kv: int(kv[1]["index"])):
+                    write_point(points.create_group(pid), part)
+            os.replace(tmp, self.path)
+        except (OSError, RuntimeError) as exc:
+            _unlink(tmp)
+            raise ResultsWriteError(self, self.path, exc) from exc
 
     def finish(self) -> dict[str, dict]:
         """Reassemble results.h5 in canonical order from the journal; return all parts."""
@@ -240,6 +260,50 @@ class ResultsStore:
                 parts[f.stem] = read_point(h["point"])
         self.assemble(parts)
         return parts
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def resume_command(out_dir: str | Path) -> str:
+    """``semlink run SCENARIO --out DIR --resume`` for the run journalled in ``out_dir``."""
+    header = Path(out_dir) / ".points" / "header.json"
+    source = "SCENARIO.yaml"
+    try:
+        source = json.loads(header.read_text()).get("source") or source
+    except (OSError, ValueError):
+        pass
+    return f"semlink run {source} --out {out_dir} --resume"
+
+
+def _cause(exc: BaseException) -> str:
+    """The OS reason of an h5py/OS error, e.g. ``'No space left on device (errno 28)'``."""
+    text = str(exc)
+    errno = getattr(exc, "errno", None)
+    if errno is None and "errno = " in text:
+        try:
+            errno = int(text.split("errno = ", 1)[1].split(",", 1)[0])
+        except ValueError:
+            errno = None
+    if errno:
+        return f"{os.strerror(errno)} (errno {errno})"
+    return f"{type(exc).__name__}: {text}"
+
+
+class ResultsWriteError(OSError):
+    """Writing the results folder failed (disk full, permissions, ...); finished points are
+    safe in the journal and ``--resume`` continues after the cause is fixed."""
+
+    def __init__(self, store: "ResultsStore", path: Path, exc: BaseException) -> None:
+        errno = getattr(exc, "errno", None)
+        free = " after freeing space" if errno == 28 or "errno = 28" in str(exc) else ""
+        super().__init__(f"cannot write {str(path)!r}: {_cause(exc)}; the finished points are "
+                         f"kept in {str(store.journal)!r}; resume{free} with: "
+                         f"{resume_command(store.dir)}")
 
 
 def _foreign_results_message(path: Path, scenario_json: str) -> str:
@@ -268,12 +332,28 @@ def _atomic_write_text(path: Path, text: str) -> None:
 def load_results(path: str | Path) -> tuple[dict, list[dict]]:
     """Read results.h5: ``(root attrs, list of point dicts in index order)``."""
     path = Path(path)
+    journal = path.parent / ".points"
     if not path.is_file():
+        if (journal / "header.json").is_file():
+            n = len(list(journal.glob("*.h5")))
+            raise ValueError(f"results file {str(path)!r} not found, but its run's journal holds "
+                             f"{n} finished point(s); rebuild it with: {resume_command(path.parent)}")
         raise ValueError(f"results file {str(path)!r} not found")
-    with h5py.File(path, "r") as h:
-        if h.attrs.get("format") != FORMAT:
-            raise ValueError(f"{str(path)!r} is not a semlink results file")
-        attrs = {k: _str(v) if isinstance(v, (bytes, str)) else v for k, v in h.attrs.items()}
-        points = [read_point(g) for g in h.get("points", {}).values()]
-    points.sort(key=lambda p: int(p["index"]))
+    try:
+        with h5py.File(path, "r") as h:
+            if h.attrs.get("format") != FORMAT:
+                raise ValueError(f"{str(path)!r} is not a semlink results file")
+            attrs = {k: _str(v) if isinstance(v, (bytes, str)) else v for k, v in h.attrs.items()}
+            points = [read_point(g) for g in h.get("points", {}).values()]
+        points.sort(key=lambda p: int(p["index"]))
+    except (OSError, RuntimeError, KeyError, AttributeError, TypeError, ValueError) as exc:
+        if isinstance(exc, ValueError) and "not a semlink results file" in str(exc):
+            raise
+        # HDF5 damaged in the middle (a crash, disk full, a bad copy) fails in many ways:
+        # a group that reads as None, bad signatures, addresses past the end of the file
+        nxt = (f"rebuild it from the run's journal with: {resume_command(path.parent)}"
+               if (journal / "header.json").is_file() else
+               "restore a copy, or run the scenario again into a new --out folder")
+        raise ValueError(f"results file {str(path)!r} is damaged and cannot be read "
+                         f"({type(exc).__name__}: {exc}); {nxt}") from exc
     return attrs, points
