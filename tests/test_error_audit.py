@@ -8,6 +8,7 @@ import errno
 import random
 import shutil
 
+import numpy as np
 import pytest
 
 from results_builder import write_results
@@ -103,3 +104,24 @@ def test_disk_full_in_the_journal_deletes_the_partial_point(tmp_path, monkeypatc
                                                 r"semlink run s\.yaml --out .* --resume"):
         store.add("p0", {"id": "p0", "index": 0})
     assert not list((tmp_path / "o" / ".points").glob("p0*"))
+
+
+# -- text metrics on an empty caption ---------------------------------------------------------
+
+def test_empty_caption_received_exactly_scores_bleu_1_like_cer_and_exact_match():
+    pytest.importorskip("sacrebleu")
+    from types import SimpleNamespace
+
+    from semlink.metrics.text import bleu, cer, exact_match
+
+    sent = [["a dog runs on the beach"], [""], ["two cats"], [" "]]
+    recon = SimpleNamespace(extras={"sent_texts": sent},
+                            texts=[["a dog runs on the beach"], [""], [""], ["a word"]])
+    originals = [None] * 4
+    assert bleu(originals, recon) == pytest.approx([1.0, 1.0, 0.0, 0.0], abs=1e-12)
+    assert cer(originals, recon).tolist()[:3] == [0.0, 0.0, 1.0]
+    assert exact_match(originals, recon).tolist()[:2] == [1.0, 1.0]
+    # the case: three exact captions, one of them empty: mean BLEU 1 (was 0.667)
+    three = SimpleNamespace(extras={"sent_texts": [["a cat"], [""], ["red car parked"]]},
+                            texts=[["a cat"], [""], ["red car parked"]])
+    assert float(np.mean(bleu([None] * 3, three))) == pytest.approx(1.0, abs=1e-12)

@@ -14,7 +14,9 @@ image is accepted for either.
   effective order for texts shorter than 4 words) of each text against its
   reference, averaged over the image's texts and **divided by 100**: the
   0-1 scale the Multi-SC papers plot (sacrebleu reports 0-100). A corpus
-  BLEU over a whole dataset is not the mean of these per-image values.
+  BLEU over a whole dataset is not the mean of these per-image values. An
+  empty sent text (no word) scores 1 when the received text is empty too, 0
+  otherwise (sacrebleu alone gives 0 to an empty text received exactly).
 * ``exact_match``: fraction of the image's texts received exactly.
 
 All need no model and no network; ``bleu`` needs ``sacrebleu``
@@ -59,8 +61,17 @@ def bleu01(refs: list[str], hyps: list[str]) -> float:
     from semlink.extras import require
 
     sacrebleu = require("sacrebleu", "the bleu metric")
-    scores = [sacrebleu.sentence_bleu(h, [r]).score / 100.0 for r, h in zip(refs, hyps, strict=True)]
+    scores = [_sentence_bleu01(sacrebleu, r, h) for r, h in zip(refs, hyps, strict=True)]
     return float(sum(scores) / len(scores)) if scores else 1.0
+
+
+def _sentence_bleu01(sacrebleu, ref: str, hyp: str) -> float:
+    """One sentence's BLEU, 0-1. An empty reference (no word) has no n-gram to match, where
+    sacrebleu answers 0 even for an empty hypothesis: received exactly (empty) scores 1,
+    anything else 0 -- the convention of ``cer``/``wer`` (0 and 1) and ``exact_match``."""
+    if not ref.split():
+        return 1.0 if not hyp.split() else 0.0
+    return sacrebleu.sentence_bleu(hyp, [ref]).score / 100.0
 
 
 def _as_lists(value, what: str, n: int) -> list[list[str]]:
