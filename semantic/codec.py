@@ -93,6 +93,28 @@ class Codec(ABC):
         """
         return []
 
+    @classmethod
+    def declared_models(cls, params: dict) -> list[tuple[str, str]]:
+        """``(role, model reference)`` of every pretrained model a codec built with ``params``
+        (the scenario's, defaults not yet filled in) would load, read from the parameters
+        alone: nothing is built, loaded or downloaded, so ``semlink models check`` and the
+        pre-run check of ``semlink run`` list every missing model at once. Codecs with
+        pretrained parts override it (see :meth:`param_defaults`); default: none."""
+        return []
+
+    @classmethod
+    def param_defaults(cls, params: dict) -> dict[str, Any]:
+        """``params`` over the defaults of ``__init__``'s signature (subclasses inherit theirs)."""
+        import inspect
+
+        out = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+               if p.default is not inspect.Parameter.empty}
+        return {**out, **dict(params or {})}
+
+    def required_models(self) -> list[tuple[str, str]]:
+        """:meth:`declared_models` of this codec's construction parameters."""
+        return type(self).declared_models(getattr(self, "init_params", {}))
+
     def provenance(self) -> dict[str, Any]:
         """What results record per codec setting: resolved ``params``, ``tools``, ``models``
         (as dicts) and the resolved ``stream_profiles``."""
@@ -111,6 +133,25 @@ class Codec(ABC):
 CODECS: Registry[Codec] = Registry("codec", group="semlink.codecs")
 
 
+def text_models(corrector: str | None = None, encoding: str | None = None,
+                transport: str = "bits", embedding_model: str | None = None) -> list[tuple[str, str]]:
+    """``(role, reference)`` of the models a codec's text side loads: the BART corrector
+    (``bart`` / ``bart:<ref>``), a ``tokens:<ref>`` tokenizer, the embedding transport's
+    table; shared by codecs' :meth:`Codec.declared_models`."""
+    from .correction import DEFAULT_BART
+
+    out = []
+    if corrector == "bart":
+        out.append(("corrector", DEFAULT_BART))
+    elif isinstance(corrector, str) and corrector.startswith("bart:"):
+        out.append(("corrector", corrector[5:]))
+    if transport == "bits" and isinstance(encoding, str) and encoding.startswith("tokens:"):
+        out.append(("tokenizer", encoding[7:]))
+    if transport == "embedding" and embedding_model:
+        out.append(("text_embedding_table", embedding_model))
+    return out
+
+
 def make_codec(name: str, params: dict | None = None, profiles: dict | None = None) -> Codec:
     """Instantiate a registered codec and bind its streams to profiles."""
     from . import builtin  # noqa: F401  (registers the built-in codecs)
@@ -118,5 +159,6 @@ def make_codec(name: str, params: dict | None = None, profiles: dict | None = No
     codec = CODECS.create(name, **(params or {}))
     if not isinstance(codec, Codec):
         raise TypeError(f"codec {name!r} built a {type(codec).__name__}, not a semlink Codec")
+    codec.init_params = dict(params or {})
     codec.bind_profiles(profiles)
     return codec

@@ -188,6 +188,14 @@ class DeepJSCCCodec(Codec):
         self.stream_profiles = {"symbols": profile}
         self._models: list[ModelRecord] | None = None
 
+    @classmethod
+    def declared_models(cls, params: dict) -> list[tuple[str, str]]:
+        """A checkpoint file other than the shipped ``builtin`` weights."""
+        ckpt = cls.param_defaults(params).get("checkpoint", "builtin")
+        if ckpt == "builtin":
+            return []
+        return [("checkpoint", ckpt if str(ckpt).startswith("stand_in:") else f"path:{ckpt}")]
+
     def params(self) -> dict:
         return {"checkpoint": self.checkpoint, "checkpoint_ref": self.checkpoint_ref,
                 "ratio": self.model.c / 96, "c": self.model.c, "device": self.device,

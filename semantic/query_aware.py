@@ -137,6 +137,17 @@ class QueryAwareCodec(Codec):
                                        **self.sd_config)
         return self._sd
 
+    @classmethod
+    def declared_models(cls, params: dict) -> list[tuple[str, str]]:
+        """The VLM, SD 1.5 and the text side's models named by ``params`` or the defaults."""
+        from .codec import text_models
+
+        p = cls.param_defaults(params)
+        return [("vlm", p["vlm"]), *text_models(p.get("corrector"), p.get("text_encoding"),
+                                                 p.get("text_transport", "bits"),
+                                                 p.get("text_embedding_model")),
+                ("diffusion", p["diffusion"])]
+
     def params(self) -> dict:
         out = {"vlm": self.vlm_ref, "image_codec": self.image_codec_name,
                "image_rate_bpp": self.image_rate_bpp, "image_tool": self.image.tool,

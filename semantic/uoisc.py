@@ -223,8 +223,32 @@ class UOISCCodec(Codec):
     name = "uoisc"
     stream_kinds = {"indices": "digital"}
 
+    @classmethod
+    def declared_models(cls, params: dict) -> list[tuple[str, str]]:
+        """The checkpoint and the CLIP weights its config names (read from the file when it is
+        here; else the default backbone, ``open_clip:ViT-B-16:openai``)."""
+        ckpt = params.get("checkpoint")
+        if not ckpt:
+            return []
+        if str(ckpt).startswith("stand_in:"):
+            return [("checkpoint", str(ckpt))]
+        out = [("checkpoint", f"path:{ckpt}")]
+        if not Path(ckpt).is_file():
+            return out + [("clip", "open_clip:ViT-B-16:openai")]
+        cfg = torch.load(ckpt, map_location="cpu", weights_only=False).get("config", {})
+        pre, name = cfg.get("pretrained", "openai"), cfg.get("clip_model", "ViT-B-16")
+        if pre and Path(str(pre)).expanduser().exists():
+            out.append(("clip", f"path:{pre}"))
+        elif pre:
+            out.append(("clip", f"open_clip:{name}:{pre}"))
+        return out
+
     def __init__(self, checkpoint: str, profile: str = "default",
                  default_query: str = "What is in the image?", device: str = "cpu") -> None:
+        if str(checkpoint).startswith("stand_in:"):     # a stand-in (semlink.stand_ins): built once
+            from semlink.models import resolve
+
+            checkpoint = str(resolve(checkpoint).path)
         self.model, ckpt = load_uoisc(checkpoint, map_location=device)
         self.model.to(device)
         self.checkpoint, self.device, self.default_query = str(checkpoint), device, default_query

@@ -6,7 +6,12 @@ A *model reference* is one of
 * an open_clip model name and pretrained tag, ``"open_clip:ViT-B-16:openai"``;
 * a torchvision weights name, ``"torchvision:AlexNet_Weights.IMAGENET1K_V1"``;
 * a local path (a model folder or a weights file), ``"./my_model"``,
-  ``"/data/bart"`` or ``"path:relative/dir"``.
+  ``"/data/bart"`` or ``"path:relative/dir"``;
+* a stand-in, ``"stand_in:sd15"`` / ``"stand_in:sd15:small"``: the published
+  architecture with seeded random weights (:mod:`semlink.stand_ins`), built
+  on first use under ``$SEMLINK_MODELS/stand_in/``; its records say
+  ``random_init``. With ``SEMLINK_STAND_INS=1`` (or :func:`set_stand_ins`)
+  every reference that has a stand-in resolves to it.
 
 :func:`resolve` finds the files **without the network**, in this order:
 
@@ -35,6 +40,7 @@ default; ``semlink models list|check|fetch`` reads it.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,9 +49,11 @@ from .provenance import ModelRecord, hash_path, is_test_model
 
 ENV_MODELS = "SEMLINK_MODELS"
 ENV_ALLOW_DOWNLOAD = "SEMLINK_ALLOW_DOWNLOAD"
-KINDS = ("hf", "open_clip", "torchvision", "path")
+ENV_STAND_INS = "SEMLINK_STAND_INS"
+KINDS = ("hf", "open_clip", "torchvision", "path", "stand_in")
 
 _allow_download_override: bool | None = None
+_stand_ins_override: bool | None = None
 
 
 class ModelNotFound(FileNotFoundError):
@@ -63,6 +71,39 @@ def set_allow_download(allow: bool | None) -> None:
     _allow_download_override = allow
 
 
+def set_stand_ins(on: bool | None) -> None:
+    """Resolve every reference that has a stand-in to it (True), never (False), or follow
+    ``SEMLINK_STAND_INS`` (`None`)."""
+    global _stand_ins_override
+    _stand_ins_override = on
+
+
+def stand_ins_enabled() -> bool:
+    """True when real references resolve to their stand-ins (:func:`set_stand_ins` or
+    ``SEMLINK_STAND_INS=1``)."""
+    if _stand_ins_override is not None:
+        return _stand_ins_override
+    return os.environ.get(ENV_STAND_INS, "").strip().lower() in ("1", "true", "yes")
+
+
+def substitute(ref: str | "ModelRef") -> "ModelRef":
+    """``ref`` parsed; replaced by its stand-in when stand-ins are enabled and one exists."""
+    r = parse_ref(ref)
+    if r.kind != "stand_in" and stands_in_enabled_for(r):
+        from .stand_ins import STANDS_IN_FOR
+
+        return ModelRef("stand_in", STANDS_IN_FOR[str(r)])
+    return r
+
+
+def stands_in_enabled_for(r: "ModelRef") -> bool:
+    if not stand_ins_enabled():
+        return False
+    from .stand_ins import STANDS_IN_FOR
+
+    return str(r) in STANDS_IN_FOR
+
+
 def download_allowed() -> bool:
     """True when downloads are allowed (:func:`set_allow_download` or ``SEMLINK_ALLOW_DOWNLOAD=1``)."""
     if _allow_download_override is not None:
@@ -74,8 +115,9 @@ def download_allowed() -> bool:
 class ModelRef:
     """A parsed model reference.
 
-    :param kind: ``"hf"``, ``"open_clip"``, ``"torchvision"`` or ``"path"``.
-    :param name: HF id, open_clip model name, torchvision weights name, or the path.
+    :param kind: ``"hf"``, ``"open_clip"``, ``"torchvision"``, ``"path"`` or ``"stand_in"``.
+    :param name: HF id, open_clip model name, torchvision weights name, the path, or
+        ``NAME[:SCALE[:SEED]]`` of a stand-in.
     :param tag: open_clip pretrained tag (`None` otherwise).
     """
 
@@ -99,6 +141,10 @@ class ModelRef:
             return f"open_clip/{self.name}/{self.tag}"
         if self.kind == "torchvision":
             return f"torchvision/{_torchvision_file(self.name)}"
+        if self.kind == "stand_in":
+            from .stand_ins import parse
+
+            return f"stand_in/{parse(self.name).folder_name}"
         return self.name
 
     def fetch_command(self) -> str:
@@ -119,6 +165,10 @@ def parse_ref(ref: str | ModelRef) -> ModelRef:
         return ModelRef("hf", s[3:])
     if s.startswith("path:"):
         return ModelRef("path", s[5:])
+    if s.startswith("stand_in:"):
+        from .stand_ins import parse
+
+        return ModelRef("stand_in", str(parse(s[9:]))[9:])
     if s.startswith("open_clip:"):
         parts = s.split(":")
         if len(parts) != 3 or not all(parts[1:]):
@@ -138,7 +188,7 @@ class ResolvedModel:
     """Where a model's files are: ``path`` (folder or file) and how it was found.
 
     :param source: ``"local"``, ``"semlink_models"``, ``"hf_cache"``,
-        ``"torch_hub"``, ``"open_clip_cache"`` or ``"download"``.
+        ``"torch_hub"``, ``"open_clip_cache"``, ``"download"`` or ``"stand_in"``.
     """
 
     ref: ModelRef
@@ -157,12 +207,14 @@ class ResolvedModel:
 
 def record(resolved: ResolvedModel, role: str, state_dict=None, extra: dict | None = None) -> ModelRecord:
     """ModelRecord with a content hash: of the loaded ``state_dict`` when given, else of the files."""
-    from .provenance import hash_state_dict
+    from .provenance import hash_state_dict, stand_in_info
 
     sha = hash_state_dict(state_dict) if state_dict is not None else hash_path(resolved.path)
+    stand_in = stand_in_info(resolved.path)
+    more = {"stand_in": stand_in} if stand_in else {}
     return ModelRecord(role=role, ref=str(resolved.ref), path=str(resolved.path), sha256=sha,
-                       random_init=False, test_model=is_test_model(resolved.path),
-                       extra={"source": resolved.source, **(extra or {})})
+                       random_init=stand_in is not None, test_model=is_test_model(resolved.path),
+                       extra={"source": resolved.source, **more, **(extra or {})})
 
 
 def _nonempty_dir(p: Path) -> bool:
@@ -241,9 +293,18 @@ def resolve(ref: str | ModelRef, allow_download: bool | None = None) -> Resolved
     :param ref: model reference string or :class:`ModelRef`.
     :param allow_download: override :func:`download_allowed` for this call.
     :raises ModelNotFound: when it is not on this machine and downloading is not allowed.
+
+    A ``stand_in:`` reference (or any reference with a stand-in while
+    :func:`stand_ins_enabled`) is built on first use (:func:`semlink.stand_ins.materialize`).
     """
-    r = parse_ref(ref)
+    r = substitute(ref)
     searched: list[str] = []
+    if r.kind == "stand_in":
+        from .stand_ins import materialize, parse
+
+        root = models_dir() / "stand_in"
+        path = materialize(parse(r.name), root)
+        return ResolvedModel(r, path, "stand_in", [str(root / parse(r.name).folder_name)])
     if r.kind == "path":
         p = Path(r.name).expanduser()
         if p.exists():
@@ -276,16 +337,21 @@ def resolve(ref: str | ModelRef, allow_download: bool | None = None) -> Resolved
     if allow:
         path = fetch(r)
         return ResolvedModel(r, path, "download", searched)
-    raise ModelNotFound(
+    exc = ModelNotFound(
         f"model {str(r)!r} is not on this machine (looked in: {'; '.join(searched)}) and "
         f"downloading is off. On a machine with internet run `{r.fetch_command()}` and copy "
         f"<folder>/{r.local_id} to {local}, or set {ENV_MODELS} to that folder; or allow "
         f"downloads here with --allow-download / {ENV_ALLOW_DOWNLOAD}=1.")
+    exc.searched = searched
+    raise exc
 
 
 def is_available(ref: str | ModelRef) -> bool:
-    """True when :func:`resolve` finds the model without downloading."""
+    """True when :func:`resolve` finds the model without downloading (stand-ins: always,
+    without building them)."""
     try:
+        if substitute(ref).kind == "stand_in":
+            return True
         resolve(ref, allow_download=False)
     except (ModelNotFound, ValueError, ImportError):
         return False
@@ -302,6 +368,8 @@ def fetch(ref: str | ModelRef, into: str | Path | None = None) -> Path:
     target = dest / r.local_id
     if r.kind == "path":
         raise ValueError(f"{r.name!r} is a local path; nothing to fetch")
+    if r.kind == "stand_in":
+        raise ValueError(f"'stand_in:{r.name}' is built locally on first use; nothing to fetch")
     if r.kind == "hf":
         from .extras import require
 
@@ -348,6 +416,11 @@ def load_hf(ref: str | ModelRef, model_class, role: str, processor_class=None,
     model.to(device).eval()
     rec = resolved.record(role, state_dict=model.state_dict(),
                           extra={"class": type(model).__name__})
+    if rec.random_init:
+        logging.getLogger(__name__).warning(
+            "%s: %s is a STAND-IN (published architecture, RANDOM weights, seed %s); its outputs "
+            "are meaningless, only its time and memory are real", role, resolved.ref,
+            rec.extra.get("stand_in", {}).get("seed"))
     if rec.test_model:
         import warnings
 
@@ -399,3 +472,53 @@ def describe_ref(ref: str | ModelRef) -> dict:
     size = p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
     return {"ref": str(ref), "present": True, "path": str(p), "source": resolved.source,
             "size_bytes": size, "sha256": hash_path(p), "test_model": resolved.test_model}
+
+
+def _du(p: Path) -> int:
+    return p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+
+
+def locate(ref: str | ModelRef) -> dict:
+    """Where a model is, or where it was looked for, without loading, hashing or building it.
+
+    :returns: ``ref`` (as given), ``resolved_ref`` (after stand-in substitution),
+        ``present``, ``path``, ``source``, ``searched`` (folders/caches looked in),
+        ``size_bytes`` (on disk, `None` when absent or not built), ``stand_in``
+        (the stand-in reference or `None`), ``params`` (parameter count when semlink
+        has a configuration for the model, else `None`) and ``why`` (when absent).
+    """
+    from . import stand_ins
+
+    try:
+        r = substitute(ref)
+    except ValueError as exc:
+        return {"ref": str(ref), "resolved_ref": str(ref), "present": False, "path": None,
+                "source": None, "searched": [], "size_bytes": None, "stand_in": None,
+                "params": None, "why": str(exc)}
+    sref = stand_ins.parse(r.name) if r.kind == "stand_in" else None
+    name = sref.name if sref else stand_ins.STANDS_IN_FOR.get(str(r))
+    params = None
+    if name is not None:
+        try:
+            params = stand_ins.total_params(name, sref.scale if sref else "full")
+        except (ImportError, ValueError, RuntimeError):
+            params = None
+    out = {"ref": str(ref), "resolved_ref": str(r), "stand_in": str(r) if sref else None,
+           "params": params, "why": None}
+    if sref is not None:
+        folder = models_dir() / r.local_id
+        built = (folder / stand_ins.STAND_IN_MARKER).is_file()
+        return {**out, "present": True, "path": str(folder), "searched": [str(folder)],
+                "source": "stand_in" if built else "stand_in (built on first use)",
+                "size_bytes": _du(folder) if built else None}
+    try:
+        res = resolve(r, allow_download=False)
+    except ModelNotFound as exc:
+        return {**out, "present": False, "path": None, "source": None,
+                "searched": list(getattr(exc, "searched", [])), "size_bytes": None,
+                "why": str(exc).split(" and downloading")[0]}
+    except (ValueError, ImportError) as exc:
+        return {**out, "present": False, "path": None, "source": None, "searched": [],
+                "size_bytes": None, "why": str(exc)}
+    return {**out, "present": True, "path": str(res.path), "source": res.source,
+            "searched": res.searched, "size_bytes": _du(res.path)}

@@ -143,6 +143,26 @@ def hash_state_dict(state_dict) -> str:
     return "sha256:" + h.hexdigest()
 
 
+#: File in a stand-in model folder (published architecture, seeded random weights;
+#: :mod:`semlink.stand_ins`): anything loaded from it is flagged ``random_init``.
+STAND_IN_MARKER = "SEMLINK_STAND_IN.json"
+
+
+def stand_in_info(path: str | Path | None) -> dict | None:
+    """The stand-in marker of the folder holding ``path`` (itself or up to 3 levels up), or `None`."""
+    if path is None:
+        return None
+    p = Path(path)
+    for folder in ([p] if p.is_dir() else []) + list(p.parents)[:3]:
+        f = folder / STAND_IN_MARKER
+        if f.is_file():
+            try:
+                return json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                return {"stand_in": "?", "seed": None}
+    return None
+
+
 def is_test_model(path: str | Path | None) -> bool:
     """True when `path` (a model folder or a file inside one) carries the test-model marker."""
     if path is None:
@@ -217,12 +237,17 @@ def state_dict_record(role: str, ref: str, state_dict, path: str | Path | None =
 
     ``test_model`` comes from the marker next to ``path`` (:func:`is_test_model`).
     """
+    stand_in = stand_in_info(path)
     return ModelRecord(role=role, ref=str(ref), path=None if path is None else str(path),
-                       sha256=hash_state_dict(state_dict), random_init=bool(random_init),
-                       test_model=is_test_model(path), extra=dict(extra or {}))
+                       sha256=hash_state_dict(state_dict),
+                       random_init=bool(random_init) or stand_in is not None,
+                       test_model=is_test_model(path),
+                       extra={**dict(extra or {}), **({"stand_in": stand_in} if stand_in else {})})
 
 
 def path_record(role: str, ref: str, path: str | Path, extra: dict | None = None) -> ModelRecord:
     """A :class:`ModelRecord` for weights loaded from ``path`` (file or folder; :func:`hash_path`)."""
+    stand_in = stand_in_info(path)
     return ModelRecord(role=role, ref=str(ref), path=str(path), sha256=hash_path(path),
-                       random_init=False, test_model=is_test_model(path), extra=dict(extra or {}))
+                       random_init=stand_in is not None, test_model=is_test_model(path),
+                       extra={**dict(extra or {}), **({"stand_in": stand_in} if stand_in else {})})

@@ -230,6 +230,31 @@ class MultiSCCodec(Codec):
     def _embed(self, images):
         return self.diffusion.embed_images(images)
 
+    @classmethod
+    def declared_models(cls, params: dict) -> list[tuple[str, str]]:
+        """Captioner, detector (``split: detect``), FCN, corrector, tokenizer, SD 1.5 and
+        IP-Adapter (its image encoder inside) named by ``params`` or the defaults."""
+        from ..captioning import SHORTCUTS
+        from ..codec import text_models
+        from ..diffusion.sd import DEFAULT_IP_ADAPTER, DEFAULT_SD
+        from .segment import DEFAULT_FCN
+
+        p = cls.param_defaults(params)
+        out = [("captioner", SHORTCUTS.get(p["captioner"], p["captioner"]))]
+        if p.get("split") == "detect" and p.get("detector"):
+            out.append(("detector", p["detector"]))
+        has_object = p.get("object_codec", "none") != "none"
+        if has_object and p.get("object_extractor") == "fcn":
+            out.append(("segmentation", p.get("object_model") or DEFAULT_FCN))
+        out += text_models(p.get("corrector"), p.get("text_encoding"),
+                           p.get("text_transport", "bits"), p.get("text_embedding_model"))
+        diff = dict(p.get("diffusion") or {})
+        out.append(("diffusion", diff.get("model", DEFAULT_SD)))
+        ip = diff.get("ip_adapter", DEFAULT_IP_ADAPTER if has_object else None)
+        if ip:
+            out.append(("diffusion.ip_adapter", ip))
+        return out
+
     def params(self) -> dict:
         """Resolved parameters (models are described once loaded, see :meth:`describe_models`)."""
         return {"split": self.split, "max_parts": self.max_parts, "grid": list(self.grid),
