@@ -45,7 +45,7 @@ class ClipFeatures(nn.Module):
     """
 
     def __init__(self, model: str = "ViT-B-16", pretrained: str | None = "openai",
-                 layers=(4, 8, 12), frozen: bool = True, config: dict | None = None) -> None:
+                 layers=(3, 6, 9, 12), frozen: bool = True, config: dict | None = None) -> None:
         super().__init__()
         open_clip = require("open_clip", "UO-ISC (CLIP features)")
         if config is not None:
@@ -79,8 +79,8 @@ class ClipFeatures(nn.Module):
         self.grid = (self.image_size[0] // self.patch_size, self.image_size[1] // self.patch_size)
         self.width = self.clip.visual.transformer.width
         self.text_width = self.clip.transformer.width
-        self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(CLIP_MEAN, device="cpu").view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(CLIP_STD, device="cpu").view(1, 3, 1, 1), persistent=False)
 
     def train(self, mode: bool = True):
         super().train(mode)

@@ -10,7 +10,10 @@ Channel in the loop (optional): ``channel="indices:p"`` replaces each index
 by a uniformly random one with probability ``p``; ``channel="phy"`` sends the
 indices' bits through a semlink digital chain (``profile``, ``snr_db``) and
 decodes from the received indices (straight-through gradients to the
-encoder). :class:`UoiscTrainer` runs on the shared training loop
+encoder). Several segment lengths (``segment_length=[8, 16, 32, 64]``, or
+``--segment-lengths 8,16,32,64``): one encoder and decoder with one set of
+codebooks per l; step ``s`` trains with ``l = lengths[s % len(lengths)]`` (logged in
+``segment_length``). :class:`UoiscTrainer` runs on the shared training loop
 (:mod:`semlink.semantic.training.loop`): checkpoints (``last.pt``, atomic,
 with optimizer state and step) allow ``resume``; ``train_log.csv`` logs
 every ``log_every`` steps.
@@ -30,7 +33,19 @@ from torch import nn
 from .train_deepjscc import _batch, psnr_db
 from .training import TRAINERS, Option
 from .training.loop import Trainer, run_training
-from .uoisc import build_uoisc, load_uoisc, save_uoisc
+from .uoisc import (DEFAULT_CODEBOOK_SIZE, DEFAULT_DIM, DEFAULT_LAYERS, DEFAULT_SEGMENT_LENGTH,
+                    build_uoisc, load_uoisc, save_uoisc)
+from .vq import check_vq_settings
+
+
+def bits_by_segment_length(model) -> dict[str, int]:
+    """Payload bits per image for every segment length the model has codebooks for."""
+    active, out = model.vq.l, {}
+    for v in model.segment_lengths:
+        model.use_segment_length(v)
+        out[str(v)] = model.bits_per_image
+    model.use_segment_length(active)
+    return out
 
 
 class PatchDiscriminator(nn.Module):
@@ -130,7 +145,7 @@ class UoiscTrainer(Trainer):
     """
 
     name = "uoisc"
-    log_fields = ("phase", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
+    log_fields = ("phase", "segment_length", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
     resumable_changes = ("steps_phase1", "steps_phase2", "steps")
     OPTIONS = (
         Option("data", "str", None, "training images (folder, glob)", required=True),
@@ -138,10 +153,12 @@ class UoiscTrainer(Trainer):
         Option("clip_model", "str", "ViT-B-16", "open_clip model name or local-dir:PATH"),
         Option("pretrained", "str", "openai", "open_clip tag, weights file, or 'none' (random init, trained)"),
         Option("clip_config", "str", None, "JSON file with an open_clip model config"),
-        Option("layers", "ints", [4, 8, 12], "1-based ViT layers to transmit"),
-        Option("dim", "int", 256, "projection dimension D"),
-        Option("segment_length", "int", 32, "VQ segment length l"),
-        Option("codebook_size", "int", 256, "codewords K per segment"),
+        Option("layers", "ints", list(DEFAULT_LAYERS), "1-based ViT layers to transmit"),
+        Option("dim", "int", DEFAULT_DIM, "projection dimension D"),
+        Option("segment_length", "int", DEFAULT_SEGMENT_LENGTH, "VQ segment length l"),
+        Option("segment_lengths", "ints", None,
+               "several l trained together (one codebook set each); replaces --segment-length"),
+        Option("codebook_size", "int", DEFAULT_CODEBOOK_SIZE, "codewords K per segment (power of two)"),
         Option("decoder_channels", "int", 128, "decoder width"),
         Option("no_text_alignment", "flag", False, "baseline without FiLM/relevance"),
         Option("steps_phase1", "int", 1000, "phase I steps"),
@@ -169,8 +186,9 @@ class UoiscTrainer(Trainer):
 
     def __init__(self, data: str, queries: str | None = None, image_size: int | None = None,
                  clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
-                 clip_config: dict | str | None = None, layers=(4, 8, 12), dim: int = 256,
-                 segment_length: int = 32, codebook_size: int = 256, text_alignment: bool = True,
+                 clip_config: dict | str | None = None, layers=DEFAULT_LAYERS, dim: int = DEFAULT_DIM,
+                 segment_length: int | list[int] = DEFAULT_SEGMENT_LENGTH,
+                 codebook_size: int = DEFAULT_CODEBOOK_SIZE, text_alignment: bool = True,
                  decoder_channels: int = 128, frozen: bool | None = None,
                  steps_phase1: int = 1000, steps_phase2: int = 0, batch_size: int = 8,
                  lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
@@ -181,7 +199,10 @@ class UoiscTrainer(Trainer):
                  vqa_questions: str | None = None, vqa_annotations: str | None = None,
                  instances: str | None = None, split: str = "all", split_rule: str = "either",
                  eval_data: str | None = None, eval_queries: str | None = None,
-                 eval_split: str = "animals") -> None:
+                 eval_split: str = "animals", segment_lengths: list[int] | None = None) -> None:
+        if segment_lengths:
+            segment_length = [int(v) for v in segment_lengths]
+        check_vq_settings(dim, segment_length, codebook_size)      # before anything is built
         if isinstance(clip_config, str):                 # command line: a JSON file
             with open(clip_config) as f:
                 clip_config = json.load(f)
@@ -248,6 +269,8 @@ class UoiscTrainer(Trainer):
     def train_step(self, step: int) -> dict[str, float]:
         model, disc, opt, opt_d, device = self.model, self.disc, self.opt, self.opt_d, self.device
         phase = 1 if step < self.steps_phase1 else 2
+        lengths = model.segment_lengths
+        model.use_segment_length(lengths[step % len(lengths)])
         x, qs = sample_pairs(self.images, self.item_queries, self.batch_size, self.size, self.gen,
                              self.default_query)
         x = x.to(device)
@@ -285,7 +308,7 @@ class UoiscTrainer(Trainer):
             opt_d.step()
         mse = F.mse_loss(rec.detach(), x).item()
         self.phase = phase
-        return {"phase": phase, "pixel": pix.item(), "relevance": float(rel.detach()),
+        return {"phase": phase, "segment_length": model.vq.l, "pixel": pix.item(), "relevance": float(rel.detach()),
                 "vq": float(torch.as_tensor(vq_loss).detach()),
                 "adv": float(adv.detach()), "disc": float(d_loss.detach()),
                 "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
@@ -313,7 +336,7 @@ class UoiscTrainer(Trainer):
         return int(ckpt["step"]), float(ckpt["meta"].get("train_seconds", 0.0)), self.config()
 
     def finish(self, out_dir: Path, result: dict) -> dict:
-        out = {"bits_per_image": self.model.bits_per_image, "seconds": result["train_seconds"]}
+        out = {"bits_per_image": bits_by_segment_length(self.model), "seconds": result["train_seconds"]}
         if self.eval_data:
             eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
             out["eval"] = evaluate_uoisc(result["checkpoint"], self.eval_data,
@@ -324,8 +347,9 @@ class UoiscTrainer(Trainer):
 
 def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int | None = None,
                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
-                clip_config: dict | None = None, layers=(4, 8, 12), dim: int = 256,
-                segment_length: int = 32, codebook_size: int = 256, text_alignment: bool = True,
+                clip_config: dict | None = None, layers=DEFAULT_LAYERS, dim: int = DEFAULT_DIM,
+                segment_length: int | list[int] = DEFAULT_SEGMENT_LENGTH,
+                codebook_size: int = DEFAULT_CODEBOOK_SIZE, text_alignment: bool = True,
                 decoder_channels: int = 128, frozen: bool | None = None,
                 steps_phase1: int = 1000, steps_phase2: int = 0, batch_size: int = 8,
                 lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
@@ -377,7 +401,9 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     ``default_query_images`` the images that had none. ``vqa`` (instead of
     ``queries``): VQA questions and split as in :func:`train_uoisc`, e.g.
     ``split: animals`` for the zero-shot evaluation; ``vqa_split`` then
-    reports the split's counts.
+    reports the split's counts. A checkpoint with several segment lengths reports
+    ``psnr_db`` / ``bits_per_image`` of its first l and every l in
+    ``psnr_db_by_segment_length`` / ``bits_per_image_by_segment_length``.
     """
     from semlink.data import ImageDataset
 
@@ -391,7 +417,9 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
         if queries:
             raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
         ds = VQADataset(ds, per="image", key="--eval-vqa", **vqa)
-    ours, mean_img, pairs, without = [], [], 0, 0
+    lengths = model.segment_lengths
+    ours = {v: [] for v in lengths}
+    mean_img, pairs, without = [], 0, 0
     for i in range(len(ds)):
         item = ds[i]
         img = item.image.to(device)
@@ -400,12 +428,24 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
         if not model.text_alignment:
             qs = qs[:1]                      # the query does not change the encoding
         tokens = model.clip.tokenize(qs) if model.text_alignment else None
-        rec, _, _ = model(img[None].expand(len(qs), -1, -1, -1), tokens)
-        ours.append(sum(psnr_db(r.cpu(), item.image) for r in rec) / len(qs))
+        for v in lengths:
+            model.use_segment_length(v)
+            rec, _, _ = model(img[None].expand(len(qs), -1, -1, -1), tokens)
+            ours[v].append(sum(psnr_db(r.cpu(), item.image) for r in rec) / len(qs))
         pairs += len(qs)
         mean_img.append(psnr_db(item.image.mean(dim=(1, 2), keepdim=True).expand_as(item.image),
                                 item.image))
+    model.use_segment_length(lengths[0])
     split = {"vqa_split": vars(ds.counts)} if vqa is not None else {}
-    return {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,
-            "psnr_db": sum(ours) / len(ours), "mean_image_psnr_db": sum(mean_img) / len(mean_img),
-            "bits_per_image": model.bits_per_image}
+    by_l = {str(v): sum(p) / len(p) for v, p in ours.items()}
+    bits = {}
+    for v in lengths:
+        model.use_segment_length(v)
+        bits[str(v)] = model.bits_per_image
+    model.use_segment_length(lengths[0])
+    out = {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,
+           "psnr_db": by_l[str(lengths[0])], "mean_image_psnr_db": sum(mean_img) / len(mean_img),
+           "bits_per_image": bits[str(lengths[0])]}
+    if len(lengths) > 1:
+        out.update(psnr_db_by_segment_length=by_l, bits_per_image_by_segment_length=bits)
+    return out

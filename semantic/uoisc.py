@@ -16,20 +16,31 @@ layer (learnable transposed-convolution upsampling + a 1x1-conv fusion MLP,
 eq. 10); a final convolution head (with the remaining upsampling to the
 input size) gives the image.
 
-Choices where the paper's text lost its symbols (all parameters):
+Settings the paper's text lost, derived in ``docs/uoisc.md`` ("the paper says /
+semlink uses / why") and used as the defaults here:
 
-* ``dim`` D = 256, ``codebook_size`` K = 256 (8 bits per index), layers
-  ``(4, 8, 12)``, ``decoder_channels`` = 128, beta = 0.25.
+* layers ``L = (3, 6, 9, 12)``: four decoder blocks, each upsampling x2, take
+  the 14x14 token grid of a 224-px ViT-B/16 (patch 16) to 224 px with a head
+  that only convolves (|L| = log2 16);
+* ``dim`` D = 64, ``codebook_size`` K = 8 (3 bits per index): with four layers
+  of 196 patch tokens, l = 32 costs 4 * 196 * 2 * 3 = 4,704 bits per image,
+  0.19x a 224-px JPEG2000 file at 0.5 bpp (the paper's Fig. 6: 82 % fewer);
+  the class token is not sent (it has no place on the decoder's grid);
+* ``decoder_channels`` = 128, beta = 0.25 (not derivable; kept).
 * FiLM conditioning: the projected text token features are mean-pooled over
   the query's valid tokens before the scale/shift MLPs, so one (gamma, beta)
   pair per image and layer modulates all image tokens.
-* Indices hit by failed code blocks are **kept as received** (taken modulo
-  K when K is not a power of two): a bit error changes one segment of one
-  token, which is the paper's robustness argument for short segments.
+* Indices hit by failed code blocks are **kept as received**: a bit error
+  changes one segment of one token, which is the paper's robustness argument
+  for short segments.
 * Queries: in training, each drawn image is paired with one of its own
   queries, sampled uniformly among them (``train_uoisc.sample_pairs``); the
   codec encodes with the first query of each image; ``default_query`` when
   an image has none.
+* Several segment lengths (``segment_length=[8, 16, 32, 64]``): one encoder
+  and decoder with one set of segment codebooks per l, trained together
+  (``train_uoisc`` cycles l over the steps); the codec picks one with its
+  ``segment_length`` parameter.
 
 Variants (paper Sec. IV): ``text_alignment=False`` (no FiLM, no relevance
 loss) and ``pretrained=None`` with ``frozen=False`` (same CLIP architecture,
@@ -52,7 +63,13 @@ from semlink.provenance import ModelRecord, state_dict_record
 from .clip_features import ClipFeatures
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
-from .vq import SegmentVQ
+from .vq import SegmentVQ, check_vq_settings
+
+#: defaults derived from the paper in docs/uoisc.md
+DEFAULT_LAYERS = (3, 6, 9, 12)
+DEFAULT_DIM = 64
+DEFAULT_CODEBOOK_SIZE = 8
+DEFAULT_SEGMENT_LENGTH = 32
 
 
 def _mlp(d_in: int, d_out: int, hidden: int | None = None) -> nn.Sequential:
@@ -79,16 +96,20 @@ class UOISCModel(nn.Module):
 
     :param clip: the CLIP feature extractor.
     :param dim: shared projection dimension D.
-    :param segment_length: VQ segment length l (divides D).
-    :param codebook_size: K codewords per segment.
+    :param segment_length: VQ segment length l (divides D), or a list of them: one set of
+        segment codebooks per l over the same encoder and decoder (:meth:`use_segment_length`
+        selects the one in use; the first by default).
+    :param codebook_size: K codewords per segment, a power of two.
     :param text_alignment: FiLM with the query (else projected image features only).
     :param decoder_channels: channels of every decoder block.
     """
 
-    def __init__(self, clip: ClipFeatures, dim: int = 256, segment_length: int = 32,
-                 codebook_size: int = 256, text_alignment: bool = True,
+    def __init__(self, clip: ClipFeatures, dim: int = DEFAULT_DIM,
+                 segment_length: int | list[int] = DEFAULT_SEGMENT_LENGTH,
+                 codebook_size: int = DEFAULT_CODEBOOK_SIZE, text_alignment: bool = True,
                  decoder_channels: int = 128, beta: float = 0.25, ema: bool = False) -> None:
         super().__init__()
+        check_vq_settings(dim, segment_length, codebook_size)
         self.clip = clip
         n = len(clip.layers)
         up_blocks = 2**n
@@ -102,7 +123,11 @@ class UOISCModel(nn.Module):
             self.txt_proj = nn.ModuleList(_mlp(clip.text_width, dim) for _ in range(n))
             self.film_scale = nn.ModuleList(_mlp(dim, dim) for _ in range(n))
             self.film_shift = nn.ModuleList(_mlp(dim, dim) for _ in range(n))
-        self.vq = SegmentVQ(dim, segment_length, codebook_size, beta=beta, ema=ema)
+        lengths = [segment_length] if isinstance(segment_length, int) else list(segment_length)
+        self.segment_lengths = tuple(int(v) for v in lengths)
+        self.vqs = nn.ModuleList(SegmentVQ(dim, v, codebook_size, beta=beta, ema=ema)
+                                 for v in self.segment_lengths)
+        self._active = 0
         c = decoder_channels
         # decoder order: deepest layer first
         self.blocks = nn.ModuleList(ConvBlock(dim if i == 0 else c, c) for i in range(n))
@@ -112,6 +137,18 @@ class UOISCModel(nn.Module):
         rest = clip.patch_size // up_blocks
         head = [nn.ConvTranspose2d(c, c, rest, stride=rest), nn.LeakyReLU(0.2)] if rest > 1 else []
         self.head = nn.Sequential(*head, nn.Conv2d(c, 3, 3, padding=1), nn.Sigmoid())
+
+    @property
+    def vq(self) -> SegmentVQ:
+        """The segment-wise quantiser of the segment length in use."""
+        return self.vqs[self._active]
+
+    def use_segment_length(self, segment_length: int) -> None:
+        """Quantise with the codebooks trained for ``segment_length``."""
+        if segment_length not in self.segment_lengths:
+            raise ValueError(f"segment_length={segment_length!r}: this model has codebooks for "
+                             f"l in {list(self.segment_lengths)} only")
+        self._active = self.segment_lengths.index(segment_length)
 
     @property
     def tokens_per_layer(self) -> int:
@@ -162,21 +199,26 @@ class UOISCModel(nn.Module):
         """Per-layer [N, S] indices of one image -> 1-D uint8 bits (MSB first)."""
         b = self.vq.bits_per_index
         flat = torch.cat([i.reshape(-1) for i in indices]).long().cpu()
-        shifts = torch.arange(b - 1, -1, -1)
+        shifts = torch.arange(b - 1, -1, -1, device=flat.device)
         return ((flat.unsqueeze(1) >> shifts) & 1).reshape(-1).to(torch.uint8)
 
     def bits_to_indices(self, bits: torch.Tensor) -> list[torch.Tensor]:
         b = self.vq.bits_per_index
-        weights = 2 ** torch.arange(b - 1, -1, -1)
+        weights = 2 ** torch.arange(b - 1, -1, -1, device="cpu")   # bits moved to host below
         flat = (bits.long().cpu().reshape(-1, b) * weights).sum(1)
         per_layer = flat.reshape(len(self.clip.layers), self.tokens_per_layer, self.vq.S)
         return list(per_layer)
 
 
 def build_uoisc(clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
-                layers=(4, 8, 12), frozen: bool | None = None, clip_config: dict | None = None,
+                layers=DEFAULT_LAYERS, frozen: bool | None = None, clip_config: dict | None = None,
                 **model_kwargs) -> UOISCModel:
-    """Build UO-ISC; ``frozen`` defaults to True with pretrained weights, False without."""
+    """Build UO-ISC; ``frozen`` defaults to True with pretrained weights, False without.
+
+    D, l and K are checked (l divides D, K a power of two) before CLIP is built."""
+    check_vq_settings(model_kwargs.get("dim", DEFAULT_DIM),
+                      model_kwargs.get("segment_length", DEFAULT_SEGMENT_LENGTH),
+                      model_kwargs.get("codebook_size", DEFAULT_CODEBOOK_SIZE))
     frozen = (pretrained is not None) if frozen is None else frozen
     clip = ClipFeatures(clip_model, pretrained, layers, frozen, clip_config)
     return UOISCModel(clip, **model_kwargs)
@@ -202,7 +244,9 @@ def load_uoisc(path, map_location="cpu") -> tuple[UOISCModel, dict]:
     if ckpt.get("format") != "semlink-uoisc-1":
         raise ValueError(f"{str(path)!r} is not a semlink UO-ISC checkpoint")
     model = build_uoisc(**ckpt["config"])
-    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    # checkpoints from before per-l codebooks name their one quantiser "vq."
+    state = {("vqs.0." + k[3:] if k.startswith("vq.") else k): v for k, v in ckpt["state_dict"].items()}
+    missing, unexpected = model.load_state_dict(state, strict=False)
     bad = [k for k in missing if not (model.clip.frozen and k.startswith("clip."))]
     if bad or unexpected:
         raise ValueError(f"{path}: checkpoint does not match its config (missing {bad[:5]}, "
@@ -215,6 +259,9 @@ class UOISCCodec(Codec):
     """UO-ISC (user-oriented image semantic coding with CLIP + segment-wise VQ), one digital stream.
 
     :param checkpoint: path of a trained UO-ISC checkpoint (``semlink train uoisc``).
+    :param segment_length: the segment length l to send with; required when the checkpoint
+        holds codebooks for several l, else it must equal the checkpoint's l (a scenario
+        asking for an l the checkpoint was not trained at is refused before the sweep).
     :param profile: default PHY profile of stream ``indices``.
     :param default_query: query used for images without one.
     :param device: torch device of the network.
@@ -243,13 +290,30 @@ class UOISCCodec(Codec):
             out.append(("clip", f"open_clip:{name}:{pre}"))
         return out
 
-    def __init__(self, checkpoint: str, profile: str = "default",
+    def __init__(self, checkpoint: str, segment_length: int | None = None, profile: str = "default",
                  default_query: str = "What is in the image?", device: str = "cpu") -> None:
         if str(checkpoint).startswith("stand_in:"):     # a stand-in (semlink.stand_ins): built once
             from semlink.models import resolve
 
             checkpoint = str(resolve(checkpoint).path)
         self.model, ckpt = load_uoisc(checkpoint, map_location=device)
+        trained = list(self.model.segment_lengths)
+        if segment_length is None:
+            if len(trained) > 1:
+                raise ValueError(f"checkpoint {str(checkpoint)!r} holds codebooks for segment lengths "
+                                 f"{trained}; set params.segment_length to one of them")
+            segment_length = trained[0]
+        if segment_length not in trained:
+            if isinstance(segment_length, int) and not isinstance(segment_length, bool) \
+                    and segment_length >= 1 and self.model.dim % segment_length:
+                raise ValueError(f"segment_length={segment_length} does not divide the feature "
+                                 f"dimension D={self.model.dim} of checkpoint {str(checkpoint)!r}; "
+                                 f"its segment lengths are {trained}")
+            raise ValueError(f"segment_length={segment_length!r} asked, but checkpoint "
+                             f"{str(checkpoint)!r} was trained at l = {trained}; train one at "
+                             f"l = {segment_length} (semlink train uoisc --segment-length "
+                             f"{segment_length}) or ask for one of {trained}")
+        self.model.use_segment_length(segment_length)
         self.model.to(device)
         self.checkpoint, self.device, self.default_query = str(checkpoint), device, default_query
         self.config, self.meta = ckpt["config"], ckpt.get("meta", {})
@@ -257,7 +321,8 @@ class UOISCCodec(Codec):
 
     def params(self) -> dict:
         m = self.model
-        return {"checkpoint": self.checkpoint, "segment_length": m.vq.l, "codebook_size": m.vq.K,
+        return {"checkpoint": self.checkpoint, "segment_length": m.vq.l,
+                "trained_segment_lengths": list(m.segment_lengths), "codebook_size": m.vq.K,
                 "dim": m.dim, "layers": m.clip.layers, "text_alignment": m.text_alignment,
                 "clip": self._clip_record(), "bits_per_image": m.bits_per_image,
                 "default_query": self.default_query, "device": self.device}

@@ -29,7 +29,7 @@ def tiny(**overrides):
 
 
 def test_vq_picks_the_nearest_codeword_per_segment():
-    vq = SegmentVQ(dim=12, segment_length=4, codebook_size=5)
+    vq = SegmentVQ(dim=12, segment_length=4, codebook_size=8)
     z = torch.randn(7, 12)
     idx = vq.indices(z)
     assert idx.shape == (7, 3)
