@@ -56,7 +56,7 @@ class _ChunkedLDPC5GDecoder(LDPC5GDecoder, _ParityTap):
                 torch.as_tensor(csr.indptr.astype(np.int64), device="cpu"),
                 torch.as_tensor(csr.indices.astype(np.int64), device="cpu"),
                 torch.ones(csr.nnz, dtype=self.dtype, device="cpu"), size=csr.shape,
-                check_invariants=True).to(self.device)   # built on the host, then moved
+                device="cpu", check_invariants=True).to(self.device)   # built on the host, then moved
 
 
 def check_max_iter(max_iter) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
 from semlink.phy import AnalogChain, make_channel, snr_db_to_no
 from semlink.provenance import git_revision, hash_state_dict, package_versions
 
@@ -66,17 +67,17 @@ def export_path(out: str | Path) -> Path:
 def _batch(images, batch_size: int, crop: int, gen: torch.Generator) -> torch.Tensor:
     out = []
     for _ in range(batch_size):
-        img = images[int(torch.randint(len(images), (1,), generator=gen))]
+        img = images[int(torch.randint(len(images), (1,), generator=gen, device="cpu"))]
         h, w = img.shape[-2:]
         if min(h, w) < crop:
             s = crop / min(h, w)
             img = F.interpolate(img[None], size=(math.ceil(h * s), math.ceil(w * s)),
                                 mode="bilinear", align_corners=False)[0]
             h, w = img.shape[-2:]
-        y = int(torch.randint(h - crop + 1, (1,), generator=gen))
-        x = int(torch.randint(w - crop + 1, (1,), generator=gen))
+        y = int(torch.randint(h - crop + 1, (1,), generator=gen, device="cpu"))
+        x = int(torch.randint(w - crop + 1, (1,), generator=gen, device="cpu"))
         patch = img[:, y:y + crop, x:x + crop]
-        if bool(torch.rand(1, generator=gen) < 0.5):
+        if bool(torch.rand(1, generator=gen, device="cpu") < 0.5):
             patch = patch.flip(-1)
         out.append(patch)
     return torch.stack(out)
@@ -88,8 +89,13 @@ def psnr_db(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: DeepJSCC, images, snrs, channel, seed: int = 0, device: str = "cpu") -> dict:
-    """Mean PSNR [dB] over ``images`` at each Es/N0 in ``snrs`` through the analog chain."""
+def evaluate(model: DeepJSCC, images, snrs, channel, seed: int = 0,
+             device: str = DEFAULT_DEVICE) -> dict:
+    """Mean PSNR [dB] over ``images`` at each Es/N0 in ``snrs`` through the analog chain.
+
+    :param device: :func:`semlink.device.resolve_device` rule (``auto``: first GPU, else CPU).
+    """
+    device = resolve_device(device)
     model.eval()
     chain = AnalogChain(channel=channel, seed=seed, device=device)
     out = {}
@@ -134,13 +140,15 @@ class DeepJSCCTrainer(Trainer):
         Option("seed", "int", 0, "seed of init, batches and channel"),
         Option("eval_data", "str", None, "held-out images evaluated at the end"),
         Option("eval_snr_db", "floats", [0.0, 5.0, 10.0, 15.0, 20.0], "evaluation Es/N0 points [dB]"),
-        Option("device", "str", "cpu", "torch device"),
+        Option("device", "str", DEFAULT_DEVICE,
+               "torch device: auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N"),
     )
 
     def __init__(self, data: str, snr_db: float = 10.0, ratio: float = 1 / 6, channel="awgn",
                  steps: int = 3000, batch_size: int = 16, crop: int = 64, lr: float = 1e-3,
                  lr_decay_step: int | None = None, seed: int = 0, eval_data: str | None = None,
-                 eval_snr_db=(0, 5, 10, 15, 20), device: str = "cpu") -> None:
+                 eval_snr_db=(0, 5, 10, 15, 20), device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device, name="device")   # before any data is read
         for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
@@ -166,7 +174,7 @@ class DeepJSCCTrainer(Trainer):
         torch.manual_seed(seed)
         self.model = DeepJSCC(self.c).to(device)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)   # host-side batch sampling
         self.ch = make_channel(channel, seed=seed + 1, device=device)
         self.no = snr_db_to_no(snr_db)
         self.model.train()
@@ -237,7 +245,7 @@ def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 /
                    channel="awgn", steps: int = 3000, batch_size: int = 16, crop: int = 64,
                    lr: float = 1e-3, seed: int = 0, resume: bool = False,
                    eval_data: str | None = None, eval_snr_db=(0, 5, 10, 15, 20),
-                   checkpoint_every: int = 250, log_every: int = 25, device: str = "cpu",
+                   checkpoint_every: int = 250, log_every: int = 25, device: str = DEFAULT_DEVICE,
                    progress: bool | None = None, lr_decay_step: int | None = None) -> dict:
     """Train (or resume) a deep JSCC model into ``out``; return final metrics and file paths.
 
