@@ -113,3 +113,40 @@ def test_bad_arguments(tiny):
 def test_image_prompt_needs_adapter(plain):
     with pytest.raises(ValueError, match="no IP-Adapter"):
         plain.generate([GenerationRequest(["x"], 1, _object())])
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.5, float("nan"), float("inf"), True, "0.5", None])
+def test_lambda_outside_0_1_is_refused_before_any_model_loads(bad):
+    """diffusers' set_ip_adapter_scale takes any float; semlink keeps the papers' weight in [0, 1]
+    and says so before resolving a model (the model reference here does not exist)."""
+    with pytest.raises(ValueError, match=r"scale=.*lambda must be a number in \[0, 1\]"):
+        StableDiffusion(model="nobody/no-such-sd", ip_adapter=None, scale=bad, **SIZE)
+
+
+def test_lambda_bounds_and_default_are_accepted():
+    from semlink.semantic.diffusion.sd import DEFAULT_IP_ADAPTER_SCALE, check_ip_adapter_scale
+
+    assert [check_ip_adapter_scale(v) for v in (0, 0.25, 1)] == [0.0, 0.25, 1.0]
+    assert DEFAULT_IP_ADAPTER_SCALE == 0.5
+    with pytest.raises(ValueError, match="ip_adapter_scale=2"):
+        check_ip_adapter_scale(2, "ip_adapter_scale")
+
+
+def test_lambda_reaches_every_adapter_attention_layer(tiny):
+    """The configured lambda is what the IP-Adapter attention processors use for an image
+    prompt; a text-only request in the same pipeline runs with lambda = 0."""
+    from diffusers.models.attention_processor import IPAdapterAttnProcessor2_0
+
+    sd = StableDiffusion(model=str(tiny[0]), ip_adapter=str(tiny[1]), scale=0.25, **SIZE)
+
+    def scales():
+        procs = [p for p in sd.pipe.unet.attn_processors.values()
+                 if isinstance(p, IPAdapterAttnProcessor2_0)]
+        assert procs, "no IP-Adapter attention processor in the tiny UNet"
+        return {s for p in procs for s in p.scale}
+
+    sd.generate([GenerationRequest(["a red car"], 4, _object())])
+    assert scales() == {0.25}
+    sd.generate([GenerationRequest(["a red car"], 4)])
+    assert scales() == {0.0}
+    assert sd.describe()["scale"] == 0.25

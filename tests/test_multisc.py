@@ -219,3 +219,47 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
     (q,) = apply_failed_as_worst([p])
     assert list(q["metrics"]["lpips"]) == [1.0, 0.4] and list(q["metrics"]["clip_similarity"]) == [0.0, 0.9]
     assert q["metrics"]["psnr"] == [20.0, 21.0] and p["metrics"]["lpips"] == [0.3, 0.4]
+
+
+def test_ip_adapter_scale_sweep_reaches_the_pipeline(models, monkeypatch):
+    """scenarios/multisc_ip_adapter_scale.yaml: one codec setting per lambda, and each
+    setting's lambda is the scale the IP-Adapter layers get (tiny models swapped in for
+    the scenario's real ones; everything else as the file says)."""
+    from pathlib import Path
+
+    from semlink.links.scenario import load_scenario
+
+    path = Path(__file__).resolve().parents[1] / "scenarios" / "multisc_ip_adapter_scale.yaml"
+    sc = load_scenario(str(path))
+    lambdas = [c.params["ip_adapter_scale"] for c in sc.codecs]
+    assert lambdas == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert [c.label for c in sc.codecs] == [f"Multi-SC[ip_adapter_scale={v}]" for v in lambdas]
+    tiny = {"model": models["sd"], "ip_adapter": models["ip"], "steps": 2, "height": 32,
+            "width": 32, "guidance": 3.0}
+    from semlink.semantic.diffusion import GenerationRequest
+
+    for setting, lam in zip(sc.codecs, lambdas):
+        codec = setting.instance
+        assert codec.params()["ip_adapter_scale"] == lam and "scale" not in codec.params()["diffusion"]
+        codec.diffusion_kwargs = dict(tiny)                 # the real SD 1.5 is not on this machine
+        sd = codec.diffusion
+        seen = []
+        monkeypatch.setattr(sd.pipe, "set_ip_adapter_scale",
+                            lambda s, _orig=sd.pipe.set_ip_adapter_scale: (seen.append(s), _orig(s)))
+        sd.generate([GenerationRequest(["a dog"], 1, image_prompt=torch.rand(3, 16, 16))])
+        assert sd.config["scale"] == lam and seen == [lam]
+
+
+def test_ip_adapter_scale_end_to_end_and_bad_values(models):
+    codec = _codec(models, ip_adapter_scale=0.75)
+    _send(codec, _images())
+    assert codec.diffusion.config["scale"] == 0.75
+    assert _codec(models).params()["ip_adapter_scale"] == 0.5       # semlink's default
+    assert _codec(models, "vlmcsc").params()["ip_adapter_scale"] is None
+    for bad in (1.5, -0.25, "half", float("nan")):
+        with pytest.raises(ValueError, match=r"ip_adapter_scale=.*lambda must be a number in \[0, 1\]"):
+            _codec(models, ip_adapter_scale=bad)
+    with pytest.raises(ValueError, match="diffusion.scale=0.5: .* codec parameter ip_adapter_scale"):
+        make_codec("multisc", {"diffusion": {"scale": 0.5}})
+    with pytest.raises(ValueError, match="ip_adapter_scale=0.3 has no effect with object_codec: none"):
+        make_codec("multisc", {"object_codec": "none", "ip_adapter_scale": 0.3})

@@ -4,9 +4,13 @@ This is the receiver's image generator ``F_T2I`` of the Multi-SC papers
 (Huang & Li, eqs. 6-7 / 10-12): SD 1.5 conditioned on the received captions
 (text cross-attention) and, through IP-Adapter's decoupled cross-attention,
 on the received object image, ``Z_new = Z_text + lambda * Z_img``;
-``scale`` is the papers' ``lambda`` (``set_ip_adapter_scale``), and
-``lambda = 0`` is plain text-to-image. It is also the VLM-CSC baseline's
-text-to-image model (no adapter).
+``scale`` is the papers' ``lambda`` (letter eq. 10, feature-fusion paper
+eq. 12; ``set_ip_adapter_scale``), and ``lambda = 0`` is plain
+text-to-image. Neither paper states its value: the default
+:data:`DEFAULT_IP_ADAPTER_SCALE` = 0.5 is semlink's choice, and
+:func:`check_ip_adapter_scale` keeps lambda in [0, 1] (0: text only, 1: the
+weighting IP-Adapter was trained with; diffusers itself accepts any float).
+It is also the VLM-CSC baseline's text-to-image model (no adapter).
 
 Models are resolved through :mod:`semlink.models` (a Hugging Face id or a
 local folder, offline first):
@@ -34,6 +38,7 @@ weights run in fp16 on CUDA (``dtype="auto"``), and ``scheduler="dpm"``
 from __future__ import annotations
 
 import hashlib
+import numbers
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +55,38 @@ DEFAULT_SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_IP_ADAPTER = "h94/IP-Adapter"
 DEFAULT_IP_WEIGHT = "models/ip-adapter_sd15.safetensors"
 SCHEDULERS = ("default", "ddim", "dpm", "euler", "pndm")
+#: the IP-Adapter weight lambda used when none is given: semlink's choice, stated by neither
+#: Multi-SC paper (both only define ``Z_new = Z_text + lambda Z_img``); sweep it with
+#: ``scenarios/multisc_ip_adapter_scale.yaml``
+DEFAULT_IP_ADAPTER_SCALE = 0.5
+#: the range of lambda semlink accepts (0: text-to-image; 1: IP-Adapter's training weighting)
+IP_ADAPTER_SCALE_RANGE = (0.0, 1.0)
+
+
+def check_ip_adapter_scale(value, name: str = "scale") -> float:
+    """Validate the IP-Adapter weight lambda; returns it as a float.
+
+    :param value: lambda, a real number in :data:`IP_ADAPTER_SCALE_RANGE` ([0, 1]).
+    :param name: the argument's name in the error message (``ip_adapter_scale`` for codecs).
+    :raises ValueError: for a bool, a non-number, NaN or a value outside [0, 1].
+
+    Notes: diffusers' ``set_ip_adapter_scale`` accepts any float (negative values subtract
+    the image attention, values above 1 weight it beyond what the adapter was trained
+    with, ``Z_new = Z_text + 1 * Z_img``); the papers' lambda is a weight between the
+    text-only model (0) and the adapter as trained (1), so semlink refuses the rest.
+
+    >>> check_ip_adapter_scale(0.25)
+    0.25
+    """
+    lo, hi = IP_ADAPTER_SCALE_RANGE
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not lo <= float(value) <= hi:
+        raise ValueError(
+            f"{name}={value!r}: the IP-Adapter weight lambda must be a number in [{lo:g}, {hi:g}] "
+            f"(0 = text-to-image only, 1 = the adapter's full image conditioning, "
+            f"{DEFAULT_IP_ADAPTER_SCALE:g} = semlink's default); give e.g. {name}: "
+            f"{DEFAULT_IP_ADAPTER_SCALE:g}")
+    return float(value)
 
 
 @dataclass
@@ -104,7 +141,8 @@ class StableDiffusion:
     :param model: SD 1.5 reference (HF id or local folder).
     :param ip_adapter: IP-Adapter reference (HF id or local folder) or `None` (text only).
     :param ip_adapter_weight: weights file inside the IP-Adapter folder.
-    :param scale: IP-Adapter scale, the papers' lambda (>= 0).
+    :param scale: IP-Adapter scale, the papers' lambda, in [0, 1] (default
+        :data:`DEFAULT_IP_ADAPTER_SCALE`, semlink's choice; see :func:`check_ip_adapter_scale`).
     :param steps: denoising steps; :param guidance: classifier-free guidance scale
         (<= 1 disables CFG); :param height, width: output size in pixels (multiples of 8).
     :param scheduler: one of :data:`SCHEDULERS` (``"default"``: the folder's).
@@ -116,7 +154,8 @@ class StableDiffusion:
     """
 
     def __init__(self, model: str = DEFAULT_SD, ip_adapter: str | None = DEFAULT_IP_ADAPTER,
-                 ip_adapter_weight: str = DEFAULT_IP_WEIGHT, scale: float = 0.5,
+                 ip_adapter_weight: str = DEFAULT_IP_WEIGHT,
+                 scale: float = DEFAULT_IP_ADAPTER_SCALE,
                  steps: int = 50, guidance: float = 7.5, height: int = 512, width: int = 512,
                  scheduler: str = "default", prompt_mode: str = "per_caption",
                  negative_prompt: str = "", strength: float = 0.75, device: str = "cpu",
@@ -177,8 +216,7 @@ class StableDiffusion:
     @staticmethod
     def _check(scale, steps, guidance, height, width, scheduler, prompt_mode, strength,
                batch_size, cache_size) -> None:
-        if not scale >= 0:
-            raise ValueError(f"IP-Adapter scale (lambda) must be >= 0, got {scale!r}")
+        check_ip_adapter_scale(scale, "scale")
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an int >= 1, got {steps!r}")
         if not guidance >= 0:

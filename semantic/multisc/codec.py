@@ -21,8 +21,10 @@ Transmitter, per image ``i``:
 Receiver: captions decoded (:mod:`semlink.semantic.text`), corrected
 (``corrector``: ``none`` | ``symspell`` | ``bart``; eq. 5), object decoded, then
 Stable Diffusion 1.5 + IP-Adapter (:mod:`semlink.semantic.diffusion`)
-regenerates the image from all captions and the object (eq. 6; ``scale`` =
-lambda). With no object (none found, or its classical decode failed) the
+regenerates the image from all captions and the object (eq. 6;
+``ip_adapter_scale`` = lambda of eq. 10, a grid axis; 0.5 by default, semlink's
+choice: neither paper states it). With no object (none found, or its classical
+decode failed) the
 image is generated from the text alone (lambda = 0).
 
 Side information (error-free, no channel uses): the image size, the bit
@@ -62,6 +64,25 @@ STAGES_TX = ("extract", "split", "caption", "text_code", "object_encode")
 STAGES_RX = ("correct", "object_decode", "diffusion")
 
 
+def _resolve_ip_adapter_scale(value, diffusion: dict, object_codec: str) -> float | None:
+    """lambda of a Multi-SC codec: validated, the default when `None`; `None` without an object."""
+    from ..diffusion.sd import DEFAULT_IP_ADAPTER_SCALE, check_ip_adapter_scale
+
+    if "scale" in diffusion:
+        raise ValueError(
+            f"diffusion.scale={diffusion['scale']!r}: the IP-Adapter weight lambda is the codec "
+            "parameter ip_adapter_scale (so a scenario can sweep it); move it there, e.g. "
+            "params: {ip_adapter_scale: 0.5} or grid: {ip_adapter_scale: [0, 0.5, 1]}")
+    if object_codec == "none":
+        if value is not None:
+            raise ValueError(
+                f"ip_adapter_scale={value!r} has no effect with object_codec: none (no object "
+                "image: the image is generated from the text alone, lambda = 0); remove it")
+        return None
+    return check_ip_adapter_scale(DEFAULT_IP_ADAPTER_SCALE if value is None else value,
+                                  "ip_adapter_scale")
+
+
 def image_fingerprint(img: torch.Tensor) -> int:
     """crc32 of the image's 8-bit pixels (keys seeds and caches; not sent)."""
     return zlib.crc32((img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy().tobytes())
@@ -95,8 +116,15 @@ class MultiSCCodec(Codec):
     :param object_margin, min_object_fraction: main-object rule (see :mod:`.segment`).
     :param corrector: ``"none"``, ``"symspell"``, ``"bart"`` or ``"bart:<ref>"``.
     :param diffusion: keyword arguments of :class:`~semlink.semantic.diffusion.StableDiffusion`
-        (``model``, ``ip_adapter``, ``scale`` = lambda, ``steps``, ``guidance``, ``height``,
-        ``width``, ``scheduler``, ``prompt_mode``, ``dtype``, ``batch_size``, ...).
+        (``model``, ``ip_adapter``, ``steps``, ``guidance``, ``height``, ``width``,
+        ``scheduler``, ``prompt_mode``, ``dtype``, ``batch_size``, ...); lambda is not among
+        them: it is ``ip_adapter_scale``.
+    :param ip_adapter_scale: the IP-Adapter weight lambda (letter eq. 10, feature-fusion
+        paper eq. 12: ``Z_new = Z_text + lambda Z_img``), a number in [0, 1]; `None`:
+        :data:`~semlink.semantic.diffusion.sd.DEFAULT_IP_ADAPTER_SCALE` (0.5, semlink's
+        choice; neither paper states it). A codec parameter so scenarios can sweep it
+        (``grid: {ip_adapter_scale: [0, 0.25, 0.5, 0.75, 1.0]}``). Refused with
+        ``object_codec: none`` (no image prompt: lambda has no effect).
     :param output_size: ``"original"`` (resize the generated image to the input size, so
         full-reference metrics compare like with like) or ``"generated"``.
     :param seed: base seed of diffusion noise; `None`: the sweep's scenario seed.
@@ -117,6 +145,7 @@ class MultiSCCodec(Codec):
                  object_profile: str | None = None, object_size: int = 128,
                  object_margin: float = 0.05, min_object_fraction: float = 0.01,
                  corrector: str = "none", diffusion: dict | None = None,
+                 ip_adapter_scale: float | None = None,
                  output_size: str = "original", seed: int | None = None,
                  device: str = "cpu") -> None:
         if split not in splits.SPLIT_METHODS:
@@ -151,6 +180,8 @@ class MultiSCCodec(Codec):
         self.object_margin, self.min_object_fraction = float(object_margin), float(min_object_fraction)
         self.corrector_spec = corrector
         self.diffusion_kwargs = dict(diffusion or {})
+        self.ip_adapter_scale = _resolve_ip_adapter_scale(ip_adapter_scale, self.diffusion_kwargs,
+                                                          object_codec)
         self.output_size, self.seed, self.device = output_size, seed, device
         if object_codec != "none" and object_extractor not in ("fcn", "saliency"):
             raise ValueError(f"object_extractor must be 'fcn' or 'saliency', got {object_extractor!r}")
@@ -214,6 +245,8 @@ class MultiSCCodec(Codec):
             from ..diffusion import StableDiffusion
 
             kw = {"device": self.device, **self.diffusion_kwargs}
+            if self.ip_adapter_scale is not None:
+                kw["scale"] = self.ip_adapter_scale
             if self.objects.name == "none":
                 kw.setdefault("ip_adapter", None)
             self._sd = StableDiffusion(**kw)
@@ -268,6 +301,7 @@ class MultiSCCodec(Codec):
                 "object_model": self.object_model, "object": self.objects.describe(),
                 "object_margin": self.object_margin, "min_object_fraction": self.min_object_fraction,
                 "corrector": self.corrector_spec, "diffusion": self.diffusion_kwargs,
+                "ip_adapter_scale": self.ip_adapter_scale,
                 "output_size": self.output_size, "seed": self.seed}
 
     def models(self) -> list:

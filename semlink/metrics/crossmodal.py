@@ -7,6 +7,14 @@
   the CLIP text embedding of each received text (``recon.texts``), averaged
   over the item's texts: does the delivered text still describe the image?
 
+Which CLIP: the Multi-SC papers report "cosine similarity" without naming
+the embedding model, and none of the three papers names a CLIP for a score
+(UO-ISC's ViT-B/16 is its encoder, not a metric). The default
+:data:`DEFAULT_CLIP` is **CLIP ViT-B/32 with OpenAI's weights**, the model of
+CLIPScore (Hessel et al., EMNLP 2021) and the usual CLIP-similarity metric;
+scenario headers and ``docs/multisc.md`` name the same model (a test checks
+them against :data:`DEFAULT_CLIP`). ``model:`` picks another.
+
 The model is a Hugging Face ``CLIPModel`` + ``CLIPProcessor`` (default
 ``openai/clip-vit-base-patch32``) resolved offline through
 :mod:`semlink.models`; when it is not on this machine the metric reports
@@ -23,6 +31,7 @@ import torch
 
 from .base import METRICS, Metric
 
+#: CLIP ViT-B/32, OpenAI weights (CLIPScore's model; the papers name none, see above)
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
 MODES = ("image", "text")
 
