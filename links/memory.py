@@ -134,3 +134,88 @@ def check_point_memory(payload, link, items, limit_bytes: int | None = None) -> 
         _warned.add((h, w, len(items)))
         print(f"semlink run: warning: {what}; {fix}", file=sys.stderr, flush=True)
     return need
+
+
+# --- models: memory known before the run ---------------------------------------------
+
+#: Bytes per parameter of the dtypes models are loaded in.
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+#: Activation allowance on top of the weights, planned per device: this fraction of the
+#: weights plus :data:`ACTIVATION_FIXED_BYTES`. A documented heuristic, not a measurement:
+#: SD 1.5 at 512x512, batch 8, fp16 (attention through torch's SDPA) and a LLaVA KV cache
+#: of 700 tokens x batch 8 stay well inside it; ``benchmarks/multisc_stages.py`` measures
+#: the real peak per stage on a GPU.
+ACTIVATION_FRACTION = 0.25
+ACTIVATION_FIXED_BYTES = 1 << 30
+
+
+def device_bytes(device: str) -> tuple[str, int | None]:
+    """``(device name, bytes it offers)``: a CUDA device's total memory, or the CPU's
+    available memory (:func:`available_bytes`). ``auto``/``gpu``: CUDA when present."""
+    dev = str(device)
+    if dev in ("auto", "gpu") or dev.startswith("cuda"):
+        import torch
+
+        if torch.cuda.is_available():
+            idx = int(dev.split(":")[1]) if ":" in dev else 0
+            return f"cuda:{idx} ({torch.cuda.get_device_name(idx)})", \
+                torch.cuda.get_device_properties(idx).total_memory
+        if dev.startswith("cuda"):
+            return dev, None
+    return "cpu", available_bytes()
+
+
+def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = None) -> dict:
+    """What the models of a scenario take on ``device``, known before the first point.
+
+    Sweeps run codec-major and keep every codec setting once built, each with its own
+    copy of its models, so the peak is the sum over codec settings (a model used twice
+    by one setting counted once) plus one copy of each metric model. A model's bytes
+    are its parameter count (``params``, from :mod:`semlink.stand_ins`' configurations)
+    times its dtype's bytes; without a count, its size on disk.
+
+    :param needs: rows of :func:`semlink.links.models_command.check_scenario` (``who``,
+        ``ref``, ``dtype``, ``params``, ``size_bytes``).
+    :param limit_bytes: the memory to plan with (default: :func:`device_bytes`).
+    :returns: ``{"device", "available_bytes", "weights_bytes", "allowance_bytes",
+        "need_bytes", "fits" (None when unknown), "models": [...], "unknown": [...],
+        "summary"}``.
+    """
+    rows, seen, unknown = [], set(), []
+    for n in needs:
+        if n.get("error") or n.get("ref") is None or (n["who"], n["ref"]) in seen:
+            continue
+        seen.add((n["who"], n["ref"]))
+        per = DTYPE_BYTES.get(str(n.get("dtype") or "float32"), 4)
+        if n.get("params"):
+            size = int(n["params"]) * per
+        elif n.get("size_bytes"):
+            size = int(n["size_bytes"])
+        else:
+            unknown.append(n["ref"])
+            continue
+        rows.append({"who": n["who"], "ref": n["ref"], "dtype": n.get("dtype"),
+                     "params": n.get("params"), "bytes": size})
+    weights = sum(r["bytes"] for r in rows)
+    allowance = int(weights * ACTIVATION_FRACTION) + ACTIVATION_FIXED_BYTES if rows else 0
+    name, have = device_bytes(device)
+    have = limit_bytes if limit_bytes is not None else have
+    need = weights + allowance
+    fits = None if have is None else need <= have
+    big = sorted(rows, key=lambda r: -r["bytes"])
+    listing = ", ".join(f"{r['ref']} {r['bytes'] / 2**30:.1f} GiB ({r['dtype']}, {r['who']})"
+                        for r in big[:8]) + (f", ... {len(big) - 8} more" if len(big) > 8 else "")
+    gib = 2**30
+    if not rows:
+        summary = f"models: none with a known size on {name}"
+    else:
+        summary = (f"models on {name}: weights {weights / gib:.1f} GiB + activation allowance "
+                   f"{allowance / gib:.1f} GiB = {need / gib:.1f} GiB"
+                   + ("" if have is None else f" of {have / gib:.1f} GiB")
+                   + ("" if fits is None else (": fits" if fits else ": WILL NOT FIT"))
+                   + f" [{listing}]")
+    if unknown:
+        summary += f"; size unknown (not counted): {', '.join(sorted(set(unknown)))}"
+    return {"device": name, "available_bytes": have, "weights_bytes": weights,
+            "allowance_bytes": allowance, "need_bytes": need, "fits": fits, "models": rows,
+            "unknown": sorted(set(unknown)), "summary": summary}

@@ -3,8 +3,12 @@
 * ``list``: every model semlink's codecs and metrics use by default
   (:data:`semlink.models.CATALOG`), whether it is on this machine, where,
   its size on disk and a content hash.
-* ``check SCENARIO``: before a run, the models the scenario's codecs and
-  metrics need and which are missing (exit status 1 when any is).
+* ``check SCENARIO``: before a run, every model the scenario's codecs
+  (:meth:`~semlink.semantic.codec.Codec.declared_models`) and metrics need,
+  read from the file without building or loading anything: where it was
+  found or looked for, its parameter count and size on disk, stand-ins
+  flagged, and what the weights take on the device; exit status 1 when any
+  is missing (all are listed, not only the first).
 * ``fetch NAME...``: download into ``$SEMLINK_MODELS`` (or ``--into``);
   needs the network.
 """
@@ -12,8 +16,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from pathlib import Path
 
 
 def add_parser(sub) -> None:
@@ -25,6 +31,8 @@ def add_parser(sub) -> None:
     cp = msub.add_parser("check", help="what a scenario needs and what is missing")
     cp.add_argument("scenario", help="YAML scenario file")
     cp.add_argument("--json", action="store_true", help="print JSON")
+    cp.add_argument("--device", default=None,
+                    help="device the memory estimate is for (default: the scenario's)")
     cp.set_defaults(func=cmd_check)
     fp = msub.add_parser("fetch", help="download models into $SEMLINK_MODELS (needs the network)")
     fp.add_argument("names", nargs="+", help="model references, e.g. facebook/bart-base")
@@ -73,46 +81,182 @@ def _metric_needs(name: str, params: dict) -> list[tuple[str, str]]:
     return []
 
 
-def scenario_needs(scenario) -> list[dict]:
-    """Every (who, role, model reference) the scenario's codecs and metrics need."""
+def codec_settings(raw: dict) -> list[dict]:
+    """The scenario's codec settings from its raw mapping, grids expanded (labels as in
+    :mod:`.scenario`), without building any codec: ``{"label", "name", "params"}``."""
+    out = []
+    for i, entry in enumerate(raw.get("codecs") or []):
+        entry = {"name": entry} if isinstance(entry, str) else dict(entry or {})
+        name, label = entry.get("name"), entry.get("label", entry.get("name"))
+        params, grid = dict(entry.get("params") or {}), dict(entry.get("grid") or {})
+        keys = list(grid)
+        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+            suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
+            out.append({"label": f"{label}[{suffix}]" if suffix else str(label), "name": name,
+                        "params": {**params, **dict(zip(keys, combo))}})
+    return out
+
+
+def _codec_needs(name: str, params: dict) -> list[tuple[str, str]]:
+    """``(role, ref)`` a codec setting needs: the class's :meth:`~semlink.semantic.codec.Codec.declared_models`,
+    or, for codecs that only answer once built (``required_models`` overridden), the built codec's."""
+    from semlink.semantic import CODECS, make_codec
+    from semlink.semantic.codec import Codec
+
+    cls = CODECS.get(name)
+    if getattr(cls.declared_models, "__func__", None) is not Codec.declared_models.__func__:
+        return list(cls.declared_models(params))
+    if getattr(cls, "required_models", Codec.required_models) is not Codec.required_models:
+        return list(make_codec(name, params).required_models())
+    return []
+
+
+def _diffusion_dtype(role: str, params: dict, device: str) -> str:
+    """dtype the model of ``role`` is loaded in: SD components follow ``diffusion.dtype``
+    (``auto``: float16 on CUDA), everything else is loaded in float32."""
+    if not role.startswith("diffusion"):
+        return "float32"
+    diff = params.get("diffusion")
+    dtype = diff.get("dtype", "auto") if isinstance(diff, dict) else params.get("dtype", "auto")
+    if dtype == "auto":
+        return "float16" if str(device).startswith("cuda") else "float32"
+    return str(dtype)
+
+
+def scenario_needs(raw: dict, device: str = "cpu") -> list[dict]:
+    """Every model the scenario's codecs and metrics need: ``{"who", "role", "ref", "dtype"}``
+    (plus ``"error"`` for a codec setting whose needs could not be read), from the raw mapping
+    only: no model is loaded and a missing one does not stop the listing."""
     needs = []
-    for c in scenario.codecs:
-        declared = getattr(c.instance, "required_models", None)
-        for role, ref in (declared() if callable(declared) else []):
-            needs.append({"who": f"codec {c.label}", "role": role, "ref": ref})
-    for m in scenario.metrics:
-        for role, ref in _metric_needs(m["name"], m["params"]):
-            needs.append({"who": f"metric {m['name']}", "role": role, "ref": ref})
+    for c in codec_settings(raw):
+        who = f"codec {c['label']}"
+        try:
+            got = _codec_needs(c["name"], c["params"])
+        except Exception as exc:  # noqa: BLE001 - reported per setting, the listing goes on
+            needs.append({"who": who, "role": "?", "ref": None, "dtype": None,
+                          "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        for role, ref in got:
+            needs.append({"who": who, "role": role, "ref": ref,
+                          "dtype": _diffusion_dtype(role, c["params"], device)})
+    for entry in raw.get("metrics", ["psnr"]) or []:
+        spec = {"name": entry} if isinstance(entry, str) else dict(entry or {})
+        params = {k: v for k, v in spec.items() if k != "name"}
+        for role, ref in _metric_needs(str(spec.get("name")), params):
+            needs.append({"who": f"metric {spec.get('name')}", "role": role, "ref": ref,
+                          "dtype": "float32"})
     return needs
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from semlink.models import describe_ref, parse_ref
+def read_raw(path: str) -> dict:
+    """The scenario file's mapping (YAML), with a clear error when it is not one."""
+    import yaml
 
-    from .scenario import load_scenario
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"scenario file {str(p)!r} not found")
+    raw = yaml.safe_load(p.read_text())
+    if not isinstance(raw, dict):
+        raise ValueError(f"{p}: a scenario file is a mapping (dataset, codecs, ...), got "
+                         f"{type(raw).__name__}")
+    return raw
 
-    scenario = load_scenario(args.scenario)
-    rows = []
-    for need in scenario_needs(scenario):
-        d = describe_ref(need["ref"])
-        rows.append({**need, "present": d["present"], "path": d["path"],
-                     "test_model": d.get("test_model", False),
-                     "fetch": None if d["present"] else parse_ref(need["ref"]).fetch_command()})
-    missing = [r for r in rows if not r["present"]]
-    if args.json:
-        print(json.dumps({"scenario": args.scenario, "needs": rows, "missing": len(missing)}, indent=1))
-        return 1 if missing else 0
-    if not rows:
-        print(f"{args.scenario}: needs no pretrained model")
+
+def check_scenario(raw: dict, device: str = "cpu") -> dict:
+    """Where every model the scenario needs is (:func:`semlink.models.locate`), which are
+    missing, and what their weights take on ``device``.
+
+    :returns: ``{"needs": [row per (who, role, ref)], "models": [row per ref with used_by],
+        "missing": [refs], "errors": [codec settings whose needs could not be read]}``.
+    """
+    from semlink.models import locate
+
+    rows, seen = [], {}
+    for need in scenario_needs(raw, device):
+        if need.get("error"):
+            rows.append({**need, "present": False})
+            continue
+        if need["ref"] not in seen:
+            seen[need["ref"]] = locate(need["ref"])
+        rows.append({**need, **{k: v for k, v in seen[need["ref"]].items() if k != "ref"}})
+    models: dict[str, dict] = {}
     for r in rows:
-        state = "ok     " if r["present"] else "MISSING"
-        extra = r["path"] if r["present"] else f"fetch: {r['fetch']}"
-        test = " [TEST MODEL]" if r["test_model"] else ""
-        print(f"{state} {r['ref']}{test}  ({r['who']}: {r['role']})  {extra}")
-    if missing:
-        print(f"{len(missing)} model(s) missing: fetch them on a machine with internet and copy "
-              "them into $SEMLINK_MODELS, or run with --allow-download", file=sys.stderr)
-    return 1 if missing else 0
+        if r.get("error"):
+            continue
+        m = models.setdefault(r["ref"], {**{k: v for k, v in r.items()
+                                           if k not in ("who", "role", "dtype")}, "used_by": []})
+        m["used_by"].append(f"{r['who']}: {r['role']}")
+    missing = [ref for ref, m in models.items() if not m["present"]]
+    errors = [r for r in rows if r.get("error")]
+    return {"needs": rows, "models": list(models.values()), "missing": missing, "errors": errors}
+
+
+def _params(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    return f"{n / 1e9:.2f} B params" if n >= 1e9 else f"{n / 1e6:.1f} M params"
+
+
+def print_check(name: str, report: dict, out=None) -> None:
+    """The text form of :func:`check_scenario` (one block per model)."""
+    out = out or sys.stdout
+    if not report["models"] and not report["errors"]:
+        print(f"{name}: needs no pretrained model", file=out)
+    for m in report["models"]:
+        state = "ok     " if m["present"] else "MISSING"
+        flag = (" [STAND-IN, RANDOM INIT]" if m.get("stand_in") else "") \
+            + (" [TEST MODEL]" if m.get("test_model") else "")
+        sub = f" (as {m['stand_in']})" if m.get("stand_in") and m["stand_in"] != m["ref"] else ""
+        disk = f", {_size(m['size_bytes'])} on disk" if m.get("size_bytes") is not None else ""
+        print(f"{state} {m['ref']}{sub}{flag}  {_params(m.get('params'))}{disk}", file=out)
+        print(f"  used by: {'; '.join(m['used_by'])}", file=out)
+        if m["present"]:
+            print(f"  at: {m['path']} ({m['source']})", file=out)
+        else:
+            print(f"  looked in: {'; '.join(m.get('searched') or []) or '-'}", file=out)
+            if m.get("why") and not m.get("searched"):
+                print(f"  why: {m['why']}", file=out)
+            print(f"  get it: {_fetch_hint(m['ref'])}", file=out)
+    for e in report["errors"]:
+        print(f"ERROR   {e['who']}: its models could not be read: {e['error']}", file=out)
+
+
+def _fetch_hint(ref: str) -> str:
+    from semlink.models import parse_ref
+
+    try:
+        r = parse_ref(ref)
+    except ValueError as exc:
+        return str(exc)
+    if r.kind == "path":
+        return "a local file or folder: fix the path, or make it (e.g. semlink train NAME)"
+    return r.fetch_command()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    raw = read_raw(args.scenario)
+    device = args.device or str(raw.get("device", "cpu"))
+    report = check_scenario(raw, device)
+    from .memory import model_memory_plan
+
+    plan = model_memory_plan(report["needs"], device)
+    if args.json:
+        needs = [{**r, "fetch": None if r.get("present") or not r.get("ref")
+                  else _fetch_hint(r["ref"])} for r in report["needs"]]
+        print(json.dumps({"scenario": args.scenario, **report, "needs": needs,
+                          "missing_refs": report["missing"], "missing": len(report["missing"]),
+                          "memory": plan}, indent=1, default=str))
+    else:
+        print_check(args.scenario, report)
+        print(plan["summary"])
+    if report["missing"] or report["errors"]:
+        print(f"{len(report['missing'])} model(s) missing"
+              + (f", {len(report['errors'])} codec setting(s) unreadable" if report["errors"] else "")
+              + ": fetch them on a machine with internet and copy them into $SEMLINK_MODELS, "
+              "or run with --allow-download, or use stand-ins (SEMLINK_STAND_INS=1 or "
+              "'stand_in:NAME' references; docs/models.md)", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -122,3 +266,56 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         path = fetch(name, into=args.into)
         print(f"{name} -> {path}")
     return 0
+
+
+class ModelsUnavailable(RuntimeError):
+    """Before a run: a codec's model is missing, or the models will not fit on the device."""
+
+
+def preflight(scenario_path: str, device: str | None = None) -> dict:
+    """The check ``semlink run`` makes before the first point (nothing is loaded).
+
+    Every codec model must be found (a missing metric model only warns: the run skips
+    that metric, as it always has), and the models' weights plus the activation
+    allowance must fit on the device (:func:`~semlink.links.memory.model_memory_plan`).
+
+    :raises ModelsUnavailable: naming every missing model with where it was looked for,
+        or every model with its size when they will not fit.
+    :returns: ``{"report", "memory"}`` when the run can go ahead.
+    """
+    import logging
+
+    from .memory import model_memory_plan
+
+    raw = read_raw(scenario_path)
+    device = device or str(raw.get("device", "cpu"))
+    report = check_scenario(raw, device)
+    plan = model_memory_plan(report["needs"], device)
+    log = logging.getLogger(__name__)
+    bad = []
+    for m in report["models"]:
+        if m["present"]:
+            continue
+        codec_users = [u for u in m["used_by"] if u.startswith("codec ")]
+        where = "; ".join(m.get("searched") or []) or m.get("why") or "-"
+        line = f"{m['ref']} (used by {'; '.join(m['used_by'])}; looked in: {where})"
+        if codec_users:
+            bad.append(line)
+        else:
+            log.warning("model missing, the metric will be skipped: %s", line)
+    for e in report["errors"]:
+        bad.append(f"{e['who']}: its models could not be read: {e['error']}")
+    if bad:
+        raise ModelsUnavailable(
+            f"{scenario_path}: {len(bad)} model(s) the codecs need are not on this machine "
+            "(checked before the first point):\n  " + "\n  ".join(bad)
+            + "\nFetch them (semlink models fetch NAME on a machine with internet, then copy "
+            "them into $SEMLINK_MODELS), run with --allow-download, or use stand-ins "
+            "(SEMLINK_STAND_INS=1 or 'stand_in:NAME' references; docs/models.md).")
+    if plan["fits"] is False:
+        raise ModelsUnavailable(
+            f"{scenario_path}: the scenario's models will not fit on {plan['device']} "
+            f"(checked before the first point): {plan['summary']}. Use a larger device, fewer "
+            "codec settings per run (each keeps its own models), or dtype float16 for diffusion; "
+            "--skip-model-check runs anyway.")
+    return {"report": report, "memory": plan}

@@ -23,6 +23,9 @@ def add_parsers(sub) -> None:
                    help="torch CPU threads per point, here and in every Ray worker (default: "
                         "torch's default here; the same count gives identical numbers)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.add_argument("--skip-model-check", action="store_true",
+                   help="do not check, before the first point, that every codec model is here "
+                        "and that the models fit on the device")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("summary", help="summarise a results.h5 (table or --json)")
     p.add_argument("results", help="path to results.h5")
@@ -40,17 +43,31 @@ def add_parsers(sub) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import SweepInterrupted, run_sweep
-    from .scenario import load_scenario
-
-    scenario = load_scenario(args.scenario)
-    out = args.out or scenario.output
-    if not out:
-        raise ValueError("--out DIR is required (the scenario has no 'output' key)")
+    # validation first, heavy modules last: the options, then the scenario's checks that
+    # load no torch, codec or metric, so a wrong file or option fails in under a second
     if args.ray_workers is not None and args.ray_workers < 1:
         raise ValueError(f"--ray-workers must be a positive integer, got {args.ray_workers}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+    from .scenario import load_scenario, precheck_scenario
+
+    precheck_scenario(args.scenario)
+    from .runner import SweepInterrupted, run_sweep
+
+    if not args.skip_model_check:
+        from .models_command import ModelsUnavailable, preflight
+
+        try:
+            checked = preflight(args.scenario)
+        except ModelsUnavailable as exc:
+            print(f"semlink run: {exc}", file=sys.stderr)
+            return 2
+        if checked["report"]["models"]:
+            print(f"semlink run: {checked['memory']['summary']}", file=sys.stderr)
+    scenario = load_scenario(args.scenario)
+    out = args.out or scenario.output
+    if not out:
+        raise ValueError("--out DIR is required (the scenario has no 'output' key)")
     try:
         outcome = run_sweep(scenario, out, resume=args.resume, executor=args.executor,
                             ray_address=args.ray_address, ray_workers=args.ray_workers,

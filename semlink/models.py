@@ -485,7 +485,8 @@ def locate(ref: str | ModelRef) -> dict:
         ``present``, ``path``, ``source``, ``searched`` (folders/caches looked in),
         ``size_bytes`` (on disk, `None` when absent or not built), ``stand_in``
         (the stand-in reference or `None`), ``params`` (parameter count when semlink
-        has a configuration for the model, else `None`) and ``why`` (when absent).
+        has a configuration for the model, else `None`), ``test_model`` and ``why``
+        (when absent).
     """
     from . import stand_ins
 
@@ -504,7 +505,7 @@ def locate(ref: str | ModelRef) -> dict:
         except (ImportError, ValueError, RuntimeError):
             params = None
     out = {"ref": str(ref), "resolved_ref": str(r), "stand_in": str(r) if sref else None,
-           "params": params, "why": None}
+           "params": params, "why": None, "test_model": False}
     if sref is not None:
         folder = models_dir() / r.local_id
         built = (folder / stand_ins.STAND_IN_MARKER).is_file()
@@ -521,4 +522,5 @@ def locate(ref: str | ModelRef) -> dict:
         return {**out, "present": False, "path": None, "source": None, "searched": [],
                 "size_bytes": None, "why": str(exc)}
     return {**out, "present": True, "path": str(res.path), "source": res.source,
-            "searched": res.searched, "size_bytes": _du(res.path)}
+            "searched": res.searched, "size_bytes": _du(res.path),
+            "test_model": is_test_model(res.path)}
