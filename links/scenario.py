@@ -36,10 +36,8 @@ from typing import Any
 import yaml
 
 from semlink.device import DEFAULT_DEVICE, resolve_device
-from semlink.phy.snr import db_range
 
-from .profile_grid import ProfileGridError, expand_profile_grid
-from .profiles import DEFAULT_PROFILES, check_profile
+from .snr_points import check_range, check_values
 
 
 class ScenarioError(ValueError):
@@ -163,14 +161,22 @@ def _snr_list(value: Any, path: str) -> list[float]:
                 _fail(f"{path}.{key}", "missing (a range needs start, stop and step)")
         start, stop, step = (_number(value[k], f"{path}.{k}") for k in ("start", "stop", "step"))
         try:
-            return db_range(start, stop, step)
+            check_range(start, stop, step, path)       # counted before the list is built
         except ValueError as exc:
-            _fail(f"{path}.step", str(exc))
+            _fail(f"{path}.step", str(exc).removeprefix(f"{path}: "))
+        from semlink.phy.snr import db_range
+
+        return db_range(start, stop, step)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return [_number(value, path)]
     if not isinstance(value, list) or not value:
         _fail(path, f"expected a non-empty list of numbers or {{start, stop, step}}, got {value!r}")
-    return [_number(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    values = [_number(v, f"{path}[{i}]") for i, v in enumerate(value)]
+    try:
+        check_values(values, path)                     # [5, 5]: the same point twice
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
+    return values
 
 
 def _resolve_path(value: Any, path: str, base: Path) -> str:
@@ -207,6 +213,8 @@ def _vqa_block(value: Any, base: Path) -> dict:
 
 def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = None) -> list[CodecSetting]:
     from semlink.semantic import CODECS
+
+    from .profiles import DEFAULT_PROFILES
 
     all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
     if not isinstance(value, list) or not value:
@@ -256,6 +264,8 @@ def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = No
 
 def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict, path: str):
     """The entry's profile-grid choices (see :mod:`semlink.links.profile_grid`)."""
+    from .profile_grid import ProfileGridError, expand_profile_grid
+
     try:
         return expand_profile_grid(entry.get("profile_grid"), name, bindings, all_profiles,
                                    f"{path}.profile_grid")
@@ -305,34 +315,28 @@ def _channels(value: Any) -> list[ChannelSetting]:
 
 
 def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".") -> Scenario:
-    """Validate a scenario mapping (e.g. from YAML) into a :class:`Scenario`."""
+    """Validate a scenario mapping (e.g. from YAML) into a :class:`Scenario`.
+
+    Checks that need no codec, metric, channel or torch come first
+    (:func:`_light_checks`: keys, paths that must exist, SNR grid, seeds, ...), so a
+    wrong file fails in well under a second; then codecs, profiles, the device,
+    metrics and channels are built once each.
+    """
+    base = Path(base_dir)
+    light = _light_checks(raw, source, base)
+    dataset, user_profiles, snr, ebno = (light[k] for k in ("dataset", "profiles", "snr_db",
+                                                             "ebno_db"))
+    seeds, precision, ray, output = (light[k] for k in ("seeds", "precision", "ray", "output"))
+    batch_size = light["batch_size"]
+    # --- from here on, checks that build things (torch, codecs, metrics, channels) ---
     from semlink.metrics import METRICS, PHY_METRICS
 
-    base = Path(base_dir)
-    raw = _check_keys(raw, TOP_KEYS, "")
-    for key in ("dataset", "codecs", "channels"):
-        if key not in raw:
-            _fail(key, "missing (required)")
-    dataset = dict(_check_keys(raw["dataset"], DATASET_KEYS, "dataset"))
-    if "path" not in dataset:
-        _fail("dataset.path", "missing: a folder or glob of images")
-    if isinstance(dataset["path"], list):
-        dataset["path"] = [_resolve_path(v, f"dataset.path[{i}]", base)
-                           for i, v in enumerate(dataset["path"])]
-    else:
-        dataset["path"] = _resolve_path(dataset["path"], "dataset.path", base)
-    for key in ("captions", "queries"):
-        if dataset.get(key) is not None:
-            dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
-    if dataset.get("vqa") is not None:
-        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
+    from .profiles import DEFAULT_PROFILES, check_profile
+
     profiles = dict(DEFAULT_PROFILES)
-    user_profiles = raw.get("profiles", {}) or {}
-    if not isinstance(user_profiles, dict):
-        _fail("profiles", f"expected a mapping name -> profile, got {user_profiles!r}")
-    for name, spec in user_profiles.items():
+    for pname, spec in user_profiles.items():
         try:
-            profiles[name] = check_profile(name, spec)
+            profiles[pname] = check_profile(pname, spec)
         except ValueError as exc:
             raise ScenarioError(str(exc)) from None
     device = _check_device(raw.get("device", DEFAULT_DEVICE))
@@ -342,19 +346,49 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
             if prof not in profiles:
                 _fail(f"codecs[{c.index}].profiles.{stream}",
                       f"unknown profile {prof!r}; defined: {', '.join(sorted(profiles))}")
+        check = getattr(c.instance, "check_profiles", None)     # e.g. text transports vs profile kind
+        if check is not None:
+            try:
+                check({s: profiles[p] for s, p in c.instance.stream_profiles.items()})
+            except ValueError as exc:
+                _fail(f"codecs[{c.index}] ({c.label})", str(exc))
+    if ebno is not None:
+        _check_ebno_defined(codecs, profiles)
+    metrics = _metrics(raw.get("metrics", ["psnr"]), METRICS, PHY_METRICS)
+    return Scenario(raw=raw, source=source, base_dir=base, dataset=dataset, codecs=codecs,
+                    profiles=profiles, channels=_channels(raw["channels"]), snr_db=snr,
+                    ebno_db=ebno, seeds=list(seeds),
+                    metrics=metrics,
+                    batch_size=batch_size,
+                    device=device, precision=precision, output=output, ray=dict(ray),
+                    keep_examples=_keep_examples(raw.get("keep_examples")))
+
+
+def _light_checks(raw: Any, source: str, base: Path, check_paths: bool = False) -> dict:
+    """Every check that needs neither torch nor a codec, metric or channel (< 1 s in all);
+    ``check_paths``: also that the dataset's plain paths exist (``semlink run``; a parsed
+    scenario may be inspected on a machine without its images)."""
+    raw = _check_keys(raw, TOP_KEYS, "")
+    for key in ("dataset", "codecs", "channels"):
+        if key not in raw:
+            _fail(key, "missing (required)")
+    dataset = _dataset_block(raw["dataset"], base, check_paths)
+    user_profiles = raw.get("profiles", {}) or {}
+    if not isinstance(user_profiles, dict):
+        _fail("profiles", f"expected a mapping name -> profile, got {user_profiles!r}")
     if ("snr_db" in raw) == ("ebno_db" in raw):
         _fail("snr_db", "give exactly one of snr_db (Es/N0 per channel use) or ebno_db")
     snr = _snr_list(raw["snr_db"], "snr_db") if "snr_db" in raw else None
     ebno = _snr_list(raw["ebno_db"], "ebno_db") if "ebno_db" in raw else None
-    if ebno is not None:
-        _check_ebno_defined(codecs, profiles)
     if "seed" in raw and "seeds" in raw:
         _fail("seeds", "give seed or seeds, not both")
     seeds = raw.get("seeds", [raw.get("seed", 0)])
     if not isinstance(seeds, list) or not seeds or any(
             isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds):
         _fail("seeds", f"expected a non-empty list of non-negative integers, got {seeds!r}")
-    metrics = _metrics(raw.get("metrics", ["psnr"]), METRICS, PHY_METRICS)
+    if len(set(seeds)) != len(seeds):
+        _fail("seeds", f"{seeds!r} repeats a seed (the same points would run twice); give "
+              "each seed once")
     precision = raw.get("precision")
     if precision not in (None, "single", "double"):
         _fail("precision", f"expected 'single' or 'double', got {precision!r}")
@@ -370,13 +404,51 @@ def parse_scenario(raw: Any, source: str = "<dict>", base_dir: str | Path = ".")
     name = raw.get("name", Path(source).stem)
     if not isinstance(name, str):
         _fail("name", f"expected a string, got {name!r}")
-    return Scenario(raw=raw, source=source, base_dir=base, dataset=dataset, codecs=codecs,
-                    profiles=profiles, channels=_channels(raw["channels"]), snr_db=snr,
-                    ebno_db=ebno, seeds=list(seeds),
-                    metrics=metrics,
-                    batch_size=_pos_int(raw.get("batch_size", 8), "batch_size"),
-                    device=device, precision=precision, output=output, ray=dict(ray),
-                    keep_examples=_keep_examples(raw.get("keep_examples")))
+    return {"dataset": dataset, "profiles": user_profiles, "snr_db": snr, "ebno_db": ebno,
+            "seeds": seeds, "precision": precision, "ray": ray, "output": output, "name": name,
+            "batch_size": _pos_int(raw.get("batch_size", 8), "batch_size")}
+
+
+def _dataset_block(value: Any, base: Path, check_paths: bool) -> dict:
+    """``dataset``: keys checked, paths resolved; with ``check_paths`` a plain path that does
+    not exist fails here, before anything is built (a data set semlink can fetch names the
+    fetch command)."""
+    dataset = dict(_check_keys(value, DATASET_KEYS, "dataset"))
+    if "path" not in dataset:
+        _fail("dataset.path", "missing: a folder or glob of images")
+    if isinstance(dataset["path"], list):
+        dataset["path"] = [_resolve_path(v, f"dataset.path[{i}]", base)
+                           for i, v in enumerate(dataset["path"])]
+        for i, p in enumerate(dataset["path"]):
+            if check_paths:
+                _must_exist(p, f"dataset.path[{i}]", "an image folder, file or glob pattern")
+    else:
+        dataset["path"] = _resolve_path(dataset["path"], "dataset.path", base)
+        if check_paths:
+            _must_exist(dataset["path"], "dataset.path", "an existing image folder or a glob "
+                        "pattern such as '/data/kodak/*.png'")
+    for key in ("captions", "queries"):
+        if dataset.get(key) is not None:
+            dataset[key] = _resolve_path(dataset[key], f"dataset.{key}", base)
+            if check_paths:
+                _must_exist(dataset[key], f"dataset.{key}", "an existing file, or remove the "
+                            "setting")
+    if dataset.get("vqa") is not None:
+        dataset["vqa"] = _vqa_block(dataset["vqa"], base)
+    return dataset
+
+
+def _must_exist(path: str, key: str, what: str) -> None:
+    import glob as _glob
+
+    if path.startswith("pkg://") or _glob.has_magic(path) or os.path.exists(path):
+        return
+    from semlink.data_fetch import names
+
+    known = [n for n in names() if n in Path(path).parts]
+    hint = (f"; this is the {known[0]} test data set: fetch it with 'semlink data fetch "
+            f"{known[0]}' and use the folder 'semlink data path {known[0]}' prints" if known else "")
+    _fail(key, f"{path!r} does not exist; set {key} to {what}{hint}")
 
 
 def _check_device(device: Any) -> str:
@@ -428,17 +500,50 @@ def _check_ebno_defined(codecs, profiles) -> None:
                   f"profile; codec {c.label!r} uses {sorted(used)}. Use snr_db (Es/N0) instead")
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a YAML scenario file."""
+def read_scenario_file(path: str | Path) -> dict:
+    """The YAML mapping of a scenario file; every error names the file.
+
+    :raises ScenarioError: missing, a folder, unreadable, not UTF-8 text (a binary file),
+        not valid YAML, or empty.
+    """
     path = Path(path)
     if not path.is_file():
-        raise ScenarioError(f"scenario file {str(path)!r} not found")
+        raise ScenarioError(f"scenario file {str(path)!r} not found"
+                            + (" (it is a folder)" if path.is_dir() else ""))
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not a text file (byte {exc.start} is not UTF-8); a "
+                            "scenario is a YAML text file") from None
+    except OSError as exc:
+        raise ScenarioError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if raw is None:
         raise ScenarioError(f"{path}: the file is empty")
+    return raw
+
+
+def precheck_scenario(path: str | Path) -> None:
+    """The checks of :func:`load_scenario` that load nothing heavy (no torch, codec, metric
+    or channel): what ``semlink run`` asks first, so a wrong file fails in under a second.
+
+    :raises ScenarioError: naming the file and the key path.
+    """
+    path = Path(path)
+    raw = read_scenario_file(path)
+    try:
+        _light_checks(raw, str(path), path.resolve().parent, check_paths=True)
+    except ScenarioError as exc:
+        raise ScenarioError(f"{path}: {exc}") from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a YAML scenario file."""
+    path = Path(path)
+    raw = read_scenario_file(path)
     try:
         return parse_scenario(raw, source=str(path), base_dir=path.resolve().parent)
     except ScenarioError as exc:

@@ -134,6 +134,20 @@ class Captioner:
         """The :class:`~semlink.provenance.ModelRecord` of the loaded model."""
         return self._load()[3]
 
+    def embedding_table(self):
+        """The language model's input embedding table with its tokenizer (loads the model).
+
+        :returns: an :class:`~semlink.semantic.text_transport.EmbeddingTable` ``[V, D]``
+            on the captioner's device: the LLaVA language model's token embeddings, or
+            BLIP's text decoder's word embeddings (what ``transport: embedding`` sends).
+        """
+        from .text_transport import EmbeddingTable
+
+        family, model, processor, record = self._load()
+        owner = model.text_decoder if family == "blip" else model
+        weight = owner.get_input_embeddings().weight.detach()
+        return EmbeddingTable(weight, processor.tokenizer, self.ref, record)
+
     def prompt(self) -> str | None:
         """The exact LLaVA prompt (chat template with the image and :attr:`query`); `None` for BLIP."""
         family, _, processor, _ = self._load()

@@ -17,9 +17,18 @@ Correctors (:func:`make_corrector`):
   :mod:`semlink.models`.
 
 :func:`build_correction_pairs` makes the (noisy -> clean) fine-tuning set by
-sending clean texts through the **real digital chain**
-(:class:`semlink.phy.DigitalChain`: the scenario's text encoding, code and
-modulation) over a range of SNRs.
+sending clean texts through the **real chain** with the chosen text
+transport (:mod:`semlink.semantic.text_transport`): caption bits over a
+:class:`semlink.phy.DigitalChain` (encoding, code, modulation), token
+embeddings over an :class:`semlink.phy.AnalogChain`, or quantised
+embeddings over a digital chain, at a range of SNRs. The clean side of every
+pair is the text as sent (before any transliteration), what the metrics
+compare with.
+
+A corrector folder written by ``semlink train corrector`` records the
+transport it was trained through (``semlink_corrector.json``);
+:func:`check_corrector_transport` refuses it for a codec sending through
+another transport (bits vs embedding, another encoding), before any sweep.
 """
 
 from __future__ import annotations
@@ -165,6 +174,49 @@ def make_corrector(spec: str, device: str = "cpu") -> Corrector:
     raise ValueError(f"corrector must be 'none', 'symspell', 'bart' or 'bart:<model ref>', got {spec!r}")
 
 
+def trained_transport(ref: str) -> dict | None:
+    """The transport signature a ``semlink train corrector`` folder was trained for.
+
+    Reads ``semlink_corrector.json`` without loading weights. `None` when the model is not
+    on this machine or was not trained by semlink (e.g. ``facebook/bart-base``). Folders
+    from before transports were recorded were trained on caption bits with their
+    ``config.encoding``.
+    """
+    import json
+
+    from semlink.models import ModelNotFound, resolve
+
+    try:
+        path = resolve(ref, allow_download=False).path
+    except (ModelNotFound, ValueError, ImportError):
+        return None
+    meta_file = path / "semlink_corrector.json" if path.is_dir() else None
+    if meta_file is None or not meta_file.is_file():
+        return None
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    if "transport" in meta:
+        return meta["transport"]
+    return {"transport": "bits", "kind": "digital",
+            "encoding": meta.get("config", {}).get("encoding", "utf8")}
+
+
+def check_corrector_transport(spec: str, used: dict) -> None:
+    """Raise when corrector ``spec`` (``bart:<folder>``) was trained for another transport.
+
+    :param used: the codec's :meth:`~semlink.semantic.text_transport.TextTransport.signature`.
+    """
+    from .text_transport import same_transport
+
+    if not (isinstance(spec, str) and spec.startswith("bart:")):
+        return
+    trained = trained_transport(spec[5:])
+    if trained is not None and not same_transport(trained, used):
+        raise ValueError(f"corrector {spec!r} was trained for text transport {trained} but this "
+                         f"codec sends through {used}; retrain it with `semlink train corrector "
+                         f"--transport {used.get('transport')}` (same encoding / quantiser) or "
+                         "use a corrector trained for this transport")
+
+
 @dataclass
 class CorrectionPair:
     """One fine-tuning example: ``noisy`` (received) -> ``clean`` (sent), at ``snr_db`` (Es/N0)."""
@@ -176,47 +228,68 @@ class CorrectionPair:
 
 def build_correction_pairs(texts: list[str], encoding: str = "utf8", profile: dict | None = None,
                            channel="awgn", snr_db=(0.0, 2.0, 4.0, 6.0, 8.0), copies: int = 1,
-                           clean_fraction: float = 0.1, seed: int = 0,
-                           device: str = "cpu") -> tuple[list[CorrectionPair], dict]:
-    """Send clean ``texts`` through the real digital chain and pair what arrives with them.
+                           clean_fraction: float = 0.1, seed: int = 0, device: str = "cpu",
+                           transport=None) -> tuple[list[CorrectionPair], dict]:
+    """Send clean ``texts`` through the real chain and pair what arrives with them.
 
     :param texts: clean texts (dataset captions, or captioner outputs on images and parts).
-    :param encoding: text encoding (see :func:`semlink.semantic.text.make_text_encoding`).
+    :param encoding: text encoding of the bits transport (see
+        :func:`semlink.semantic.text.make_text_encoding`); ignored when ``transport`` is given.
     :param profile: digital profile (``code``, ``k``, ``n``, ``rate``, ``modulation``, ...);
-        default 5G LDPC rate 1/2, k = 256, 8-PSK.
+        default 5G LDPC rate 1/2, k = 256, 8-PSK; analog transports use an analog chain
+        (``power``, default 1) and ignore code and modulation.
+    :param transport: a :class:`~semlink.semantic.text_transport.TextTransport`; default
+        caption bits with ``encoding``.
     :param channel: channel name or spec (``"awgn"``, ``{"name": "rayleigh", ...}``).
     :param snr_db: Es/N0 points [dB]; every text is sent ``copies`` times at each.
     :param clean_fraction: adds ``round(clean_fraction * len(pairs))`` (clean -> clean) pairs,
         so the corrector learns to leave correct text alone.
     :returns: ``(pairs, config)``; ``config`` records seed, chain and counts.
     """
-    from semlink.phy import DigitalChain
+    from semlink.phy import AnalogChain, DigitalChain
 
-    from .text import make_text_encoding
+    from .text_transport import BitsTransport
 
     if not texts or not all(isinstance(t, str) for t in texts):
         raise ValueError("texts must be a non-empty list of strings")
     if not 0.0 <= float(clean_fraction) <= 1.0:
         raise ValueError(f"clean_fraction must be in [0, 1], got {clean_fraction!r}")
-    spec = dict(profile or {"code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "psk8"})
+    tr = transport if transport is not None else BitsTransport(encoding)
+    if tr.kind == "analog":
+        spec = {k: v for k, v in (profile or {}).items() if k in ("power", "channel")}
+    else:
+        spec = dict(profile or {"code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "psk8"})
+    tr.check_kind(str((profile or {}).get("kind", tr.kind)), "build_correction_pairs profile")
     spec.pop("kind", None)
     spec_channel = spec.pop("channel", channel)
-    enc = make_text_encoding(encoding)
-    chain = DigitalChain(channel=spec_channel, seed=seed, device=device, **spec)
-    sent = [enc.round_trip_text(t) for t in texts]          # what an error-free link delivers
-    bits = [enc.encode(t) for t in texts]
+    if tr.kind == "analog":
+        chain = AnalogChain(channel=spec_channel, seed=seed, device=device, **spec)
+    else:
+        chain = DigitalChain(channel=spec_channel, seed=seed, device=device, **spec)
+    sent = list(texts)                                       # the clean side: what was sent
+    coded = [tr.encode(t) for t in texts]
+    data, sides = [c[0] for c in coded], [c[1] for c in coded]
+    nonempty = [i for i, d in enumerate(data) if d.numel()]
     pairs: list[CorrectionPair] = []
     for snr in snr_db:
         for _ in range(copies):
-            received, _ = chain.transmit(bits, snr_db=float(snr))
-            pairs.extend(CorrectionPair(enc.decode(r.cpu()), c, float(snr))
-                         for r, c in zip(received, sent))
-    gen = torch.Generator().manual_seed(seed)
+            received = list(data)
+            if nonempty:
+                rx, _ = chain.transmit([data[i] for i in nonempty], snr_db=float(snr))
+                for i, r in zip(nonempty, rx):
+                    received[i] = r
+            pairs.extend(CorrectionPair(tr.decode(r, sd), c, float(snr))
+                         for r, sd, c in zip(received, sides, sent))
+    gen = torch.Generator(device="cpu").manual_seed(seed)
     n_clean = round(float(clean_fraction) * len(pairs))
-    picks = torch.randint(len(sent), (n_clean,), generator=gen).tolist()
+    picks = torch.randint(len(sent), (n_clean,), generator=gen, device="cpu").tolist()
     pairs.extend(CorrectionPair(sent[i], sent[i], None) for i in picks)
-    config = {"encoding": enc.describe(), "profile": spec, "channel": spec_channel,
-              "chain": chain.describe(), "snr_db": [float(s) for s in snr_db], "copies": copies,
+    config = {"transport": tr.describe(), "signature": tr.signature(),
+              **({"encoding": tr.encoding.describe()} if tr.name == "bits" else {}),
+              "profile": spec, "channel": spec_channel,
+              "chain": (chain.describe() if hasattr(chain, "describe") else
+                        {"chain": "analog", "power": chain.power, "normalize": chain.normalize}),
+              "snr_db": [float(s) for s in snr_db], "copies": copies,
               "clean_fraction": float(clean_fraction), "seed": seed, "num_texts": len(texts),
               "num_pairs": len(pairs), "num_clean_pairs": n_clean}
     return pairs, config

@@ -12,9 +12,13 @@ Transmitter, per image and its user query (the item's first query, else
 
 1. a LLaVA-family VLM (:class:`~semlink.semantic.vlm.LlavaJudge`, greedy)
    answers the query on the original image;
-2. stream ``answer`` (digital): the answer text as bits with ``text_encoding``
-   (:mod:`semlink.semantic.text`: ``utf8``, ``ascii7`` or ``tokens:<tokenizer>``);
-   its bit length is error-free side information, like an image size;
+2. stream ``answer``: the answer text through ``text_transport``
+   (:mod:`semlink.semantic.text_transport`): ``bits`` (default, digital) with
+   ``text_encoding`` (``utf8``, ``ascii7`` or ``tokens:<tokenizer>``), or
+   ``embedding``: the token embeddings of ``text_embedding_model``'s table
+   (analog; quantised on a digital profile with ``text_quant_bits`` /
+   ``text_quant_clip``); its length is error-free side information, like an
+   image size;
 3. stream ``image`` (digital): the whole image through a classical codec
    (``image_codec``: ``jpeg2000`` or ``hevc_intra``) at the stated low rate
    ``image_rate_bpp`` [bits per pixel of the original image].
@@ -85,6 +89,8 @@ class QueryAwareCodec(Codec):
 
     def __init__(self, vlm: str = DEFAULT_VLM, image_codec: str = "jpeg2000", image_rate_bpp: float = 0.05,
                  text_encoding: str = "utf8", corrector: str = "none",
+                 text_transport: str = "bits", text_embedding_model: str | None = None,
+                 text_quant_bits: int | None = None, text_quant_clip: float | None = None,
                  diffusion: str = "stable-diffusion-v1-5/stable-diffusion-v1-5", strength: float = 0.6,
                  steps: int = 30, guidance: float = 7.5, size: int = 512, scheduler: str = "dpm",
                  prompt_template: str = "{answer}", seed: int = 0, max_answer_tokens: int = 32,
@@ -101,20 +107,28 @@ class QueryAwareCodec(Codec):
             raise ValueError(f"query_aware: prompt_template must contain '{{answer}}', got {prompt_template!r}")
         if not 0 < strength <= 1:
             raise ValueError(f"query_aware: strength must be in (0, 1], got {strength!r}")
-        from .correction import make_corrector
-        from .text import make_text_encoding
+        from .correction import check_corrector_transport, make_corrector
+        from .text_transport import load_embedding_table, make_transport
 
         self.vlm_ref, self.diffusion_ref, self.device = str(vlm), str(diffusion), str(device)
         self.image_codec_name, self.image_rate_bpp = image_codec, float(image_rate_bpp)
         self.text_encoding_spec, self.corrector_spec = text_encoding, corrector
-        self.encoding = make_text_encoding(text_encoding)
+        if text_transport == "embedding" and not text_embedding_model:
+            raise ValueError("query_aware: text_transport: embedding needs text_embedding_model: "
+                             "<model ref> (the language model whose token table is sent)")
+        table = ((lambda: load_embedding_table(text_embedding_model, device=self.device))
+                 if text_transport == "embedding" else None)
+        self.transport = make_transport(text_transport, text_encoding, table,
+                                        text_embedding_model or "", text_quant_bits, text_quant_clip)
         self.corrector = make_corrector(corrector, device=self.device)
+        check_corrector_transport(corrector, self.transport.signature())
         self.sd_config = {"strength": float(strength), "steps": int(steps), "guidance": float(guidance),
                           "height": size, "width": size, "scheduler": scheduler}
         self.prompt_template, self.seed = prompt_template, int(seed)
         self.max_answer_tokens, self.default_query = int(max_answer_tokens), default_query
         self.image = make_codec(image_codec, {"rate_bpp": self.image_rate_bpp})
         self.stream_profiles = {"answer": profile, "image": profile}
+        self.stream_kinds = {"answer": self.transport.kind, "image": "digital"}
         self._judge = None
         self._sd = None
 
@@ -151,7 +165,7 @@ class QueryAwareCodec(Codec):
     def params(self) -> dict:
         out = {"vlm": self.vlm_ref, "image_codec": self.image_codec_name,
                "image_rate_bpp": self.image_rate_bpp, "image_tool": self.image.tool,
-               "text_encoding": self.text_encoding_spec, "corrector": self.corrector_spec,
+               "text_transport": self.transport.describe(), "corrector": self.corrector_spec,
                "diffusion": self.diffusion_ref, **self.sd_config,
                "prompt_template": self.prompt_template, "seed": self.seed,
                "max_answer_tokens": self.max_answer_tokens, "default_query": self.default_query}
@@ -168,13 +182,15 @@ class QueryAwareCodec(Codec):
         for img, q in zip(images, qs):
             (a,) = self.judge.answer(img[None].float().to(self.device), [q])
             answers.append(a)
-        texts = [self.encoding.round_trip_text(a) for a in answers]
-        answer_bits = [self.encoding.encode(t) for t in texts]
+        coded = [self.transport.encode(a) for a in answers]
+        answer_data = [c[0] for c in coded]
         inner = self.image.encode(images)
-        side = [{"size": list(img.shape[-2:]), "query": q, "answer_bits": int(b.numel()),
-                 "image": s, "eval_sent_text": t}
-                for img, q, b, s, t in zip(images, qs, answer_bits, inner.side_info, texts)]
-        return Payload({"answer": Stream("digital", answer_bits, self.stream_profiles["answer"]),
+        side = [{"size": list(img.shape[-2:]), "query": q, "answer_side": c[1],
+                 "answer_bits": int(c[0].numel()),
+                 "image": s, "eval_sent_text": a}         # the answer as sent, for the metrics
+                for img, q, c, s, a in zip(images, qs, coded, inner.side_info, answers)]
+        return Payload({"answer": Stream(self.transport.kind, answer_data,
+                                         self.stream_profiles["answer"]),
                         "image": Stream("digital", inner.streams["bits"].data, self.stream_profiles["image"])},
                        side)
 
@@ -182,7 +198,8 @@ class QueryAwareCodec(Codec):
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         from .diffusion import GenerationRequest
 
-        raw = [self.encoding.decode(b.cpu()) for b in received.streams["answer"].data]
+        raw = [self.transport.decode(b, s["answer_side"])
+               for b, s in zip(received.streams["answer"].data, received.side_info)]
         fixed = self.corrector.correct(raw) if raw else []
         inner = self.image.decode(ReceivedPayload({"bits": received.streams["image"]},
                                                   [s["image"] for s in received.side_info], {},

@@ -16,16 +16,24 @@ The sent texts also travel in ``side_info["eval_sent_texts"]`` as the
 **evaluation reference only**: the decoder never reads them to decode; it
 copies them to ``extras["sent_texts"]`` for the metrics.
 
-Each text is encoded with ``encoding`` (``utf8``, ``ascii7`` or
-``tokens:<tokenizer>``, see :mod:`semlink.semantic.text`); its bit length is
-error-free side information. The receiver decodes the bits and applies the
+Each text crosses the channel through its ``transport``
+(:mod:`semlink.semantic.text_transport`): ``bits`` (default) with
+``encoding`` (``utf8``, ``ascii7`` or ``tokens:<tokenizer>``, see
+:mod:`semlink.semantic.text`) on a digital profile, or ``embedding``: the
+token embeddings of a language model's input table (the captioner's with
+``source: captioner``, else the model named by ``embedding_model``) on an
+analog profile, or scalar-quantised (``quant_bits``, ``quant_clip``) on a
+digital one. Its length (bits / tokens) and, for analog embeddings, its power
+scale are error-free side information. The receiver decodes and applies the
 ``corrector`` (``none``, ``symspell``, ``bart``, ``bart:<ref>``; see
-:mod:`semlink.semantic.correction`).
+:mod:`semlink.semantic.correction`); a ``bart:`` corrector trained by
+``semlink train corrector`` for another transport is refused at construction.
 
 The reconstruction carries no images: ``recon.texts`` (received texts per
-image, after correction), ``extras["sent_texts"]`` (what was sent, after the
-encoding's lossless-or-not round trip, e.g. ASCII transliteration),
-``extras["received_raw"]`` (before correction). Use the text metrics
+image, after correction), ``extras["sent_texts"]`` (the texts exactly as the
+user sent them, so an encoding's own loss, e.g. ASCII transliteration or a
+tokenizer's lowercasing, counts in the metrics), ``extras["received_raw"]``
+(before correction). Use the text metrics
 (``cer``, ``wer``, ``bleu``, ``exact_match``) and ``clip_similarity`` with
 ``mode: text``.
 """
@@ -34,7 +42,7 @@ from __future__ import annotations
 
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
-from .text import make_text_encoding
+from .text_transport import make_transport
 
 SOURCES = ("captions", "captioner")
 
@@ -45,7 +53,12 @@ class TextCodec(Codec):
 
     :param source: ``"captions"`` (dataset captions) or ``"captioner"``.
     :param captions_per_image: texts sent per image (streams ``caption0..``).
-    :param encoding: ``"utf8"``, ``"ascii7"`` or ``"tokens:<tokenizer ref>"``.
+    :param transport: ``"bits"`` or ``"embedding"`` (see :mod:`~semlink.semantic.text_transport`).
+    :param encoding: ``bits`` only: ``"utf8"``, ``"ascii7"`` or ``"tokens:<tokenizer ref>"``.
+    :param embedding_model: ``embedding`` only: model reference whose input embedding table and
+        tokenizer are sent (default with ``source: captioner``: the captioner's language model).
+    :param quant_bits, quant_clip: ``embedding`` on a digital profile: bits per dimension and
+        clipping range in per-dimension standard deviations (both, or neither for analog).
     :param corrector: ``"none"``, ``"symspell"``, ``"bart"`` or ``"bart:<model ref>"``.
     :param captioner: ``"llava"``, ``"blip"`` or a model reference (``source: captioner``).
     :param profile: default PHY profile of every caption stream.
@@ -55,8 +68,10 @@ class TextCodec(Codec):
     name = "text"
 
     def __init__(self, source: str = "captions", captions_per_image: int = 1,
-                 encoding: str = "utf8", corrector: str = "none", captioner: str = "llava",
-                 profile: str = "default", device: str = "cpu") -> None:
+                 transport: str = "bits", encoding: str = "utf8",
+                 embedding_model: str | None = None, quant_bits: int | None = None,
+                 quant_clip: float | None = None, corrector: str = "none",
+                 captioner: str = "llava", profile: str = "default", device: str = "cpu") -> None:
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if (isinstance(captions_per_image, bool) or not isinstance(captions_per_image, int)
@@ -64,28 +79,52 @@ class TextCodec(Codec):
             raise ValueError(f"captions_per_image must be a positive int, got {captions_per_image!r}")
         if source == "captioner" and captions_per_image != 1:
             raise ValueError("source: captioner gives one caption per image; set captions_per_image: 1")
-        from .correction import make_corrector
+        from .correction import check_corrector_transport, make_corrector
 
         self.source, self.captions_per_image = source, captions_per_image
         self.encoding_spec, self.corrector_spec, self.captioner_spec = encoding, corrector, captioner
+        self.transport_spec, self.embedding_model = transport, embedding_model
         self.device = str(device)
-        if encoding in ("utf8", "ascii7"):
-            self._encoding = make_text_encoding(encoding)
-        elif not (isinstance(encoding, str) and encoding.startswith("tokens:")):
-            make_text_encoding(encoding)                     # raises the explanatory error
-        else:
-            self._encoding = None                           # tokenizer loaded on first use
+        if transport == "embedding" and source == "captions" and not embedding_model:
+            raise ValueError("transport: embedding with source: captions needs embedding_model: "
+                             "<model ref> (the language model whose token embedding table and "
+                             "tokenizer are sent, e.g. facebook/bart-base)")
+        self.transport = make_transport(transport, encoding, self._table_loader(),
+                                        embedding_model or self.captioner_spec, quant_bits, quant_clip)
         self.corrector = make_corrector(corrector, device=self.device)
+        check_corrector_transport(corrector, self.transport.signature())
         self._captioner = None
         self.streams = [f"caption{i}" for i in range(captions_per_image)]
         self.stream_profiles = dict.fromkeys(self.streams, profile)
-        self.stream_kinds = dict.fromkeys(self.streams, "digital")
+        self.stream_kinds = dict.fromkeys(self.streams, self.transport.kind)
+
+    def _table_loader(self):
+        if self.transport_spec != "embedding":
+            return None
+        if self.embedding_model:
+            from .text_transport import load_embedding_table
+
+            return lambda: load_embedding_table(self.embedding_model, device=self.device)
+        return lambda: self.captioner.embedding_table()
 
     @property
     def encoding(self):
-        if self._encoding is None:
-            self._encoding = make_text_encoding(self.encoding_spec)
-        return self._encoding
+        """The text encoding of the ``bits`` transport."""
+        return self.transport.encoding
+
+    def check_profiles(self, profiles: dict[str, dict]) -> None:
+        """Refuse stream -> profile bindings the transport cannot ride (before any sweep).
+
+        :param profiles: stream name -> profile spec (``kind: digital | analog``, ...).
+        """
+        for stream, spec in profiles.items():
+            self.transport.check_kind(spec.get("kind", "digital"), f"stream {stream!r}")
+
+    def attach_phy(self, chains: dict) -> None:
+        from semlink.phy import AnalogChain
+
+        self.check_profiles({s: {"kind": "analog" if isinstance(c, AnalogChain) else "digital"}
+                             for s, c in chains.items() if s in self.stream_profiles})
 
     @property
     def captioner(self):
@@ -97,7 +136,7 @@ class TextCodec(Codec):
 
     def params(self) -> dict:
         return {"source": self.source, "captions_per_image": self.captions_per_image,
-                "encoding": self.encoding_spec, "corrector": self.corrector_spec,
+                "transport": self.transport.describe(), "corrector": self.corrector_spec,
                 **({"captioner": self.captioner_spec} if self.source == "captioner" else {})}
 
     def required_models(self) -> list[tuple[str, str]]:
@@ -112,18 +151,18 @@ class TextCodec(Codec):
             out.append(("corrector", DEFAULT_BART))
         elif self.corrector_spec.startswith("bart:"):
             out.append(("corrector", self.corrector_spec[5:]))
-        if self.encoding_spec.startswith("tokens:"):
+        if self.transport_spec == "bits" and self.encoding_spec.startswith("tokens:"):
             out.append(("tokenizer", self.encoding_spec[7:]))
+        if self.transport_spec == "embedding" and self.embedding_model:
+            out.append(("text_embedding_table", self.embedding_model))
         return out
 
     def models(self) -> list:
-        """ModelRecords of the captioner, corrector and tokenizer this setting runs (loads them)."""
+        """ModelRecords of the captioner, corrector, tokenizer / embedding table (loads them)."""
         out = list(self.corrector.records())
         if self.source == "captioner":
             out.append(self.captioner.record())
-        enc = self.encoding
-        if getattr(enc, "record", None) is not None:
-            out.append(enc.record)
+        out += [r for r in self.transport.records() if r not in out]
         return out
 
     # -- encoding ----------------------------------------------------------------
@@ -135,11 +174,12 @@ class TextCodec(Codec):
                 raise ValueError(f"item {i} has {len(t)} caption(s); the text codec sends "
                                  f"captions_per_image={k} per image (check dataset.captions)")
         chosen = [list(t[:k]) for t in texts]
-        enc = self.encoding
-        streams = {name: Stream("digital", [enc.encode(t[j]) for t in chosen], prof)
+        tr = self.transport
+        coded = [[tr.encode(s) for s in t] for t in chosen]             # per image, per caption
+        streams = {name: Stream(tr.kind, [c[j][0] for c in coded], prof)
                    for j, (name, prof) in enumerate(self.stream_profiles.items())}
-        side = [{"text_bits": [int(streams[n].data[i].numel()) for n in self.streams],
-                 "eval_sent_texts": [enc.round_trip_text(s) for s in t]} for i, t in enumerate(chosen)]
+        side = [{"text_side": [c[j][1] for j in range(k)],
+                 "eval_sent_texts": list(t)} for c, t in zip(coded, chosen)]
         return Payload(streams, side)
 
     def encode(self, images: list, queries: list | None = None) -> Payload:
@@ -160,9 +200,9 @@ class TextCodec(Codec):
 
     # -- decoding ----------------------------------------------------------------
     def decode(self, received: ReceivedPayload) -> Reconstruction:
-        enc = self.encoding
-        raw = [[enc.decode(received.streams[name].data[i].cpu()) for name in self.streams]
-               for i in range(received.num_images)]
+        tr = self.transport
+        raw = [[tr.decode(received.streams[name].data[i], received.side_info[i]["text_side"][j])
+                for j, name in enumerate(self.streams)] for i in range(received.num_images)]
         flat = [t for texts in raw for t in texts]
         fixed = self.corrector.correct(flat) if flat else []
         k = self.captions_per_image

@@ -110,3 +110,33 @@ def test_clip_similarity_through_a_tiny_clip(tmp_path):
     assert rec.test_model and rec.role == "clip_similarity"
     with pytest.raises(ValueError, match="mode"):
         get_metric("clip_similarity", {"model": folder, "mode": "audio"})
+
+
+def test_metrics_compare_with_what_the_user_sent_not_the_transliterated_text():
+    """Issue 24 (2b): with ascii7 the encoding's own loss must show in the metrics."""
+    from types import SimpleNamespace
+
+    from semlink.links.link import Link
+    from semlink.semantic import make_codec
+
+    caption = "Un café 🐕 au lait — naïve façade 東京"
+    profiles = {"ldpc": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5,
+                         "modulation": "qpsk"}}
+    items = [SimpleNamespace(name="0.jpg", image=torch.zeros(3, 4, 4), captions=[caption],
+                             queries=[])]
+    scores = {}
+    for encoding in ("ascii7", "utf8"):
+        codec = make_codec("text", {"transport": "bits", "encoding": encoding}, {"caption0": "ldpc"})
+        received = Link(profiles, "awgn", seed=0, device="cpu").transmit(codec.encode_items(items), 30.0)
+        recon = codec.decode(received)
+        assert received.reports["caption0"].bit_errors[0] == 0          # error-free channel
+        assert recon.extras["sent_texts"] == [[caption]]
+        scores[encoding] = {m: float(get_metric(m).compute([None], recon)[0])
+                            for m in ("cer", "exact_match")}
+        if encoding == "ascii7":
+            assert recon.texts == [["Un cafe ? au lait ? naive facade ??"]]
+    # the transliteration makes 7 substitutions (é, 🐕, —, ï, ç, 東, 京), one character each,
+    # nothing inserted or deleted: CER 7/35; before the fix it scored CER 0, exact match 1
+    assert scores["ascii7"]["cer"] == pytest.approx(7 / len(caption))
+    assert scores["ascii7"]["exact_match"] == 0.0
+    assert scores["utf8"] == {"cer": 0.0, "exact_match": 1.0}

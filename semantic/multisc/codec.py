@@ -13,12 +13,16 @@ Transmitter, per image ``i``:
 3. one caption per part, ``e_n = F_I2T(q, i_n)`` (the captioner of
    :mod:`semlink.semantic.captioning`, the papers' query by default; cached
    by image content, so every SNR point reuses them);
-4. streams: ``text_0 .. text_{max_parts-1}`` (digital, one per part: the
-   papers' orthogonal channels; a missing part sends an empty stream) and the
+4. streams: ``text_0 .. text_{max_parts-1}`` (one per part: the papers'
+   orthogonal channels; a missing part sends an empty stream) through the
+   ``text_transport`` (:mod:`semlink.semantic.text_transport`): caption bits
+   on a digital profile, or the captioner's token embeddings (the letter's
+   ``e_n``) on an analog profile / quantised on a digital one; and the
    object stream(s) (:mod:`.objects`). Every stream can ride its own PHY
    profile (``profiles:`` in a scenario): unequal protection.
 
-Receiver: captions decoded (:mod:`semlink.semantic.text`), corrected
+Receiver: captions decoded (bits, or nearest-neighbour tokens of the received
+embeddings: the letter's eq. 4), corrected
 (``corrector``: ``none`` | ``symspell`` | ``bart``; eq. 5), object decoded, then
 Stable Diffusion 1.5 + IP-Adapter (:mod:`semlink.semantic.diffusion`)
 regenerates the image from all captions and the object (eq. 6;
@@ -27,8 +31,9 @@ choice: neither paper states it). With no object (none found, or its classical
 decode failed) the
 image is generated from the text alone (lambda = 0).
 
-Side information (error-free, no channel uses): the image size, the bit
-length of each caption and the object codec's own side information. Entries
+Side information (error-free, no channel uses): the image size, the length
+of each caption (bits or tokens; the power scale of analog embeddings) and
+the object codec's own side information. Entries
 under ``"_measure"`` (sent captions, boxes, stage timings) are for results
 only; the decoder never reads them to reconstruct.
 
@@ -106,7 +111,12 @@ class MultiSCCodec(Codec):
     :param random_seed: seed of the random split (per image: with the image's fingerprint).
     :param captioner: ``"llava"``, ``"blip"`` or a model reference; ``query``: its prompt.
     :param max_new_tokens: caption length limit.
-    :param text_encoding: ``"utf8"``, ``"ascii7"`` or ``"tokens:<ref>"``.
+    :param text_transport: ``"bits"`` or ``"embedding"`` (the captioner's language-model token
+        embeddings; see :mod:`semlink.semantic.text_transport`).
+    :param text_encoding: ``bits``: ``"utf8"``, ``"ascii7"`` or ``"tokens:<ref>"``.
+    :param text_embedding_model: ``embedding``: another model's table instead of the captioner's.
+    :param text_quant_bits, text_quant_clip: ``embedding`` on a digital profile: quantiser bits
+        per dimension and clipping range in standard deviations.
     :param text_profile: default profile of every text stream.
     :param object_extractor: ``"fcn"`` or ``"saliency"`` (explicit weight-free fallback).
     :param object_model: FCN weights reference (default torchvision FCN-ResNet50 COCO/VOC).
@@ -140,6 +150,8 @@ class MultiSCCodec(Codec):
                  oracle_annotations: str | None = None, random_seed: int = 0,
                  captioner: str = "llava", query: str | None = None, max_new_tokens: int = 60,
                  text_encoding: str = "utf8", text_profile: str = "default",
+                 text_transport: str = "bits", text_embedding_model: str | None = None,
+                 text_quant_bits: int | None = None, text_quant_clip: float | None = None,
                  object_extractor: str = "fcn", object_model: str | None = None,
                  object_codec: str = "deepjscc", object_params: dict | None = None,
                  object_profile: str | None = None, object_size: int = 128,
@@ -187,11 +199,20 @@ class MultiSCCodec(Codec):
             raise ValueError(f"object_extractor must be 'fcn' or 'saliency', got {object_extractor!r}")
         self.objects = ObjectChannel(object_codec, object_params, object_size,
                                      embedder=self._embed if object_codec == "clip_embed" else None)
-        from ..text import make_text_encoding
+        from ..correction import check_corrector_transport
+        from ..text_transport import load_embedding_table, make_transport
 
-        self.text_encoding = make_text_encoding(text_encoding)
+        self.text_embedding_model = text_embedding_model
+        table = None
+        if text_transport == "embedding":
+            table = ((lambda: load_embedding_table(text_embedding_model, device=self.device))
+                     if text_embedding_model else (lambda: self.captioner.embedding_table()))
+        self.text_transport = make_transport(text_transport, text_encoding, table,
+                                             text_embedding_model or captioner,
+                                             text_quant_bits, text_quant_clip)
+        check_corrector_transport(corrector, self.text_transport.signature())
         self.text_streams = [f"text_{k}" for k in range(self.max_parts)]
-        self.stream_kinds = {**{s: "digital" for s in self.text_streams},
+        self.stream_kinds = {**{s: self.text_transport.kind for s in self.text_streams},
                              **{o: kind for o, (kind, _) in self.objects.streams.items()}}
         self.stream_profiles = {**{s: text_profile for s in self.text_streams},
                                 **{o: object_profile or prof
@@ -207,7 +228,17 @@ class MultiSCCodec(Codec):
         if hasattr(self, "objects"):
             self.objects.bind({o: self.stream_profiles[o] for o in self.objects.streams})
 
+    def check_profiles(self, profiles: dict[str, dict]) -> None:
+        """Refuse text streams bound to a profile kind the text transport cannot ride."""
+        for s in self.text_streams:
+            if s in profiles:
+                self.text_transport.check_kind(profiles[s].get("kind", "digital"), f"stream {s!r}")
+
     def attach_phy(self, chains: dict) -> None:
+        from semlink.phy import AnalogChain
+
+        self.check_profiles({s: {"kind": "analog" if isinstance(chains[s], AnalogChain) else "digital"}
+                             for s in self.text_streams if s in chains})
         self.objects.attach_phy({o: chains[o] for o in self.objects.streams if o in chains})
 
     def encode_key(self):
@@ -296,7 +327,7 @@ class MultiSCCodec(Codec):
                 "oracle_annotations": None if self.oracle is None else self.oracle.path,
                 "random_seed": self.random_seed, "captioner": self.captioner_ref,
                 "query": self.query, "max_new_tokens": self.max_new_tokens,
-                "text_encoding": self.text_encoding.describe(),
+                "text_transport": self.text_transport.describe(),
                 "object_extractor": None if self.objects.name == "none" else self.object_extractor_name,
                 "object_model": self.object_model, "object": self.objects.describe(),
                 "object_margin": self.object_margin, "min_object_fraction": self.min_object_fraction,
@@ -317,9 +348,24 @@ class MultiSCCodec(Codec):
             out.append(self._detector.record)
         if self._corrector is not None:
             out += list(self._corrector.records())
+        out += [r for r in self._transport_records() if r not in out]
         if self._sd is not None:
             out += list(self._sd.records)
         return out
+
+    @property
+    def text_encoding(self):
+        """The text encoding of the ``bits`` transport (loads a ``tokens:`` tokenizer)."""
+        return self.text_transport.encoding
+
+    def _transport_records(self) -> list:
+        """Records of the text transport's tokenizer / embedding table, once loaded."""
+        from ..text_transport import EmbeddingTable
+
+        tr = self.text_transport
+        loaded = (tr._encoding is not None if tr.name == "bits"
+                  else isinstance(tr._table, EmbeddingTable))
+        return tr.records() if loaded else []
 
     def describe_models(self) -> dict:
         """Model records of every model loaded so far (JSON-able)."""
@@ -389,13 +435,15 @@ class MultiSCCodec(Codec):
             captions.append(flat[k:k + len(p.boxes)])
             k += len(p.boxes)
         text_data = {s: [] for s in self.text_streams}
-        text_bits = []
+        text_side = []
+        tr = self.text_transport
+        empty_dtype = torch.uint8 if tr.kind == "digital" else torch.complex64
         for caps in captions:
-            bits = [self.text_encoding.encode(c) for c in caps]
-            text_bits.append([int(b.numel()) for b in bits])
+            coded = [tr.encode(c) for c in caps]
+            text_side.append([c[1] for c in coded])
             for j, s in enumerate(self.text_streams):
-                text_data[s].append(bits[j] if j < len(bits)
-                                    else torch.zeros(0, dtype=torch.uint8, device="cpu"))
+                text_data[s].append(coded[j][0] if j < len(coded)
+                                    else torch.zeros(0, dtype=empty_dtype, device="cpu"))
         t["text_code"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         obj_crops = [None if o is None or o.empty else splits.crop(img, o.box)
@@ -403,13 +451,15 @@ class MultiSCCodec(Codec):
         obj_streams, obj_side = self.objects.encode(
             obj_crops, {o: self.stream_profiles[o] for o in self.objects.streams})
         t["object_encode"] = time.perf_counter() - t0
-        streams = {s: Stream("digital", text_data[s], self.stream_profiles[s]) for s in self.text_streams}
+        streams = {s: Stream(tr.kind, text_data[s], self.stream_profiles[s]) for s in self.text_streams}
         streams.update(obj_streams)
         side = []
         for i, img in enumerate(images):
             o = objects[i]
             side.append({
-                "size": list(img.shape[-2:]), "text_bits": text_bits[i], "object": obj_side[i],
+                "size": list(img.shape[-2:]), "text_side": text_side[i],
+                "text_bits": [int(text_data[s][i].numel()) for s in self.text_streams[:len(text_side[i])]],
+                "object": obj_side[i],
                 "_measure": {"fingerprint": fps[i], "captions": captions[i],
                              "boxes": [list(map(int, b)) for b in parts[i].boxes],
                              "split_fallback": parts[i].fallback, "split_stats": parts[i].stats,
@@ -430,9 +480,8 @@ class MultiSCCodec(Codec):
         t = {s: 0.0 for s in STAGES_RX}
         raw = []
         for i in range(n):
-            nbits = side[i]["text_bits"]
-            raw.append([self.text_encoding.decode(received.streams[self.text_streams[j]].data[i][:nb])
-                        for j, nb in enumerate(nbits)])
+            raw.append([self.text_transport.decode(received.streams[self.text_streams[j]].data[i], sd)
+                        for j, sd in enumerate(side[i]["text_side"])])
         t0 = time.perf_counter()
         flat = self.corrector.correct([c for caps in raw for c in caps]) if any(raw) else []
         corrected, k = [], 0
@@ -464,7 +513,7 @@ class MultiSCCodec(Codec):
                                     align_corners=False, antialias=True)[0].clamp(0, 1)
                       if tuple(img.shape[-2:]) != tuple(s["size"]) else img
                       for img, s in zip(images, side)]
-        per_image = {"parts": [float(len(s["text_bits"])) for s in side],
+        per_image = {"parts": [float(len(s["text_side"])) for s in side],
                      "object_present": [float(s["object"] is not None) for s in side],
                      "object_failed": [float(f) for f in failed], "diffusion_cached": cached}
         for s in STAGES_TX:

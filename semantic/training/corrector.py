@@ -1,16 +1,26 @@
 """``semlink train corrector``: fine-tune BART to correct text received over the PHY.
 
-As in the Multi-SC papers (Sec. III, "training of the BART model"), the
-fine-tuning set is built from the system's own texts, here by sending them
-through the **real digital chain** (:func:`semlink.semantic.correction.build_correction_pairs`):
+As in the Multi-SC letter (Sec. IV-A, "training of the BART model": the
+captioner's texts of whole images and of image parts, "combined and
+randomly sampled"), the fine-tuning set is built from the system's own
+texts, here by sending them through the **real chain** with the scenario's
+text transport (:func:`semlink.semantic.correction.build_correction_pairs`):
 
 * texts: the dataset's captions (``captions``: a COCO captions JSON, CSV or
   JSON map), and/or a captioner's outputs (``captioner`` on the images of
-  ``data``, on whole images and on ``parts`` = ``RxC`` grid parts);
-* each text is encoded (``encoding``), sent over the profile (``code``,
-  ``k``, ``rate``, ``modulation``) and ``channel`` at every Es/N0 in
-  ``snr_db``, ``copies`` times; the (noisy -> clean) pairs are kept plus
-  ``clean_fraction`` (clean -> clean) pairs; ``pairs.jsonl`` lists them all.
+  ``data``, on whole images and on ``parts`` = ``RxC`` grid parts), pooled;
+  ``samples`` > 0 draws that many texts from the pool (seeded, with
+  replacement when the pool is smaller): the letter's "combined and randomly
+  sampled";
+* ``holdout`` of the distinct texts are held out (whole captions, not pairs,
+  so the final evaluation is on captions the corrector never saw);
+* ``transport``: ``bits`` (text ``encoding`` over the digital profile
+  ``code``, ``k``, ``rate``, ``modulation``) or ``embedding`` (token
+  embeddings of ``embedding_model``'s input table, or the captioner's, on an
+  analog chain; with ``quant_bits`` and ``quant_clip`` quantised on the
+  digital profile), over ``channel`` at every Es/N0 in ``snr_db``, ``copies``
+  times; the (noisy -> clean) pairs are kept plus ``clean_fraction``
+  (clean -> clean) pairs; ``pairs.jsonl`` lists them all.
 
 The model (``BartForConditionalGeneration``, default ``facebook/bart-base``,
 resolved through :mod:`semlink.models`) is fine-tuned with AdamW on
@@ -18,9 +28,11 @@ teacher-forced cross-entropy, batches drawn with a seeded generator. The
 shared loop gives checkpoints (``last.pt``), ``--resume``, ``train_log.csv``
 and progress. At the end ``OUT/model/`` holds the fine-tuned model and
 tokenizer (``save_pretrained``; use it as ``corrector: bart:OUT/model``) and
-``OUT/model/semlink_corrector.json`` the seed, chain configuration, base
-model record and an evaluation (CER before/after on held-out pairs). A
-model fine-tuned from a test model carries the test-model marker too.
+``OUT/model/semlink_corrector.json`` the seed, chain configuration, the
+**transport** it was trained for (codecs refuse it for another one), base
+model record and an evaluation (CER and token error rate before/after on the
+held-out captions). A model fine-tuned from a test model carries the
+test-model marker too.
 """
 
 from __future__ import annotations
@@ -46,9 +58,12 @@ def _parse_parts(parts: str | None) -> tuple[int, int] | None:
     return r, c
 
 
-def collect_texts(captions: str | None = None, data: str | None = None, captioner: str | None = None,
+def collect_texts(captions: str | None = None, data: str | None = None, captioner=None,
                   parts: str | None = "2x2", device: str = "cpu") -> list[str]:
-    """Clean texts: dataset captions and/or captioner outputs on images and their parts."""
+    """Clean texts: dataset captions and/or captioner outputs on images and their parts.
+
+    :param captioner: a captioner reference or a :class:`~semlink.semantic.captioning.Captioner`.
+    """
     texts: list[str] = []
     if captions:
         from semlink.data import load_captions
@@ -62,7 +77,7 @@ def collect_texts(captions: str | None = None, data: str | None = None, captione
 
         from ..captioning import Captioner, split_image
 
-        cap = Captioner(captioner, device=device)
+        cap = captioner if isinstance(captioner, Captioner) else Captioner(captioner, device=device)
         images = [it.image for it in ImageDataset(data, key="--data")]
         grid = _parse_parts(parts)
         crops = [p for img in images for p in (split_image(img, *grid) if grid else [])]
@@ -89,7 +104,13 @@ class CorrectorTrainer(Trainer):
         Option("data", "str", None, "images to caption with --captioner"),
         Option("captioner", "str", None, "captioner (llava, blip or a model ref) for --data"),
         Option("parts", "str", "2x2", "also caption image parts on this RxC grid ('none': off)"),
-        Option("encoding", "str", "utf8", "text encoding: utf8, ascii7, tokens:<tokenizer>"),
+        Option("samples", "int", 0, "texts drawn from the pooled captions (0: all of them once)"),
+        Option("transport", "str", "bits", "text transport: bits or embedding"),
+        Option("encoding", "str", "utf8", "bits: text encoding utf8, ascii7, tokens:<tokenizer>"),
+        Option("embedding_model", "str", None,
+               "embedding: model whose input embedding table is sent (default: the captioner's)"),
+        Option("quant_bits", "int", None, "embedding on the digital profile: bits per dimension"),
+        Option("quant_clip", "float", None, "embedding quantiser clipping range [std devs]"),
         Option("code", "str", "ldpc5g", "channel code of the chain: ldpc5g or none"),
         Option("k", "int", 256, "information bits per code block"),
         Option("rate", "float", 0.5, "code rate (ldpc5g)"),
@@ -98,7 +119,7 @@ class CorrectorTrainer(Trainer):
         Option("snr_db", "floats", [0.0, 2.0, 4.0, 6.0, 8.0], "Es/N0 points of the set [dB]"),
         Option("copies", "int", 1, "transmissions of every text per SNR point"),
         Option("clean_fraction", "float", 0.1, "extra (clean -> clean) pairs, fraction"),
-        Option("holdout", "float", 0.1, "fraction of pairs held out for evaluation"),
+        Option("holdout", "float", 0.1, "fraction of the distinct texts held out for evaluation"),
         Option("model", "str", DEFAULT_BART, "base BART model reference"),
         Option("steps", "int", 1000, "optimisation steps"),
         Option("batch_size", "int", 16, "pairs per step"),
@@ -109,7 +130,10 @@ class CorrectorTrainer(Trainer):
     )
 
     def __init__(self, captions: str | None = None, data: str | None = None,
-                 captioner: str | None = None, parts: str | None = "2x2", encoding: str = "utf8",
+                 captioner: str | None = None, parts: str | None = "2x2", samples: int = 0,
+                 transport: str = "bits", encoding: str = "utf8",
+                 embedding_model: str | None = None, quant_bits: int | None = None,
+                 quant_clip: float | None = None,
                  code: str = "ldpc5g", k: int = 256, rate: float = 0.5, modulation: str = "psk8",
                  channel: str = "awgn", snr_db=(0.0, 2.0, 4.0, 6.0, 8.0), copies: int = 1,
                  clean_fraction: float = 0.1, holdout: float = 0.1, model: str = DEFAULT_BART,
@@ -124,29 +148,69 @@ class CorrectorTrainer(Trainer):
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         if not 0.0 <= holdout < 1.0:
             raise ValueError(f"holdout must be in [0, 1), got {holdout!r}")
-        texts = list(texts) if texts else collect_texts(captions, data, captioner, parts, device)
-        profile = {"code": code, "k": k, "modulation": modulation,
-                   **({"rate": rate} if code != "none" else {})}
-        pairs, chain_cfg = build_correction_pairs(texts, encoding, profile, channel, list(snr_db),
-                                                  copies, clean_fraction, seed, device)
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"samples must be an int >= 0 (0: every text once), got {samples!r}")
+        from ..text_transport import make_transport
+
+        cap = None
+        if captioner:
+            from ..captioning import Captioner
+
+            cap = Captioner(captioner, device=device)
+        if transport == "embedding" and not embedding_model and cap is None:
+            raise ValueError("--transport embedding needs --embedding-model <model ref> (or "
+                             "--captioner, whose language model's table is then sent)")
+        table = None
+        if transport == "embedding":
+            from ..text_transport import load_embedding_table
+
+            table = (load_embedding_table(embedding_model, device) if embedding_model
+                     else cap.embedding_table())
+        tr = make_transport(transport, encoding, table, embedding_model or captioner or "",
+                            quant_bits, quant_clip)
+        texts = list(texts) if texts else collect_texts(captions, data, cap, parts, device)
+        distinct = sorted(set(texts))
+        random.Random(seed).shuffle(distinct)
+        n_hold = int(round(holdout * len(distinct)))
+        held = set(distinct[:n_hold])
+        train_texts = [t for t in texts if t not in held]
+        if samples:
+            rng = random.Random(seed + 1)
+            train_texts = (rng.sample(train_texts, samples) if samples <= len(train_texts)
+                           else rng.choices(train_texts, k=samples))
+        if not train_texts:
+            raise ValueError("no training texts left after the holdout; give more texts")
+        profile = ({"kind": "analog", "power": 1.0} if tr.kind == "analog" else
+                   {"code": code, "k": k, "modulation": modulation,
+                    **({"rate": rate} if code != "none" else {})})
+        pairs, chain_cfg = build_correction_pairs(train_texts, encoding, profile, channel,
+                                                  list(snr_db), copies, clean_fraction, seed,
+                                                  device, transport=tr)
         random.Random(seed).shuffle(pairs)
-        n_hold = int(round(holdout * len(pairs)))
-        self.eval_pairs, self.pairs = pairs[:n_hold], pairs[n_hold:]
-        if not self.pairs:
-            raise ValueError("no training pairs left after the holdout; give more texts")
+        self.pairs = pairs
+        self.eval_pairs = []
+        if held:
+            self.eval_pairs, _ = build_correction_pairs(sorted(held), encoding, profile, channel,
+                                                        list(snr_db), copies, 0.0, seed + 1000,
+                                                        device, transport=tr)
+        self.transport = tr
         self.model, self.tokenizer, self.base_record = load_hf(
             model, transformers.BartForConditionalGeneration, role="corrector_base",
             processor_class=transformers.AutoTokenizer, device=device)
         self.model.train()
         self.opt = torch.optim.AdamW(self.model.parameters(), lr=lr)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)
         self.steps, self.batch_size, self.max_length, self.device = steps, batch_size, max_length, device
         self._config = {"model": str(model), "model_sha256": self.base_record.sha256,
-                        "encoding": encoding, "profile": profile, "channel": channel,
+                        "transport": transport, "encoding": encoding,
+                        "embedding_model": embedding_model, "quant_bits": quant_bits,
+                        "quant_clip": quant_clip, "samples": samples,
+                        "profile": profile, "channel": channel,
                         "snr_db": [float(s) for s in snr_db], "copies": copies,
                         "clean_fraction": clean_fraction, "holdout": holdout, "lr": lr,
                         "batch_size": batch_size, "max_length": max_length, "seed": seed,
-                        "num_texts": len(texts), "num_train_pairs": len(self.pairs),
+                        "num_texts": len(texts), "num_heldout_texts": len(held),
+                        "num_train_pairs": len(self.pairs),
                         "num_eval_pairs": len(self.eval_pairs), "steps": steps,
                         "captions": captions, "data": data, "captioner": captioner, "parts": parts}
         self.chain_config = chain_cfg
@@ -158,7 +222,8 @@ class CorrectorTrainer(Trainer):
         return self.steps
 
     def train_step(self, step: int) -> dict[str, float]:
-        picks = torch.randint(len(self.pairs), (self.batch_size,), generator=self.gen).tolist()
+        picks = torch.randint(len(self.pairs), (self.batch_size,), generator=self.gen,
+                              device="cpu").tolist()
         noisy = [self.pairs[i].noisy for i in picks]
         clean = [self.pairs[i].clean for i in picks]
         tok = self.tokenizer
@@ -207,10 +272,14 @@ class CorrectorTrainer(Trainer):
             corr = BartCorrector(str(folder), max_length=self.max_length, device=self.device)
             fixed = corr.correct([p.noisy for p in self.eval_pairs])
             clean = [p.clean for p in self.eval_pairs]
-            evaluation = {"pairs": len(clean),
-                          "cer_received": error_rate(clean, [p.noisy for p in self.eval_pairs], "char"),
-                          "cer_corrected": error_rate(clean, fixed, "char")}
+            noisy = [p.noisy for p in self.eval_pairs]
+            evaluation = {"pairs": len(clean), "heldout_texts": "captions never trained on",
+                          "cer_received": error_rate(clean, noisy, "char"),
+                          "cer_corrected": error_rate(clean, fixed, "char"),
+                          "wer_received": error_rate(clean, noisy, "word"),
+                          "wer_corrected": error_rate(clean, fixed, "word")}
         meta = {"trainer": "corrector", "config": self.config(), "chain": self.chain_config,
+                "transport": self.transport.signature(),
                 "base_model": self.base_record.to_dict(), "steps": result["steps"],
                 "eval": evaluation}
         (folder / "semlink_corrector.json").write_text(json.dumps(meta, indent=1, default=str))

@@ -1,0 +1,248 @@
+"""Text transports: captions as token embeddings (analog / quantised) vs bits; the corrector
+trained through that channel (issue 22, parts 1-2)."""
+
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+pytest.importorskip("transformers")
+
+from semlink.links.link import Link  # noqa: E402
+from semlink.links.scenario import ScenarioError, parse_scenario  # noqa: E402
+from semlink.metrics.text import error_rate  # noqa: E402
+from semlink.phy import AnalogChain  # noqa: E402
+from semlink.semantic import make_codec  # noqa: E402
+from semlink.semantic.text_transport import (EmbeddingTable, EmbeddingTransport,  # noqa: E402
+                                             load_embedding_table, same_transport)
+
+from stats import assert_rate_close  # noqa: E402
+
+PROFILES = {"analog": {"kind": "analog", "power": 1.0},
+            "ldpc": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "qpsk"}}
+CAPTIONS = ["A man riding a horse on the beach.", "Two dogs play with a frisbee in the park.",
+            "A cat sleeping on a red couch.", "Un café 🐕 au lait"]
+
+
+class CharTokenizer:
+    """A minimal tokenizer: one token per character of ``alphabet`` (no special tokens)."""
+
+    all_special_ids: list = []
+
+    def __init__(self, alphabet: str) -> None:
+        self.alphabet = alphabet
+
+    def __len__(self) -> int:
+        return len(self.alphabet)
+
+    def encode(self, text, add_special_tokens=False):
+        return [self.alphabet.index(c) for c in text]
+
+    def decode(self, ids, skip_special_tokens=False, clean_up_tokenization_spaces=False):
+        return "".join(self.alphabet[i] for i in ids)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from fixtures.tiny_text_models import build_tiny_bart
+
+    root = tmp_path_factory.mktemp("transport")
+    return {"table": build_tiny_bart(root / "table"), "corrector": build_tiny_bart(root / "corr", seed=1)}
+
+
+def _items(captions):
+    return [SimpleNamespace(name=f"{i}.jpg", image=torch.zeros(3, 4, 4), captions=[c], queries=[])
+            for i, c in enumerate(captions)]
+
+
+def _send(codec, snr_db, seed=0):
+    received = Link(PROFILES, "awgn", seed=seed, device="cpu").transmit(
+        codec.encode_items(_items(CAPTIONS)), snr_db)
+    return received, codec.decode(received)
+
+
+def test_two_token_table_is_antipodal_signalling_with_the_closed_form_error_rate():
+    # rows (+a, +a) and (-a, -a): after centring and per-caption power normalisation each token
+    # is one complex symbol +-(1+j)/sqrt(2) at Es = 1, and L2 nearest neighbour is the sign of
+    # its projection on (1+j): P(token error) = Q(sqrt(2 Es/N0)) (antipodal, BPSK).
+    table = EmbeddingTable(torch.tensor([[0.7, 0.7], [-0.7, -0.7]]), CharTokenizer("ab"), "ab")
+    tr = EmbeddingTransport(table)
+    gen = torch.Generator().manual_seed(0)
+    text = "".join("ab"[i] for i in torch.randint(2, (4000,), generator=gen).tolist())
+    sym, side = tr.encode(text)
+    assert sym.shape == (4000,) and sym.abs().square().mean().item() == pytest.approx(1.0)
+    chain = AnalogChain("awgn", seed=1)
+    for snr in (-3.0, 0.0, 3.0):
+        errors, n = 0, 0
+        for trial in range(5):
+            (rx,), rep = chain.transmit([sym], snr)
+            got = tr.decode(rx, side)
+            errors += sum(a != b for a, b in zip(text, got))
+            n += len(text)
+        q = 0.5 * math.erfc(math.sqrt(2 * 10 ** (snr / 10)) / math.sqrt(2))
+        assert_rate_close(errors, n, q, what=f"token error rate at {snr} dB")
+        assert rep.channel_uses[0] == 4000                  # D = 2 reals: one complex use per token
+
+
+def test_receiver_decides_by_l2_distance_not_cosine():
+    # y is closer in angle to row 0 but closer in Euclidean distance to row 1
+    table = EmbeddingTable(torch.tensor([[1.0, 0.0], [3.0, 0.6]]), CharTokenizer("xy"), "xy")
+    assert table.nearest(torch.tensor([[2.6, 0.3]])) == [1]
+    assert table.nearest(torch.tensor([[1.1, 0.0]])) == [0]
+
+
+def test_special_tokens_are_never_decided(tiny):
+    table = load_embedding_table(str(tiny["table"]))
+    special = set(table.tokenizer.all_special_ids)
+    assert special and not special & set(table.candidates.tolist())
+    # even the row of a special token itself decodes to a sendable token
+    assert not set(table.nearest(table.weight[sorted(special)])) & special
+
+
+def test_embedding_captions_exact_at_high_snr_with_exact_channel_uses(tiny):
+    codec = make_codec("text", {"transport": "embedding", "embedding_model": str(tiny["table"])},
+                       {"caption0": "analog"})
+    assert codec.stream_kinds == {"caption0": "analog"}
+    received, recon = _send(codec, 20.0)
+    assert [t[0] for t in recon.texts] == CAPTIONS                 # emoji and accents included
+    tok, dim = codec.transport.table.tokenizer, codec.transport.table.dim
+    tokens = [len(tok.encode(c, add_special_tokens=False)) for c in CAPTIONS]
+    # D reals per token, two reals per complex channel use, as every analog stream
+    assert received.channel_uses().tolist() == [math.ceil(n * dim / 2) for n in tokens]
+    assert codec.params()["transport"]["kind"] == "analog"
+    assert any(r.test_model and r.role == "text_embedding_table" for r in codec.models())
+
+
+def test_quantised_embeddings_ride_a_digital_profile(tiny):
+    codec = make_codec("text", {"transport": "embedding", "embedding_model": str(tiny["table"]),
+                                "quant_bits": 4, "quant_clip": 3.0}, {"caption0": "ldpc"})
+    payload = codec.encode_items(_items(CAPTIONS))
+    dim = codec.transport.table.dim
+    for bits, side in zip(payload.streams["caption0"].data, payload.side_info):
+        assert bits.dtype == torch.uint8 and bits.numel() == side["text_side"][0]["tokens"] * dim * 4
+    received, recon = _send(codec, 20.0)
+    assert received.reports["caption0"].bit_errors.sum() == 0
+    assert [t[0] for t in recon.texts] == CAPTIONS
+    assert codec.params()["transport"]["quantiser"]["bits"] == 4
+
+
+def test_errors_grow_gracefully_as_snr_falls(tiny):
+    codec = make_codec("text", {"transport": "embedding", "embedding_model": str(tiny["table"])},
+                       {"caption0": "analog"})
+    cers = []
+    for snr in (2.0, -2.0, -6.0):
+        _, recon = _send(codec, snr)
+        cers.append(error_rate(CAPTIONS, [t[0] for t in recon.texts], "char"))
+    assert cers[0] < cers[1] < cers[2] and cers[1] > 0.02 and cers[2] > 0.2
+
+
+def _scenario(tmp_path, params, profile):
+    caps = tmp_path / "caps.json"
+    caps.write_text(json.dumps({"a.png": ["a cat"]}))
+    return {"dataset": {"path": str(tmp_path), "captions": str(caps)},
+            "codecs": [{"name": "text", "params": params, "profiles": {"caption0": profile}}],
+            "profiles": PROFILES, "channels": ["awgn"], "snr_db": [0], "metrics": ["cer"]}
+
+
+def test_bad_transport_settings_are_refused_before_the_sweep(tiny, tmp_path):
+    emb = {"transport": "embedding", "embedding_model": str(tiny["table"])}
+    with pytest.raises(ScenarioError, match="quant_bits.*quant_clip"):
+        parse_scenario(_scenario(tmp_path, emb, "ldpc"))                # digital, no quantiser
+    with pytest.raises(ScenarioError, match="digital profile"):
+        parse_scenario(_scenario(tmp_path, {"transport": "bits"}, "analog"))
+    with pytest.raises(ScenarioError, match="need a digital profile"):
+        parse_scenario(_scenario(tmp_path, {**emb, "quant_bits": 4, "quant_clip": 3.0}, "analog"))
+    with pytest.raises(ValueError, match="both quant_bits and quant_clip"):
+        make_codec("text", {**emb, "quant_bits": 4})
+    with pytest.raises(ValueError, match="embedding_model"):
+        make_codec("text", {"transport": "embedding"})
+    with pytest.raises(ValueError, match="transport must be one of"):
+        make_codec("text", {"transport": "semaphore"})
+    with pytest.raises(ValueError, match="quant_bits must be an int"):
+        make_codec("text", {**emb, "quant_bits": 40, "quant_clip": 3.0})
+    parse_scenario(_scenario(tmp_path, emb, "analog"))                   # the right pairing loads
+
+
+S = ["a man", "a cat", "two dogs", "people", "a train"]
+V = ["riding a horse", "sleeping on a red couch", "play with a frisbee", "walking down a city street"]
+P = ["on the beach", "in the park", "next to a station"]
+GRAMMAR = [f"{s} {v} {p} ." for s, v, p in itertools.product(S, V, P)]
+
+
+def test_corrector_trained_through_the_embedding_channel_reduces_errors_on_heldout_captions(
+        tiny, tmp_path):
+    from semlink.semantic.correction import BartCorrector
+    from semlink.semantic.training import run_training
+    from semlink.semantic.training.corrector import CorrectorTrainer
+
+    torch.set_num_threads(1)
+    trainer = CorrectorTrainer(texts=GRAMMAR, model=str(tiny["corrector"]), transport="embedding",
+                               embedding_model=str(tiny["table"]), snr_db=[-1.0, -2.0, -3.0],
+                               copies=4, clean_fraction=0.2, holdout=0.2, steps=300, batch_size=16,
+                               lr=3e-3, max_length=64, seed=0)
+    train_clean = {p.clean for p in trainer.pairs}
+    held = {p.clean for p in trainer.eval_pairs}
+    assert len(held) == 12 and not held & train_clean              # whole captions held out
+    result = run_training(trainer, tmp_path / "out", progress=False, log_every=100)
+    ev = result["eval"]
+    # the channel made token errors on the held-out captions, and the corrector removed most
+    assert ev["cer_received"] > 0.08 and ev["wer_received"] > 0.2
+    assert ev["cer_corrected"] < 0.5 * ev["cer_received"]
+    assert ev["wer_corrected"] < 0.5 * ev["wer_received"]
+    folder = result["model_dir"]
+    meta = json.loads((Path(folder) / "semlink_corrector.json").read_text())
+    assert meta["transport"] == {"transport": "embedding", "kind": "analog",
+                                 "table": str(tiny["table"])}
+    # held-out captions at high SNR arrive exact and the corrector leaves them alone
+    codec = make_codec("text", {"transport": "embedding", "embedding_model": str(tiny["table"]),
+                                "corrector": f"bart:{folder}"}, {"caption0": "analog"})
+    items = _items(sorted(held)[:4])
+    received = Link(PROFILES, "awgn", seed=0, device="cpu").transmit(codec.encode_items(items), 25.0)
+    recon = codec.decode(received)
+    assert recon.extras["received_raw"] == [[c] for c in sorted(held)[:4]]
+    assert BartCorrector(folder, max_length=64).correct(sorted(held)[:4]) == sorted(held)[:4]
+    # a corrector trained for embeddings is refused for caption bits, before any sweep
+    with pytest.raises(ValueError, match="trained for text transport"):
+        make_codec("text", {"transport": "bits", "corrector": f"bart:{folder}"})
+
+
+def test_same_transport_rule():
+    bits = {"transport": "bits", "kind": "digital", "encoding": "utf8"}
+    assert same_transport(bits, dict(bits))
+    assert not same_transport(bits, {**bits, "encoding": "ascii7"})
+    assert not same_transport({"transport": "embedding", "kind": "analog"}, bits)
+    assert not same_transport({"transport": "embedding", "kind": "analog", "table": "t"},
+                              {"transport": "embedding", "kind": "digital", "table": "t"})
+
+
+def test_captioner_tables_llava_and_blip(tmp_path):
+    from fixtures.tiny_text_models import build_tiny_blip, build_tiny_llava
+
+    from semlink.semantic.captioning import Captioner
+
+    for build, name in ((build_tiny_llava, "llava"), (build_tiny_blip, "blip")):
+        folder = build(tmp_path / name)
+        cap = Captioner(str(folder), max_new_tokens=4)
+        table = cap.embedding_table()
+        _, model, _, _ = cap._load()
+        owner = model.text_decoder if name == "blip" else model
+        assert torch.equal(table.weight, owner.get_input_embeddings().weight.detach().float())
+        codec = make_codec("text", {"source": "captioner", "captioner": str(folder),
+                                    "transport": "embedding"}, {"caption0": "analog"})
+        g = torch.Generator().manual_seed(0)
+        images = [torch.rand(3, 32, 32, generator=g) for _ in range(2)]
+        payload = codec.encode(images)
+        received = Link(PROFILES, "awgn", seed=0, device="cpu").transmit(payload, 30.0)
+        recon = codec.decode(received)
+        sent = [s["eval_sent_texts"] for s in payload.side_info]
+        # exact at high SNR up to the tokenizer's own round trip (BLIP lower-cases)
+        assert [[table.detokenize(table.token_ids(t[0]))] for t in sent] == recon.texts
+        assert np.all(received.channel_uses() > 0) or all(not t[0] for t in sent)
