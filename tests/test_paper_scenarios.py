@@ -62,14 +62,23 @@ def uoisc_workdir(tmp_path_factory):
     from semlink.semantic.uoisc import build_uoisc, save_uoisc
 
     root = tmp_path_factory.mktemp("uoisc_run")
-    paths = {entry["params"]["checkpoint"] for name in PAPER_FILES if name.startswith("uoisc_")
-             for entry in _raw(name)["codecs"]
-             if isinstance(entry, dict) and entry.get("name") == "uoisc"}
-    assert paths, "the UO-ISC scenarios name no checkpoint"
-    for rel in sorted(paths):
-        match = re.search(r"_l(\d+)/", rel)                     # uoisc_l16/last.pt: segment length 16
+    lengths: dict[str, set] = {}          # checkpoint path -> the segment lengths asked of it
+    for name in PAPER_FILES:
+        if not name.startswith("uoisc_"):
+            continue
+        for entry in _raw(name)["codecs"]:
+            if not isinstance(entry, dict) or entry.get("name") != "uoisc":
+                continue
+            rel = entry["params"]["checkpoint"]
+            asked = (entry.get("grid") or {}).get("segment_length") or \
+                [entry["params"].get("segment_length")]
+            match = re.search(r"_l(\d+)/", rel)                 # uoisc_l16/last.pt: l = 16
+            lengths.setdefault(rel, set()).update(
+                int(v) for v in asked + [int(match.group(1)) if match else 8] if v is not None)
+    assert lengths, "the UO-ISC scenarios name no checkpoint"
+    for rel, ls in sorted(lengths.items()):
         cfg = dict(clip_model="semlink-tiny-test-clip", pretrained=None, layers=[2, 4],
-                   clip_config=TINY_CLIP, dim=64, segment_length=int(match.group(1)) if match else 8,
+                   clip_config=TINY_CLIP, dim=64, segment_length=sorted(ls),
                    codebook_size=16, decoder_channels=16, text_alignment="notext" not in rel)
         torch.manual_seed(0)
         target = root / rel
