@@ -7,23 +7,32 @@ import json
 import math
 import sys
 
-from semlink.phy.snr import db_range
+from .snr_points import check_range, check_values, range_count
 
 
 def parse_points(text: str, option: str) -> list[float]:
     """Parse ``"1,2,3"``, ``"0:6:0.5"`` (start:stop:step, stop included; a
-    negative step runs downwards, ``"6:0:-2"``) or ``"3"``."""
+    negative step runs downwards, ``"6:0:-2"``) or ``"3"``.
+
+    :raises ValueError: not a list or range, a repeated value, or more than
+        :data:`~semlink.links.snr_points.MAX_SNR_POINTS` points (a range is counted
+        before it is built)."""
     try:
         if ":" in text:
             parts = [float(p) for p in text.split(":")]
             if len(parts) != 3:
                 raise ValueError
             try:
-                values = db_range(*parts)
+                range_count(*parts)
             except ValueError as exc:      # well-formed, but the step cannot get there
                 raise ValueError(f"{option} {text!r}: {exc}") from None
+            check_range(*parts, f"{option} {text!r}")    # counted before any list is built
+            from semlink.phy.snr import db_range
+
+            values = db_range(*parts)
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
+            check_values(values, f"{option} {text!r}")
     except ValueError as exc:
         if str(exc).startswith(option):
             raise
@@ -104,13 +113,13 @@ def _channel_spec(args) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from semlink.phy import DigitalChain, set_seed, simulate_ber
-
-    set_seed(args.seed)
     ebno = parse_points(args.ebno_db, "--ebno-db") if args.ebno_db else None
     snr = parse_points(args.snr_db, "--snr-db") if args.snr_db else None
     if ebno is None and snr is None:
         ebno = parse_points("0:4:1", "--ebno-db")
+    from semlink.phy import DigitalChain, set_seed, simulate_ber     # after the points are checked
+
+    set_seed(args.seed)
     chain = DigitalChain(code=args.code, k=args.k, n=args.n, rate=args.rate, crc=args.crc,
                          modulation=args.modulation, channel=_channel_spec(args),
                          demapping=args.demapping, max_iter=args.max_iter,

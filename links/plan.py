@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +106,7 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise PlanError("give at least one results file")
+    _check_distinct(paths)
     files = [(str(p), *load_results(p)) for p in paths]
     _check_compatible(files)
     out: list[Config] = []
@@ -122,6 +124,7 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
                 rename[label] = f"{label} ({Path(path).parent.name or Path(path).stem})"
         for p in points:
             seen_labels.setdefault(p["codec_label"], path)
+        _check_one_point_per_snr(path, groups)
         for key in sorted(groups):
             pts = groups[key]
             ok = [p for p in pts if p["status"] == "ok"]
@@ -145,6 +148,45 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
         raise PlanError(f"metric {metric!r} is in none of the files; measured: "
                         f"{', '.join(_metric_names(files)) or 'none'}")
     return out
+
+
+def _check_distinct(paths: list) -> None:
+    """The same results file given twice (same path, another spelling, or a byte-identical
+    copy) would enter every configuration twice and read as a tie: refused."""
+    import hashlib
+
+    seen: dict[tuple, str] = {}
+    for p in paths:
+        p = str(p)
+        if not os.path.isfile(p):
+            continue                      # load_results names a missing file
+        h = hashlib.sha256()
+        with open(p, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        key = (os.path.getsize(p), h.hexdigest())
+        if key in seen:
+            same = os.path.realpath(p) == os.path.realpath(seen[key])
+            raise PlanError(f"results file {p!r} is given twice ("
+                            + ("the same file as " if same else "a byte-identical copy of ")
+                            + f"{seen[key]!r}); its configurations would enter twice and tie "
+                            "with themselves: give each results file once")
+        seen[key] = p
+
+
+def _check_one_point_per_snr(path: str, groups: dict[tuple, list[dict]]) -> None:
+    """Refuse a file whose configuration has several points at one SNR (a scenario that
+    listed an SNR twice, accepted before scenarios refused it): they would tie."""
+    at: dict[tuple, list[int]] = {}
+    for (codec, channel, snr_index), pts in groups.items():
+        at.setdefault((codec, channel, round(float(pts[0]["snr_db"]), 9)), []).append(snr_index)
+    for (codec, channel, snr), indices in sorted(at.items()):
+        if len(indices) > 1:
+            first = groups[(codec, channel, indices[0])][0]
+            raise PlanError(f"{path!r}: {first['codec_label']!r} on {first['channel_label']!r} "
+                            f"has {len(indices)} points at {snr:g} dB (its scenario listed that "
+                            "SNR more than once); plan needs one point per SNR: rerun with each "
+                            "SNR once")
 
 
 def _metric_names(files) -> list[str]:
