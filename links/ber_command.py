@@ -68,9 +68,12 @@ def add_parser(sub) -> None:
                    help="LDPC BP iterations at most (--num-iter: deprecated spelling)")
     p.add_argument("--early-termination", choices=["on", "off"], default="on",
                    help="stop decoding each code word once its parity checks hold")
-    p.add_argument("--decoder", choices=["sionna", "ldpc"], default="sionna",
-                   help="LDPC decoder: Sionna's BP (torch, CPU/GPU) or the compiled CPU decoder "
-                        "of the optional ldpc package (pip install 'semlink[ldpc-cpu]')")
+    p.add_argument("--decoder", choices=["sionna", "ldpc", "triton", "triton-layered",
+                                         "triton-fp16", "triton-bf16"], default="sionna",
+                   help="LDPC decoder: Sionna's BP (torch, CPU/GPU), the compiled CPU decoder "
+                        "of the optional ldpc package (pip install 'semlink[ldpc-cpu]'), or the "
+                        "Triton GPU decoder (triton: as Sionna; triton-layered/-fp16/-bf16: "
+                        "layered schedule, half-precision messages)")
     p.add_argument("--interleaver", choices=["auto", "random", "5g", "none"], default="auto",
                    help="bit interleaver (auto: random on fading channels)")
     grp = p.add_mutually_exclusive_group()

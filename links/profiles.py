@@ -17,7 +17,9 @@ Digital profiles also take ``max_iter`` (LDPC iterations at most, default
 ``interleaver`` (``auto`` | ``random`` | ``5g`` | ``none``; default ``auto``:
 random on fading channels), ``demapping``, ``cn_update`` and ``decoder``
 (``sionna``, default, or ``ldpc``: the compiled CPU decoder of the optional
-``ldpc`` package, see :mod:`semlink.phy.ldpc_compiled`). ``num_iter`` is
+``ldpc`` package, see :mod:`semlink.phy.ldpc_compiled`; ``triton``: the GPU
+decoder of :mod:`semlink.phy.ldpc_triton`, with the labelled variants
+``triton-layered``, ``triton-fp16``, ``triton-bf16``). ``num_iter`` is
 the deprecated spelling of ``max_iter``.
 """
 
@@ -59,8 +61,10 @@ def check_profile(name: str, spec: Any, where: str = "profiles") -> dict:
                              f"got {value!r}")
     if kind == "digital" and "num_iter" in spec and "max_iter" in spec:
         raise ValueError(f"{path}: give max_iter only (num_iter is its deprecated spelling)")
+    # the Triton decoders run on a GPU: validate on the default device (cuda:0 when present)
+    triton = kind == "digital" and str(spec.get("decoder", "")).startswith("triton")
     try:
-        build_chain(spec, channel="awgn", seed=0, device="cpu")
+        build_chain(spec, channel="awgn", seed=0, device=None if triton else "cpu")
     except (ValueError, TypeError, KeyError) as exc:
         msg = exc.args[0] if exc.args else exc
         raise ValueError(f"{path}: {msg}") from None

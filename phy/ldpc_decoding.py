@@ -139,9 +139,12 @@ class LDPCDecoder:
         return u_out, iterations
 
 
-#: LDPC decoder backends: Sionna's BP in torch (any device), or the compiled
-#: CPU decoder of the ``ldpc`` package (:mod:`semlink.phy.ldpc_compiled`).
-DECODERS = ("sionna", "ldpc")
+#: LDPC decoder backends: Sionna's BP in torch (any device), the compiled
+#: CPU decoder of the ``ldpc`` package (:mod:`semlink.phy.ldpc_compiled`), or
+#: the Triton GPU decoder (:mod:`semlink.phy.ldpc_triton`: ``triton`` agrees
+#: with Sionna; ``triton-layered``, ``triton-fp16``, ``triton-bf16`` are
+#: labelled variants: layered schedule, half-precision messages).
+DECODERS = ("sionna", "ldpc", "triton", "triton-layered", "triton-fp16", "triton-bf16")
 
 
 def make_ldpc_decoder(encoder: LDPC5GEncoder, decoder: str = "sionna", max_iter: int = 20,
@@ -152,12 +155,26 @@ def make_ldpc_decoder(encoder: LDPC5GEncoder, decoder: str = "sionna", max_iter:
     :param decoder: ``"sionna"`` (:class:`LDPCDecoder`, default, GPU or CPU) or
         ``"ldpc"`` (:class:`~semlink.phy.ldpc_compiled.CompiledBPDecoder`, the
         compiled CPU decoder of the optional ``ldpc`` package: same graph, same
-        flooding sum-product schedule; it always stops at a zero syndrome).
+        flooding sum-product schedule; it always stops at a zero syndrome), or
+        ``"triton"`` (:class:`~semlink.phy.ldpc_triton.TritonBPDecoder`, Triton
+        kernels on a CUDA GPU: same graph, rules and early termination as
+        ``"sionna"``) and its labelled variants ``"triton-layered"``,
+        ``"triton-fp16"``, ``"triton-bf16"``.
     :param max_iter, early_termination, cn_update, precision, device: as in
         :class:`LDPCDecoder`.
     """
     if decoder not in DECODERS:
         raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if decoder.startswith("triton"):
+        from .ldpc_triton import VARIANTS, TritonBPDecoder
+
+        if precision == "double":
+            raise ValueError(f"decoder {decoder!r} decodes in float32; use precision 'single' "
+                             "(the default) or decoder 'sionna' for double precision")
+        schedule, messages = VARIANTS[decoder]
+        return TritonBPDecoder(encoder, max_iter=max_iter, early_termination=early_termination,
+                               cn_update=cn_update, schedule=schedule, messages=messages,
+                               device=device)
     if decoder == "sionna":
         return LDPCDecoder(encoder, max_iter=max_iter, early_termination=early_termination,
                            cn_update=cn_update, precision=precision, device=device)

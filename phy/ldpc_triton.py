@@ -156,8 +156,10 @@ class TritonBPDecoder:
     :param device: where the graph lives and decoding runs (``None``: the first
         CUDA device, else the CPU); a CPU device needs ``TRITON_INTERPRET=1``.
     :param sync_every: iterations between the host's checks for words still
-        decoding (speed only; the results do not depend on it).
-    :param block_b: code words per program (default 128 on a GPU, 256 in the interpreter).
+        decoding on a GPU (speed only; the results do not depend on it; 1 in
+        the interpreter).
+    :param block_b: code words per program (default 128 on a GPU; in the interpreter
+        the batch up to 1024).
 
     :input llr: [batch, n], logits ``log p(1)/p(0)`` of the rate-matched code
         bits (Sionna's sign), any device (decoded on ``device``).
@@ -221,11 +223,20 @@ class TritonBPDecoder:
         self._cn_ptr, self._cn_vn = on_device(cn_ptr), on_device(cn_vn)
         self._vn_ptr, self._vn_edge = on_device(vn_ptr), on_device(order)
         self._schedule = np.cumsum(check_schedule(max_iter)).tolist()   # check iterations
-        if self.interpreted:    # few, large programs: the interpreter's cost is per operation
-            rows = 256 if schedule == "flooding" else min(256, triton_next_pow2(encoder.z))
-            self._blocks = dict(block_c=rows, block_v=512, block_b=block_b or 256, num_warps=1)
+        self._block_b = block_b
+        if self.interpreted:
+            self.sync_every = 1          # a host check costs nothing on the CPU
         else:
             self._blocks = dict(block_c=4, block_v=4, block_b=block_b or 128, num_warps=4)
+
+    def _interpreter_blocks(self, batch: int) -> dict:
+        """Few, large programs (the interpreter's cost is per operation, not per element):
+        up to 1024 words and 2^19 (row, word) elements per program."""
+        words = self._block_b or min(1024, triton_next_pow2(batch))
+        cap = max(16, (1 << 19) // words)
+        rows = self.num_cns if self.schedule == "flooding" else self.encoder.z
+        return dict(block_c=min(cap, triton_next_pow2(rows)),
+                    block_v=min(cap, triton_next_pow2(self.num_vns)), block_b=words, num_warps=1)
 
     @property
     def name(self) -> str:
@@ -251,6 +262,8 @@ class TritonBPDecoder:
         active = torch.ones(batch, dtype=torch.int32, device=dev)
         unsat = torch.zeros(batch, dtype=torch.int32, device=dev)
         iters = torch.full((batch,), self.max_iter, dtype=torch.int32, device=dev)
+        if self.interpreted:
+            self._blocks = self._interpreter_blocks(batch)
         if self.schedule == "flooding":
             self._flooding(chan, app, c2v, active, unsat, iters)
         else:
