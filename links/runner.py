@@ -14,6 +14,7 @@ from semlink.provenance import environment
 from semlink.runtime import tune_malloc
 
 from .profiles import resolved_profile
+from .memory_preflight import check_sweep_memory
 from .progress import Progress
 from .results import ResultsStore
 from .run_lock import OutputLock
@@ -69,13 +70,35 @@ def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
             continue
         seen.add(point.codec.index)
         try:
-            records = runner.codec(point).models()
+            codec = runner.codec(point)
+            records = list(codec.models())
+            records += _declared_flagged(codec, records)
         except Exception:  # noqa: BLE001 - recorded by the point itself
             continue
         lines += model_warnings(records, f"codec {point.codec.label!r}")
     for metric in runner.metrics:
         lines += model_warnings(metric.models(), f"metric {metric.name!r}")
     return lines
+
+
+def _declared_flagged(codec, loaded: list) -> list:
+    """Records of the test / stand-in models a codec *will* load (its declared models,
+    located without loading): codecs that load lazily (Multi-SC's and VLM-CSC's captioner)
+    report nothing in :meth:`models` before their first image."""
+    from semlink.models import locate
+    from semlink.provenance import ModelRecord
+
+    have = {(r.role, r.ref) for r in loaded} | {r.ref for r in loaded}
+    out = []
+    for role, ref in codec.required_models():
+        if (role, str(ref)) in have or str(ref) in have:
+            continue
+        info = locate(ref)
+        if info.get("test_model") or info.get("stand_in"):
+            out.append(ModelRecord(role=role, ref=str(ref), path=info.get("path"),
+                                   random_init=bool(info.get("stand_in")),
+                                   test_model=bool(info.get("test_model"))))
+    return out
 
 
 class SweepInterrupted(Exception):
@@ -201,6 +224,7 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
             print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
         for line in flagged_models(runner, scenario):
             print(f"semlink run: WARNING: {line}", file=sys.stderr)
+        check_sweep_memory(runner, scenario)      # largest batch, before any full-size encode
         done = store.start(header, resume)
         todo = [p for p in points if p.id not in done]
         report = Progress(len(points), len(done), len(todo), num_images, progress)

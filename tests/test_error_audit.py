@@ -225,3 +225,80 @@ def test_run_validation_errors_load_no_heavy_module(tmp_path, content, expected)
     assert rc == "2" and heavy == "[]", (proc.stdout, proc.stderr)
     assert expected.format(path=str(path)) in proc.stderr
     print(f"validation error in {seconds.strip()} s")
+
+
+# -- a huge image without resize: refused before it is encoded -------------------------------------
+
+def test_huge_image_is_refused_before_any_full_size_encode(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from semlink.links import memory_preflight as mp
+    from semlink.links.memory import estimate_batch_bytes
+    from semlink.links.runner import run_sweep
+    from semlink.links.scenario import load_scenario
+    from semlink.links.sweep import PointRunner
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "images").mkdir()
+    Image.fromarray(rng.integers(0, 256, (1024, 1280, 3), dtype=np.uint8)).save(
+        tmp_path / "images" / "big.png")
+    scenario = load_scenario(small_scenario(
+        tmp_path, codecs=[{"name": "raw_pixels", "params": {"downsample": 1, "bit_depth": 8},
+                           "profiles": {"pixels": "p"}}], snr_db=[12], batch_size=1))
+    runner = PointRunner(scenario)
+    point = scenario.points()[0]
+    codec, link = runner.codec(point), runner.link(point)
+    codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
+    item = runner.dataset[0]
+    true = estimate_batch_bytes(codec.encode_items([item]), link, [item])   # after a full encode
+    guess = mp.estimate_full_batch(codec, link, item, 1)                     # from two crops
+    assert guess == pytest.approx(true, rel=0.02)
+    # the sweep: 1.3 Mpx counts as large here, and 1 GiB is all there is
+    monkeypatch.setattr(mp, "PROXY_PIXELS", 1000 * 1000)
+    monkeypatch.setattr(mp, "available_bytes", lambda: 2**30)
+    sizes = []
+    real_encode = type(codec).encode_items
+    monkeypatch.setattr(type(codec), "encode_items",
+                        lambda self, items: sizes.append(tuple(items[0].image.shape[-2:]))
+                        or real_encode(self, items))
+    with pytest.raises(MemoryError, match=r"image 'big\.png' is 1024x1280: a batch of 1 .*"
+                                          r"'raw_pixels' needs about \d+\.\d GiB .*before "
+                                          r"encoding.*1\.0 GiB are available; set dataset\.resize"):
+        run_sweep(scenario, str(tmp_path / "o"), progress=False)
+    assert sizes == [(256, 256), (512, 512)]          # crops only, never the full image
+    assert not (tmp_path / "o" / "results.h5").exists()
+
+
+# -- test and stand-in models announced before the sweep ---------------------------------------------
+
+def test_lazily_loaded_test_models_are_announced_before_the_sweep(tmp_path):
+    from types import SimpleNamespace
+
+    from semlink.links.runner import flagged_models
+    from semlink.provenance import TEST_MODEL_MARKER, ModelRecord
+
+    tiny = tmp_path / "tiny-llava"
+    tiny.mkdir()
+    (tiny / TEST_MODEL_MARKER).write_text("{}")
+    (tiny / "config.json").write_text("{}")
+
+    class LazyCaptioner:                    # like Multi-SC: models() empty until the first image
+        def models(self):
+            return []
+
+        def required_models(self):
+            return [("captioner", str(tiny)), ("corrector", "facebook/bart-base")]
+
+    class Loaded(LazyCaptioner):            # the same model already loaded: announced once
+        def models(self):
+            return [ModelRecord("captioner", str(tiny), test_model=True)]
+
+    setting = [SimpleNamespace(index=0, label="multisc"), SimpleNamespace(index=1, label="vlmcsc")]
+    points = [SimpleNamespace(codec=setting[0]), SimpleNamespace(codec=setting[1])]
+    codecs = {0: LazyCaptioner(), 1: Loaded()}
+    runner = SimpleNamespace(codec=lambda p: codecs[p.codec.index], metrics=[])
+    lines = flagged_models(runner, SimpleNamespace(points=lambda: points))
+    assert lines == [f"codec 'multisc': captioner '{tiny}' is TEST MODEL (a tiny model built for "
+                     "tests: its numbers mean nothing)",
+                     f"codec 'vlmcsc': captioner '{tiny}' is TEST MODEL (a tiny model built for "
+                     "tests: its numbers mean nothing)"]
