@@ -101,6 +101,20 @@ def _declared_flagged(codec, loaded: list) -> list:
     return out
 
 
+def _failed_provenance(runner: PointRunner, point, part: dict) -> None:
+    """A failed point records what it ran with too (the codec setting's resolved params,
+    tools, models so far, the metrics' models), unless the codec itself could not be built."""
+    if part.get("status") == "ok" or part.get("provenance_json"):
+        return
+    from .sweep import point_provenance
+
+    try:
+        part["provenance_json"] = json.dumps(point_provenance(runner.codec(point), runner.metrics),
+                                             sort_keys=True)
+    except Exception:  # noqa: BLE001 - the codec's own error is the point's record
+        pass
+
+
 class SweepInterrupted(Exception):
     """Ctrl-C during a sweep; finished points are safe in the folder's journal."""
 
@@ -234,6 +248,7 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
                 for point in todo:
                     report.start_point(point)
                     part = runner.run(point, on_images=report.images)
+                    _failed_provenance(runner, point, part)
                     store.add(point.id, part)
                     ran += 1
                     report.finished(point, part)
@@ -244,6 +259,7 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
                                                      reuse_error_free=reuse_error_free,
                                                      skip_metrics=runner.skip_metrics,
                                                      threads=torch.get_num_threads()):
+                    _failed_provenance(runner, point, part)
                     store.add(part["id"], part)
                     ran += 1
                     report.images(num_images)

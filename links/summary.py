@@ -57,7 +57,8 @@ def summarize(path: str, failed_as_worst: bool = False) -> dict:
         else:
             run["failed_points"].append({"id": p.get("id", ""), "snr_db": _num(p["snr_db"]),
                                          "ebno_db": _num(p["ebno_db"]), "seed": p["seed"],
-                                         "error": p["error"]})
+                                         "error": p["error"],
+                                         "peak_rss_mb": _num(p["timings"].get("peak_rss_mb"))})
     out_runs = []
     for key in sorted(runs):
         run = runs[key]
@@ -73,7 +74,7 @@ def summarize(path: str, failed_as_worst: bool = False) -> dict:
                               for i in snr_idx] for m in names}
         run["fallback_rate"] = [_mean([np.asarray(p["fallback"], float) for p in ok[i]])
                                 for i in snr_idx]
-        run.update(_failure_columns(ok, snr_idx))
+        run.update(_failure_columns(ok, snr_idx, by_snr))
         run["num_images"] = max((len(p["images"]) for i in snr_idx for p in ok[i]), default=0)
         run["stream_ebno_db"] = _stream_ebno_db(ok, snr_idx)
         run.update(_run_provenance([p for i in snr_idx for p in by_snr[i]]))
@@ -103,8 +104,10 @@ def completeness(attrs: dict, points: list[dict], path: str) -> dict:
     return out
 
 
-def _failure_columns(ok: dict, snr_idx: list) -> dict:
-    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, peak memory."""
+def _failure_columns(ok: dict, snr_idx: list, by_snr: dict) -> dict:
+    """Per SNR point: fallback / decoded-with-errors / reused image counts, reasons, and the
+    peak memory of every point there, failed ones included (a point that failed may have
+    failed for memory)."""
     def count(name):
         return [int(sum(int(np.sum(np.asarray(p.get(name, []), bool))) for p in ok[i]))
                 for i in snr_idx]
@@ -117,8 +120,8 @@ def _failure_columns(ok: dict, snr_idx: list) -> dict:
                 if r:
                     seen[r] = seen.get(r, 0) + 1
         reasons.append(seen)
-    peak = [max((p["timings"].get("peak_rss_mb", math.nan) for p in ok[i]), default=math.nan)
-            for i in snr_idx]
+    peak = [max((p["timings"]["peak_rss_mb"] for p in by_snr[i] if "peak_rss_mb" in p["timings"]),
+                default=math.nan) for i in snr_idx]
     return {"fallback_images": count("fallback"),
             "decoded_with_errors_images": count("decoded_with_errors"),
             "reused_images": count("reused"), "fallback_reasons": reasons,

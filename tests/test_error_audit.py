@@ -302,3 +302,46 @@ def test_lazily_loaded_test_models_are_announced_before_the_sweep(tmp_path):
                      "tests: its numbers mean nothing)",
                      f"codec 'vlmcsc': captioner '{tiny}' is TEST MODEL (a tiny model built for "
                      "tests: its numbers mean nothing)"]
+
+
+# -- failed points keep what they measured ------------------------------------------------------
+
+def test_failed_points_report_their_provenance_and_peak_memory(tmp_path, monkeypatch):
+    from semlink.links.link import Link
+    from semlink.links.summary import summarize
+
+    def boom(self, payload, snr_db):
+        raise RuntimeError("the PHY broke")
+
+    monkeypatch.setattr(Link, "transmit", boom)
+    scenario = small_scenario(tmp_path, snr_db=[0, 12])
+    assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--no-plot"]) == 1
+    summary = summarize(str(tmp_path / "o" / "results.h5"))
+    (run,) = summary["runs"]
+    assert [f["error"] for f in run["failed_points"]] == ["RuntimeError: the PHY broke"] * 2
+    assert run["provenance"] is not None                        # was null for failed points
+    assert run["provenance"]["codec"]["params"]["bit_depth"] == 4
+    peaks = run["peak_rss_mb"]
+    assert len(peaks) == 2 and all(v is not None and v > 10 for v in peaks)     # MiB, measured
+    assert [f["peak_rss_mb"] for f in run["failed_points"]] == peaks
+
+
+def test_timing_reports_the_metrics_stage_beside_inference(tmp_path):
+    from semlink.links.results import ResultsStore
+    from semlink.links.timing import format_timing, timing_summary
+
+    store = ResultsStore(tmp_path / "o")
+    store.start({"scenario_json": "{}", "scenario_yaml": "", "env_json": "{}"}, resume=False)
+    for s, metrics_s in enumerate((107.0, 93.0)):          # a slow metric on 2 images
+        store.add(f"p{s}", {"id": f"p{s}", "index": s, "status": "ok", "codec": "text",
+                            "codec_label": "text", "codec_index": 0, "channel_label": "awgn",
+                            "channel_index": 0, "snr_index": s, "snr_db": float(s), "seed": 0,
+                            "images": ["a.png", "b.png"], "symbols_per_image": [10, 10],
+                            "fallback": [False, False], "metrics": {"bleu": [1.0, 1.0]}, "phy": {},
+                            "timings": {"encode_s": 0.2, "phy_s": 1.0, "decode_s": 0.12,
+                                        "metrics_s": metrics_s}})
+    (run,) = timing_summary(str(store.path))["runs"]
+    assert run["mean_s"] == pytest.approx(0.66)                 # inference: (0.2+1+0.12)/2
+    assert run["metrics"]["mean_s"] == pytest.approx(50.0)      # (107/2 + 93/2) / 2, per image
+    text = format_timing(timing_summary(str(store.path)))
+    assert "metrics (evaluation, not in mean)" in text and "50" in text
