@@ -101,6 +101,39 @@ def _declared_flagged(codec, loaded: list) -> list:
     return out
 
 
+def check_dataset_captions(runner: PointRunner, scenario: Scenario) -> None:
+    """Before the sweep: codecs that send the dataset's captions (``source: captions``) get
+    ``captions_per_image`` captions for every image, or a clear error that says whether
+    ``dataset.captions`` is missing or lacks entries (it used to suggest setting it when
+    it was set)."""
+    seen = set()
+    for point in scenario.points():
+        if point.codec.index in seen:
+            continue
+        seen.add(point.codec.index)
+        try:
+            codec = runner.codec(point)
+        except Exception:  # noqa: BLE001 - recorded by the points
+            continue
+        if getattr(codec, "source", None) != "captions":
+            continue
+        k = int(getattr(codec, "captions_per_image", 1))
+        ds = runner.dataset
+        short = [ds[i].name for i in range(len(ds)) if len(ds[i].captions) < k]
+        if not short:
+            continue
+        where = f"codec {point.codec.label!r} (source: captions, captions_per_image={k})"
+        given = scenario.dataset.get("captions")
+        if not given:
+            raise ValueError(f"{where} sends the dataset's captions, but the scenario has no "
+                             "dataset.captions; set it to a captions file (COCO captions JSON, "
+                             "JSON mapping or CSV)")
+        raise ValueError(f"{where}: dataset.captions {given!r} has fewer than {k} caption(s) "
+                         f"for {len(short)} of {len(ds)} image(s) (e.g. {short[0]!r}); add "
+                         "them to that file, lower captions_per_image, or leave those images "
+                         "out of dataset.path")
+
+
 def _failed_provenance(runner: PointRunner, point, part: dict) -> None:
     """A failed point records what it ran with too (the codec setting's resolved params,
     tools, models so far, the metrics' models), unless the codec itself could not be built."""
@@ -238,6 +271,7 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
             print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
         for line in flagged_models(runner, scenario):
             print(f"semlink run: WARNING: {line}", file=sys.stderr)
+        check_dataset_captions(runner, scenario)
         check_sweep_memory(runner, scenario)      # largest batch, before any full-size encode
         done = store.start(header, resume)
         todo = [p for p in points if p.id not in done]

@@ -345,3 +345,29 @@ def test_timing_reports_the_metrics_stage_beside_inference(tmp_path):
     assert run["metrics"]["mean_s"] == pytest.approx(50.0)      # (107/2 + 93/2) / 2, per image
     text = format_timing(timing_summary(str(store.path)))
     assert "metrics (evaluation, not in mean)" in text and "50" in text
+
+
+# -- captions: the message says what is wrong with dataset.captions ------------------------------
+
+def test_missing_captions_name_the_captions_file_when_it_is_set(tmp_path, image_dir):
+    import json
+
+    from semlink.links.runner import run_sweep
+    from semlink.links.scenario import parse_scenario
+
+    names = sorted(p.name for p in image_dir.iterdir())
+    (tmp_path / "caps.json").write_text(json.dumps({names[0]: ["a red gradient"]}))
+    raw = {"dataset": {"path": str(image_dir), "captions": str(tmp_path / "caps.json")},
+           "codecs": [{"name": "text", "profiles": {"caption0": "ldpc"}}],
+           "profiles": {"ldpc": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5,
+                                 "modulation": "qpsk"}},
+           "channels": ["awgn"], "snr_db": [20], "metrics": ["cer"]}
+    with pytest.raises(ValueError) as err:
+        run_sweep(parse_scenario(raw), str(tmp_path / "o"), progress=False)
+    msg = str(err.value)
+    assert f"dataset.captions {str(tmp_path / 'caps.json')!r} has fewer than 1 caption(s) for 3 " \
+           f"of 4 image(s) (e.g. {names[1]!r})" in msg and "set dataset.captions" not in msg
+    del raw["dataset"]["captions"]
+    with pytest.raises(ValueError, match="the scenario has no dataset.captions; set it"):
+        run_sweep(parse_scenario(raw), str(tmp_path / "o2"), progress=False)
+    assert not (tmp_path / "o" / "results.h5").exists()
