@@ -10,14 +10,14 @@ GRAY_NAMES = ["bpsk", "qpsk", "psk2", "psk4", "psk8", "psk16", "qam16", "qam64",
 
 
 @pytest.mark.parametrize("name", GRAY_NAMES + ["pam2"])
-def test_unit_average_energy(name):
-    pts = make_constellation(name)().numpy()
+def test_unit_average_energy(name, device):
+    pts = make_constellation(name, device=device)().cpu().numpy()
     assert np.mean(np.abs(pts) ** 2) == pytest.approx(1.0, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", GRAY_NAMES)
-def test_gray_property_nearest_neighbours_differ_in_one_bit(name):
-    pts = make_constellation(name)().numpy().astype(np.complex128)
+def test_gray_property_nearest_neighbours_differ_in_one_bit(name, device):
+    pts = make_constellation(name, device=device)().cpu().numpy().astype(np.complex128)
     d = np.abs(pts[:, None] - pts[None, :])
     np.fill_diagonal(d, np.inf)
     dmin = d.min()
@@ -36,16 +36,16 @@ def test_gray_check_catches_natural_labelling():
     assert any(bin(int(i) ^ int(j)).count("1") > 1 for i, j in pairs)
 
 
-def test_psk8_points_are_on_the_unit_circle_at_multiples_of_45_degrees():
-    pts = make_constellation("psk8")().numpy()
+def test_psk8_points_are_on_the_unit_circle_at_multiples_of_45_degrees(device):
+    pts = make_constellation("psk8", device=device)().cpu().numpy()
     assert np.allclose(np.abs(pts), 1.0, atol=1e-6)
     angles = np.sort(np.mod(np.angle(pts), 2 * np.pi))
     assert np.allclose(angles, np.arange(8) * np.pi / 4, atol=1e-6)
 
 
-def test_custom_constellation_is_centred_and_normalised():
-    const = make_constellation("custom", points=[0, 1, 2j, 3 + 3j])
-    pts = const().numpy()
+def test_custom_constellation_is_centred_and_normalised(device):
+    const = make_constellation("custom", points=[0, 1, 2j, 3 + 3j], device=device)
+    pts = const().cpu().numpy()
     assert const.num_bits_per_symbol == 2
     assert abs(pts.mean()) < 1e-6
     assert np.mean(np.abs(pts) ** 2) == pytest.approx(1.0, abs=1e-6)
