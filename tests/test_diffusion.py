@@ -150,3 +150,23 @@ def test_lambda_reaches_every_adapter_attention_layer(tiny):
     sd.generate([GenerationRequest(["a red car"], 4)])
     assert scales() == {0.0}
     assert sd.describe()["scale"] == 0.25
+
+
+def test_settings_that_differ_in_lambda_share_one_pipeline(tiny):
+    """A lambda sweep holds one SD 1.5 in memory: each object sets its own lambda per call."""
+    a = StableDiffusion(model=str(tiny[0]), ip_adapter=str(tiny[1]), scale=0.25, **SIZE)
+    b = StableDiffusion(model=str(tiny[0]), ip_adapter=str(tiny[1]), scale=0.75, **SIZE)
+    assert a.pipe is b.pipe and a.records == b.records
+    assert (a.describe()["scale"], b.describe()["scale"]) == (0.25, 0.75)
+
+    def request():
+        return GenerationRequest(["a red car"], 6, _object())
+
+    first = a.generate([request()])[0]
+    other = b.generate([request()])[0]
+    a._cache.clear()
+    again = a.generate([request()])[0]
+    assert torch.allclose(first, again, atol=1e-6)        # b's lambda did not stay behind
+    assert (first - other).abs().max() > 1e-4
+    c = StableDiffusion(model=str(tiny[0]), ip_adapter=None, **SIZE)
+    assert c.pipe is not a.pipe                           # other weights: its own pipeline

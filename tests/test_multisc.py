@@ -238,16 +238,19 @@ def test_ip_adapter_scale_sweep_reaches_the_pipeline(models, monkeypatch):
             "width": 32, "guidance": 3.0}
     from semlink.semantic.diffusion import GenerationRequest
 
+    pipes = set()
     for setting, lam in zip(sc.codecs, lambdas):
         codec = setting.instance
         assert codec.params()["ip_adapter_scale"] == lam and "scale" not in codec.params()["diffusion"]
         codec.diffusion_kwargs = dict(tiny)                 # the real SD 1.5 is not on this machine
         sd = codec.diffusion
+        pipes.add(id(sd.pipe))
         seen = []
-        monkeypatch.setattr(sd.pipe, "set_ip_adapter_scale",
-                            lambda s, _orig=sd.pipe.set_ip_adapter_scale: (seen.append(s), _orig(s)))
+        real = type(sd.pipe).set_ip_adapter_scale.__get__(sd.pipe)
+        monkeypatch.setattr(sd.pipe, "set_ip_adapter_scale", lambda s: (seen.append(s), real(s)))
         sd.generate([GenerationRequest(["a dog"], 1, image_prompt=torch.rand(3, 16, 16))])
         assert sd.config["scale"] == lam and seen == [lam]
+    assert len(pipes) == 1                                  # one SD 1.5 for the five settings
 
 
 def test_ip_adapter_scale_end_to_end_and_bad_values(models):

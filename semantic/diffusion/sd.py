@@ -29,6 +29,10 @@ depend on what else is in the batch. Requests with the same inputs reuse a
 cached output (no second diffusion run); :attr:`StableDiffusion.stats`
 counts hits and runs.
 
+Objects that load the same weights (model, adapter, scheduler, device,
+dtype) share one pipeline; each sets its own lambda before every pipeline
+call, so a lambda sweep holds one SD 1.5 in memory.
+
 Speed (the issue's goal: <= 1 s / image for Multi-SC on one H100): requests
 are batched (``batch_size`` images per UNet call, grouped by prompt length),
 weights run in fp16 on CUDA (``dtype="auto"``), and ``scheduler="dpm"``
@@ -38,7 +42,9 @@ weights run in fp16 on CUDA (``dtype="auto"``), and ``scheduler="dpm"``
 from __future__ import annotations
 
 import hashlib
+import logging
 import numbers
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +56,8 @@ import torch.nn.functional as F
 from semlink.extras import require
 
 from .prompts import PROMPT_MODES, encode_captions
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SD = "stable-diffusion-v1-5/stable-diffusion-v1-5"
 DEFAULT_IP_ADAPTER = "h94/IP-Adapter"
@@ -87,6 +95,21 @@ def check_ip_adapter_scale(value, name: str = "scale") -> float:
             f"{DEFAULT_IP_ADAPTER_SCALE:g} = semlink's default); give e.g. {name}: "
             f"{DEFAULT_IP_ADAPTER_SCALE:g}")
     return float(value)
+
+
+class _Loaded:
+    """A built pipeline and its model records, shared by every :class:`StableDiffusion` that
+    loads the same weights (model, adapter, scheduler, device, dtype): the settings of an
+    ``ip_adapter_scale`` sweep differ only in lambda, which each object sets before each
+    pipeline call, so they hold one copy of SD 1.5 instead of one per lambda."""
+
+    def __init__(self, pipe, records: list) -> None:
+        self.pipe, self.records = pipe, records
+
+
+#: loaded pipelines by (model, ip_adapter, weight, scheduler, device, dtype); an entry lives
+#: as long as a StableDiffusion holds it
+_LOADED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
 
 @dataclass
@@ -179,39 +202,57 @@ class StableDiffusion:
         self._cache: OrderedDict[str, torch.Tensor] = OrderedDict()
         self.stats = GenerationStats()
 
+        key = (model, ip_adapter, self.config["ip_adapter_weight"], scheduler, str(device),
+               str(self.dtype))
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            loaded = self._load(diffusers, transformers, resolve, model, ip_adapter,
+                                ip_adapter_weight, scheduler, device)
+            _LOADED[key] = loaded
+        else:
+            logger.info("StableDiffusion: reusing the loaded %s (another setting, e.g. lambda)", model)
+        self._loaded = loaded            # keeps the shared pipeline alive
+        self.pipe = loaded.pipe
+        self.records = list(loaded.records)
+        self._img2img = None
+
+    def _load(self, diffusers, transformers, resolve, model, ip_adapter, ip_adapter_weight,
+              scheduler, device) -> _Loaded:
+        """Build the pipeline from its components (+ IP-Adapter) and record the weights."""
+        dtype = self.dtype
         sd = resolve(model)
         root = str(sd.path)
         kw = {"local_files_only": True}
         unet = diffusers.UNet2DConditionModel.from_pretrained(root, subfolder="unet",
-                                                              torch_dtype=self.dtype, **kw)
-        vae = diffusers.AutoencoderKL.from_pretrained(root, subfolder="vae", torch_dtype=self.dtype, **kw)
+                                                              torch_dtype=dtype, **kw)
+        vae = diffusers.AutoencoderKL.from_pretrained(root, subfolder="vae", torch_dtype=dtype, **kw)
         text_encoder = transformers.CLIPTextModel.from_pretrained(root, subfolder="text_encoder",
-                                                                  dtype=self.dtype, **kw)
+                                                                  dtype=dtype, **kw)
         tokenizer = transformers.CLIPTokenizer.from_pretrained(root, subfolder="tokenizer", **kw)
         sched = self._scheduler(diffusers, root, scheduler)
-        self.records = [sd.record(f"diffusion.{name}", state_dict=m.state_dict())
-                        for name, m in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder))]
-        self.pipe = diffusers.StableDiffusionPipeline(
+        records = [sd.record(f"diffusion.{name}", state_dict=m.state_dict())
+                   for name, m in (("unet", unet), ("vae", vae), ("text_encoder", text_encoder))]
+        pipe = diffusers.StableDiffusionPipeline(
             vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=sched,
             safety_checker=None, feature_extractor=None, image_encoder=None,
             requires_safety_checker=False)
         if ip_adapter:
             ip = resolve(ip_adapter)
             sub, weight_name = str(Path(ip_adapter_weight).parent), Path(ip_adapter_weight).name
-            self.pipe.load_ip_adapter(str(ip.path), subfolder="" if sub == "." else sub,
-                                      weight_name=weight_name, local_files_only=True)
-            self.records.append(ip.record("diffusion.ip_adapter",
-                                          extra={"weight": ip_adapter_weight}))
-            self.records.append(ip.record("diffusion.image_encoder",
-                                          state_dict=self.pipe.image_encoder.state_dict()))
-        self.pipe.to(device)
-        for proc in self.pipe.unet.attn_processors.values():  # IP-Adapter layers load in fp32
+            pipe.load_ip_adapter(str(ip.path), subfolder="" if sub == "." else sub,
+                                 weight_name=weight_name, local_files_only=True)
+            records.append(ip.record("diffusion.ip_adapter",
+                                     extra={"weight": ip_adapter_weight}))
+            records.append(ip.record("diffusion.image_encoder",
+                                     state_dict=pipe.image_encoder.state_dict()))
+        pipe.to(device)
+        for proc in pipe.unet.attn_processors.values():  # IP-Adapter layers load in fp32
             if isinstance(proc, torch.nn.Module):
-                proc.to(device=device, dtype=self.dtype)
+                proc.to(device=device, dtype=dtype)
         if ip_adapter:
-            self.pipe.unet.encoder_hid_proj.to(device=device, dtype=self.dtype)
-        self.pipe.set_progress_bar_config(disable=True)
-        self._img2img = None
+            pipe.unet.encoder_hid_proj.to(device=device, dtype=dtype)
+        pipe.set_progress_bar_config(disable=True)
+        return _Loaded(pipe, records)
 
     @staticmethod
     def _check(scale, steps, guidance, height, width, scheduler, prompt_mode, strength,
