@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_results.py kodak24_baselines     # ~7 min on 2 CPU cores
     .venv/bin/python scripts/make_results.py uoisc_cpu_run         # ~6 min (training + sweep)
     .venv/bin/python scripts/make_results.py uoisc_zero_shot       # ~5 min (training, eval, gallery)
-    .venv/bin/python scripts/make_results.py text_over_phy         # ~10 min
+    .venv/bin/python scripts/make_results.py text_over_phy         # ~4 min
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_results.py symbol_budget   # about an hour
     .venv/bin/python scripts/make_results.py multisc_coco_weightfree   # ~1 min
     .venv/bin/python scripts/make_results.py --list
@@ -123,7 +123,7 @@ def kodak24_baselines(describe: str) -> list[Path]:
 
 # --------------------------------------------------------------------------- text over the PHY
 def text_over_phy(describe: str) -> list[Path]:
-    """Text over the PHY: COCO captions, LDPC vs uncoded 8-PSK, with and without correction."""
+    """Text over the PHY: COCO captions as bits vs token embeddings (equal channel uses), +- symspell."""
     since = time.time()
     out = resumable_run("text_over_phy", "scenarios/text_over_phy.yaml")
     run_script(["scripts/text_over_phy_report.py", str((out / "results.h5").relative_to(ROOT)),

@@ -193,6 +193,7 @@ def test_corrector_trained_through_the_embedding_channel_reduces_errors_on_heldo
     assert len(held) == 12 and not held & train_clean              # whole captions held out
     result = run_training(trainer, tmp_path / "out", progress=False, log_every=100)
     ev = result["eval"]
+    print("held-out captions:", {k: round(v, 3) for k, v in ev.items() if k.endswith(("ed", "ved"))})
     # the channel made token errors on the held-out captions, and the corrector removed most
     assert ev["cer_received"] > 0.08 and ev["wer_received"] > 0.2
     assert ev["cer_corrected"] < 0.5 * ev["cer_received"]
@@ -246,3 +247,37 @@ def test_captioner_tables_llava_and_blip(tmp_path):
         # exact at high SNR up to the tokenizer's own round trip (BLIP lower-cases)
         assert [[table.detokenize(table.token_ids(t[0]))] for t in sent] == recon.texts
         assert np.all(received.channel_uses() > 0) or all(not t[0] for t in sent)
+
+
+def test_every_text_scenario_names_its_transport():
+    """Multi-SC, single-text SC, VLM-CSC and text-over-PHY scenarios say bits or embedding."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[1] / "scenarios"
+    checked = 0
+    for path in sorted(root.glob("*.yaml")):
+        raw = yaml.safe_load(path.read_text())
+        for i, entry in enumerate(raw.get("codecs") or []):
+            if not isinstance(entry, dict) or entry.get("name") not in ("multisc", "vlmcsc", "text"):
+                continue
+            key = "transport" if entry["name"] == "text" else "text_transport"
+            where = {**(entry.get("params") or {}), **(entry.get("grid") or {})}
+            assert key in where, f"{path.name} codecs[{i}] ({entry.get('label')}): name {key}"
+            checked += 1
+    assert checked >= 40
+
+
+def test_text_over_phy_scenario_compares_at_equal_channel_uses():
+    from semlink.links.scenario import load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(root)                         # codec paths are relative to where semlink runs
+    try:
+        sc = load_scenario(str(root / "scenarios" / "text_over_phy.yaml"))
+    finally:
+        os.chdir(cwd)
+    kinds = {c.label: c.instance.transport.kind for c in sc.codecs}
+    assert set(kinds.values()) == {"digital", "analog"} and len(kinds) == 4
