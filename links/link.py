@@ -8,13 +8,17 @@ per-image :class:`~semlink.semantic.payload.StreamReport`; the channel uses
 of an image are the exact sum over its streams.
 
 **Per-image randomness.** The noise and fading of image ``i`` on stream
-``s`` of profile ``p`` come from a generator seeded with
-``derive_seed(seed, p, s, i)`` (and the ``coherence: item`` coefficient, shared
-by all streams of the image on ``p``, from ``derive_seed(seed, p, i)``), where
-``seed`` is the link's seed (a sweep sets it per point from the run seed,
-channel and SNR point) and ``i`` the image's index in the dataset. So an
-image's received streams are a function of (seed, channel, SNR point, image
-index, stream) only: identical for any batch size on the same device.
+``s`` of profile ``p`` are drawn by the counter-based generator
+(:mod:`semlink.phy.counter_rng`) keyed with the item seed
+``derive_item_seeds(derive_seed(seed, p, s), [i])`` (and the ``coherence:
+item`` coefficient, shared by all streams of the image on ``p``, with
+``derive_item_seeds(derive_seed(seed, p), [i])``), where ``seed`` is the link's
+seed (a sweep sets it per point from the run seed, channel and SNR point) and
+``i`` the image's index in the dataset. So an image's received streams are a
+function of (seed, channel, SNR point, image index, stream, symbol index)
+only: identical for any batch size, and the same integers on the CPU and on
+CUDA. One blake2b hash per (profile, stream) and one vectorised integer mix
+per call give every item's seed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import zlib
 import numpy as np
 
 from semlink.phy import AnalogChain
-from semlink.phy.channels.draws import derive_seed
+from semlink.phy.channels import noise_generator_of
+from semlink.phy.channels.draws import derive_item_seeds, derive_seed
+from semlink.phy.counter_rng import NAME as NOISE_GENERATOR
 from semlink.semantic.payload import Payload, ReceivedPayload, Stream, StreamReport
 
 from .profiles import build_chain
@@ -109,15 +115,29 @@ class Link:
                     raise ValueError(f"stream {name!r} is {payload.streams[name].kind} but profile "
                                      f"{profile!r} is {kind}")
             flat = [d for name in names for d in payload.streams[name].data]
-            draw = [derive_seed(self.seed, profile, name, i) for name in names
-                    for i in image_indices]
-            group = [derive_seed(self.seed, profile, i) for _ in names for i in image_indices]
+            draw = np.concatenate([derive_item_seeds(derive_seed(self.seed, profile, name),
+                                                     image_indices) for name in names])
+            group = np.tile(derive_item_seeds(derive_seed(self.seed, profile), image_indices),
+                            len(names))
             rx, rep = chain.transmit(flat, snr_db=snr_db, draw_seeds=draw, group_seeds=group)
             for j, name in enumerate(names):
                 sl = slice(j * n, (j + 1) * n)
                 received[name] = Stream(kind, rx[sl], profile)
                 reports[name] = _stream_report(kind, profile, rep, sl, chain)
         return ReceivedPayload(received, payload.side_info, reports, float(snr_db))
+
+
+def noise_generator_label(scenario) -> str:
+    """What draws the noise of a scenario's channels, for the results header:
+    ``"counter-hash-v1"``, or the sorted names joined by commas when a plug-in
+    channel without counter draws (``"torch-per-item"``) takes part.
+
+    :param scenario: a :class:`~semlink.links.scenario.Scenario` (its channel
+        axis and the channels pinned by profiles).
+    """
+    specs = [c.spec for c in scenario.channels]
+    specs += [p["channel"] for p in scenario.profiles.values() if "channel" in p]
+    return ",".join(sorted({noise_generator_of(spec) for spec in specs} or {NOISE_GENERATOR}))
 
 
 def _stream_report(kind: str, profile: str, rep, sl: slice, chain) -> StreamReport:

@@ -13,6 +13,7 @@ import yaml
 from semlink.provenance import environment
 from semlink.runtime import tune_malloc
 
+from .link import noise_generator_label
 from .profiles import resolved_profile
 from .memory_preflight import check_sweep_memory
 from .progress import Progress
@@ -44,7 +45,8 @@ def _header(scenario: Scenario) -> dict:
             "scenario_json": scenario.canonical_json(), "env_json": json.dumps(env),
             "phy_profiles_json": json.dumps({name: resolved_profile(spec) for name, spec
                                              in scenario.profiles.items()}, sort_keys=True),
-            "metrics_unavailable_json": json.dumps(unavailable_metrics(scenario))}
+            "metrics_unavailable_json": json.dumps(unavailable_metrics(scenario)),
+            "noise_generator": noise_generator_label(scenario)}
 
 
 def unavailable_metrics(scenario: Scenario) -> dict[str, str]:

@@ -18,6 +18,7 @@ import torch
 
 from .channels import Channel, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
+from .counter_rng import MAX_INDEX
 from .sionna_config import resolve_device, resolve_precision
 from .snr import snr_db_to_no
 
@@ -38,6 +39,30 @@ class AnalogReport:
     input_power: np.ndarray
     snr_db: np.ndarray
     no_eff: list
+
+
+def item_power(batch: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Mean ``|x|^2`` of each row's first ``lengths[i]`` symbols (the rest are zeros).
+
+    ``re^2 + im^2`` summed by halving (pairwise, zero-padded to a power of two):
+    with exact zeros after an item's symbols this equals the same tree over the
+    item alone, so the power, like the noise, does not depend on the batch
+    (nor on the device: only elementwise IEEE operations).
+
+    :input batch: [num, width] complex, zero after each row's length.
+    :input lengths: [num] int64.
+    :output power: [num] real.
+    """
+    v = torch.view_as_real(batch)
+    v = v[..., 0] * v[..., 0] + v[..., 1] * v[..., 1]
+    width = v.shape[1]
+    size = 1 << max(0, (width - 1).bit_length()) if width else 1
+    if size != width:
+        v = torch.nn.functional.pad(v, (0, size - width))
+    while v.shape[1] > 1:
+        half = v.shape[1] // 2
+        v = v[:, :half] + v[:, half:]
+    return v[:, 0] / lengths.clamp_min(1).to(v.dtype)
 
 
 class AnalogChain:
@@ -86,40 +111,60 @@ class AnalogChain:
         if not isinstance(symbols, (list, tuple)):
             raise TypeError("symbols must be a list of 1-D complex tensors (one per item)")
         cdtype = self.channel.cdtype
-        xs = []
+        parts, lengths = [], np.empty(len(symbols), dtype=np.int64)
         for i, s in enumerate(symbols):
-            t = torch.as_tensor(s, device=self.device)
+            t = s if isinstance(s, torch.Tensor) else torch.as_tensor(np.asarray(s))
             if t.dim() != 1:
                 raise ValueError(f"symbols[{i}] must be 1-D, got shape {tuple(t.shape)}")
-            xs.append(t.to(cdtype))
-        lengths = np.array([x.numel() for x in xs], dtype=np.int64)
-        snr = np.broadcast_to(np.asarray(snr_db, dtype=float), (len(xs),)).copy()
+            parts.append(t)
+            lengths[i] = t.shape[0]
+        num = len(parts)
+        snr = np.broadcast_to(np.asarray(snr_db, dtype=float), (num,)).copy()
         if not np.all(np.isfinite(snr)):
             raise ValueError(f"snr_db must be finite, got {snr_db!r}")
-        width = int(lengths.max()) if len(xs) else 0
-        batch = torch.zeros(len(xs), width, dtype=cdtype, device=self.device)
-        power_in = np.zeros(len(xs))
-        for i, x in enumerate(xs):
-            if x.numel():
-                p = x.abs().square().mean()
-                power_in[i] = float(p)
-                if self.normalize == "per_item":
-                    if float(p) == 0.0:
-                        raise ValueError(f"symbols[{i}] are all zero; cannot normalise power")
-                    x = x * torch.sqrt(self.power / p)
-                batch[i, : x.numel()] = x
-        no = torch.as_tensor(snr_db_to_no(snr) * self.power, dtype=self.channel.dtype,
-                             device=self.device)
-        if len(xs) and width:
-            seeds, groups = item_draw_seeds(self.channel, len(xs), draw_seeds, group_seeds)
-            plan = DrawPlan.build(np.ones(len(xs)), lengths, seeds, groups)
+        if num and int(lengths.max()) > MAX_INDEX:
+            raise ValueError(f"symbols: an item of {int(lengths.max())} symbols exceeds the draw "
+                             f"counter range ({MAX_INDEX}); split it")
+        dev = self.device
+        if len({p.device for p in parts}) > 1:
+            parts = [p.to(dev) for p in parts]
+        flat = (torch.cat([p.to(cdtype) for p in parts]) if num else
+                torch.zeros(0, dtype=cdtype)).to(dev)                 # one conversion
+        width, total = (int(lengths.max()) if num else 0), int(lengths.sum())
+        lengths_t = torch.from_numpy(lengths).to(dev)
+        item = torch.repeat_interleave(torch.arange(num, device=dev), lengths_t, output_size=total)
+        start = torch.cumsum(lengths_t, 0) - lengths_t
+        positions = item * width + torch.arange(total, device=dev) - start[item]
+        batch = torch.zeros(num * width, dtype=cdtype, device=dev)
+        batch[positions] = flat
+        batch = batch.view(num, width)
+        power = item_power(batch, lengths_t)                            # [num], batch-independent
+        if self.normalize == "per_item" and num:
+            empty = (power == 0) & (lengths_t > 0)
+            if bool(empty.any()):                                       # one check
+                i = int(torch.nonzero(empty)[0, 0])
+                raise ValueError(f"symbols[{i}] are all zero; cannot normalise power")
+            scale = torch.sqrt(self.power / power.clamp_min(torch.finfo(power.dtype).tiny))
+            batch = torch.view_as_complex(torch.view_as_real(batch) * scale.view(-1, 1, 1))
+        no = torch.as_tensor(snr_db_to_no(snr) * self.power, dtype=self.channel.dtype, device=dev)
+        if num and width:
+            seeds, groups = item_draw_seeds(self.channel, num, draw_seeds, group_seeds)
+            plan = DrawPlan(torch.ones(num, dtype=torch.int64, device=dev), lengths_t, seeds,
+                            groups, num)
             y, no_eff = self.channel.transmit_items(batch, no, plan)
         else:
-            y, no_eff = batch, torch.zeros(batch.shape, device=self.device)
-        received = [y[i, : lengths[i]] for i in range(len(xs))]
+            y, no_eff = batch, torch.zeros(batch.shape, device=dev)
+        sizes = lengths.tolist()
+        received = list(torch.split(y.reshape(-1)[positions], sizes))          # one split
+        no_eff_host = no_eff.reshape(-1)[positions].cpu().numpy()
         report = AnalogReport(
             symbols=lengths,
-            channel_uses=np.array([self.channel_uses_for(n) for n in lengths], dtype=np.int64),
-            input_power=power_in, snr_db=snr,
-            no_eff=[no_eff[i, : lengths[i]].cpu().numpy() for i in range(len(xs))])
+            channel_uses=np.array([self.channel_uses_for(n) for n in sizes], dtype=np.int64),
+            input_power=power.cpu().numpy().astype(np.float64), snr_db=snr,
+            no_eff=np.split(no_eff_host, np.cumsum(lengths)[:-1]) if num else [])
         return received, report
+
+    @property
+    def noise_generator(self) -> str:
+        """Scheme that draws this chain's noise (``counter-hash-v1`` or ``torch-per-item``)."""
+        return self.channel.noise_generator

@@ -106,13 +106,42 @@ def make_code_config(code: str = "ldpc5g", k: int | None = None, n: int | None =
 
 def as_bit_tensor(bits, name: str = "bitstream", device=None) -> torch.Tensor:
     """Convert one bitstream (0/1 values: list, numpy, torch) to a uint8 tensor."""
-    t = torch.as_tensor(np.asarray(bits) if not isinstance(bits, torch.Tensor) else bits)
-    if t.dim() != 1:
-        raise ValueError(f"{name} must be 1-D (one bitstream), got shape {tuple(t.shape)}")
-    t = t.to(device=device)
-    if t.numel() and bool(((t != 0) & (t != 1)).any()):
-        raise ValueError(f"{name} must contain only 0/1 bits; use bytes_to_bits() for bytes")
-    return t.to(torch.uint8)
+    flat, _ = concat_bitstreams([bits], device, name, single=True)
+    return flat
+
+
+def concat_bitstreams(bitstreams, device=None, name: str = "bitstreams", single: bool = False):
+    """All bitstreams as **one** flat uint8 tensor on ``device``, checked once.
+
+    :param bitstreams: list of 1-D 0/1 arrays/tensors/lists (any lengths, 0 allowed).
+    :returns: ``(flat, lengths)``: [sum of lengths] uint8 tensor on ``device``
+        and a [num_items] int64 numpy array (host) of the lengths.
+    :param single: name the stream ``name`` (not ``name[i]``) in errors.
+    :raises ValueError: naming ``name[i]`` of the first stream that is not 1-D
+        or holds a value other than 0/1.
+    """
+    single = name if single else None
+    parts, lengths = [], np.empty(len(bitstreams), dtype=np.int64)
+    for i, b in enumerate(bitstreams):
+        t = b if isinstance(b, torch.Tensor) else torch.from_numpy(np.asarray(b))
+        if t.dim() != 1:
+            label = single or f"{name}[{i}]"
+            raise ValueError(f"{label} must be 1-D (one bitstream), got shape {tuple(t.shape)}")
+        parts.append(t)
+        lengths[i] = t.shape[0]
+    if not parts:
+        return torch.zeros(0, dtype=torch.uint8, device=device), lengths
+    if len({p.device for p in parts}) > 1:
+        parts = [p.to(device) for p in parts]
+    flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).to(device)
+    if flat.numel():
+        bad = (flat != 0) & (flat != 1)
+        if bool(bad.any()):
+            first = int(torch.nonzero(bad)[0, 0])
+            i = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
+            label = single or f"{name}[{i}]"
+            raise ValueError(f"{label} must contain only 0/1 bits; use bytes_to_bits() for bytes")
+    return flat.to(torch.uint8), lengths
 
 
 def bytes_to_bits(data: bytes) -> np.ndarray:
@@ -132,10 +161,11 @@ def bits_to_bytes(bits) -> bytes:
 class Segmentation:
     """Where every payload bit of every stream sits in the block matrix.
 
-    :param lengths: [num_items] payload bits per stream.
-    :param blocks_per_item: [num_items] code blocks per stream.
+    :param lengths: [num_items] payload bits per stream (device tensor).
+    :param blocks_per_item: [num_items] code blocks per stream (device tensor).
     :param positions: [total_bits] flat index into the ``[num_blocks*k_info]`` buffer.
     :param block_item: [num_blocks] index of the stream each block belongs to.
+    :param lengths_host, blocks_host: the same counts as numpy arrays (no device sync).
     """
 
     lengths: torch.Tensor
@@ -143,6 +173,8 @@ class Segmentation:
     positions: torch.Tensor
     block_item: torch.Tensor
     k_info: int
+    lengths_host: np.ndarray | None = None
+    blocks_host: np.ndarray | None = None
 
     @property
     def num_blocks(self) -> int:
@@ -154,32 +186,41 @@ class Segmentation:
         return self.blocks_per_item * self.k_info - self.lengths
 
 
-def segment(bitstreams: list[torch.Tensor], k_info: int, device=None):
+def segment(bitstreams, k_info: int, device=None, lengths=None):
     """Cut variable-length bitstreams into one ``[num_blocks, k_info]`` tensor.
 
-    :input bitstreams: list of 1-D uint8 tensors (0/1), any lengths (0 allowed).
+    :input bitstreams: list of 1-D uint8 tensors (0/1), any lengths (0 allowed),
+        or (with ``lengths``) their concatenation as one flat tensor.
+    :param lengths: [num_items] host int array of the lengths when
+        ``bitstreams`` is the flat concatenation (:func:`concat_bitstreams`).
     :output blocks: [num_blocks, k_info], float32, zero-padded per stream.
     :output seg: :class:`Segmentation` to reassemble with :func:`reassemble`.
     """
-    lengths = torch.tensor([int(b.numel()) for b in bitstreams], dtype=torch.long, device=device)
-    blocks_per_item = (lengths + k_info - 1) // k_info
-    item_of_bit = torch.repeat_interleave(torch.arange(len(bitstreams), device=device), lengths)
-    bit_start = torch.cumsum(lengths, 0) - lengths
-    buf_start = (torch.cumsum(blocks_per_item, 0) - blocks_per_item) * k_info
-    total = int(lengths.sum())
-    positions = (torch.arange(total, device=device) - bit_start[item_of_bit]) + buf_start[item_of_bit]
-    num_blocks = int(blocks_per_item.sum())
+    if lengths is None:
+        flat, lengths = concat_bitstreams(list(bitstreams), device)
+    else:
+        flat, lengths = bitstreams.to(device), np.asarray(lengths, dtype=np.int64)
+    num_items = lengths.size
+    blocks_host = (lengths + k_info - 1) // k_info
+    num_blocks, total = int(blocks_host.sum()), int(lengths.sum())
+    counts = torch.from_numpy(np.stack([lengths, blocks_host])).to(device)   # one transfer
+    lengths_t, blocks_per_item = counts[0], counts[1]
+    items = torch.arange(num_items, device=device)
+    item_of_bit = torch.repeat_interleave(items, lengths_t, output_size=total)
+    shift = (torch.cumsum(blocks_per_item, 0) - blocks_per_item) * k_info \
+        - (torch.cumsum(lengths_t, 0) - lengths_t)                 # buffer start - bit start
+    positions = torch.arange(total, device=device) + shift[item_of_bit]
     buffer = torch.zeros(num_blocks * k_info, dtype=torch.float32, device=device)
     if total:
-        flat = torch.cat([b.to(device) for b in bitstreams]).to(torch.float32)
-        buffer[positions] = flat
-    block_item = torch.repeat_interleave(torch.arange(len(bitstreams), device=device),
-                                         blocks_per_item)
-    seg = Segmentation(lengths, blocks_per_item, positions, block_item, k_info)
+        buffer[positions] = flat.to(torch.float32)
+    block_item = torch.repeat_interleave(items, blocks_per_item, output_size=num_blocks)
+    seg = Segmentation(lengths_t, blocks_per_item, positions, block_item, k_info,
+                       lengths, blocks_host)
     return buffer.view(num_blocks, k_info), seg
 
 
 def reassemble(blocks: torch.Tensor, seg: Segmentation) -> list[torch.Tensor]:
-    """Inverse of :func:`segment`: ``[num_blocks, k_info]`` -> list of uint8 bitstreams."""
+    """Inverse of :func:`segment`: ``[num_blocks, k_info]`` -> list of uint8 bitstreams (one split)."""
     flat = blocks.reshape(-1)[seg.positions].to(torch.uint8)
-    return list(torch.split(flat, seg.lengths.tolist()))
+    sizes = seg.lengths_host.tolist() if seg.lengths_host is not None else seg.lengths.tolist()
+    return list(torch.split(flat, sizes))

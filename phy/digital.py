@@ -22,7 +22,8 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from .channels import AWGNChannel, Channel, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
-from .coding import CodeConfig, as_bit_tensor, make_code_config, reassemble, segment
+from .coding import CodeConfig, concat_bitstreams, make_code_config, reassemble, segment
+from .counter_rng import MAX_INDEX
 from .interleaving import INTERLEAVERS, BitInterleaver
 from .ldpc_decoding import DECODERS, check_max_iter, make_ldpc_decoder
 from .modulation import make_constellation
@@ -326,48 +327,61 @@ class DigitalChain:
         """
         if not isinstance(bitstreams, (list, tuple)):
             raise TypeError("bitstreams must be a list of 1-D bit arrays (one per item)")
-        streams = [as_bit_tensor(b, f"bitstreams[{i}]", self.device) for i, b in enumerate(bitstreams)]
-        snr = self._resolve_snr(len(streams), snr_db, ebno_db)
+        flat, lengths = concat_bitstreams(bitstreams, self.device)       # one conversion, one check
+        num_items = len(lengths)
+        snr = self._resolve_snr(num_items, snr_db, ebno_db)
         cfg = self.config
-        blocks, seg = segment(streams, cfg.k_info, device=self.device)
+        nb = (lengths + cfg.k_info - 1) // cfg.k_info
+        if nb.size and int(nb.max()) * self.symbols_per_block > MAX_INDEX:
+            raise ValueError(f"bitstreams: a stream of {int(lengths.max())} bits needs more than "
+                             f"{MAX_INDEX} channel symbols (the draw counter range); split it")
+        seeds, groups = item_draw_seeds(self.channel, num_items, draw_seeds, group_seeds)
+        blocks, seg = segment(flat, cfg.k_info, device=self.device, lengths=lengths)
         no_item = torch.as_tensor(snr_db_to_no(snr), dtype=blocks.dtype, device=self.device)
         no_block = no_item[seg.block_item]
-        nb = seg.blocks_per_item.cpu().numpy()
-        seeds, groups = item_draw_seeds(self.channel, len(streams), draw_seeds, group_seeds)
-        plan = DrawPlan.build(nb, nb * self.symbols_per_block, seeds, groups,
-                              block_symbols=self.symbols_per_block)
+        counts = torch.stack([seg.blocks_per_item, seg.blocks_per_item * self.symbols_per_block])
+        plan = DrawPlan(counts[0], counts[1], seeds, groups, int(nb.sum()),
+                        block_symbols=self.symbols_per_block, full_rows=True)
         rx_blocks, crc_ok = self.transmit_blocks(blocks, no_block, plan)
-        received = reassemble(rx_blocks, seg)
+        received = reassemble(rx_blocks, seg)                            # one split
         return received, self._report(blocks, rx_blocks, crc_ok, seg, snr)
+
+    @property
+    def noise_generator(self) -> str:
+        """Scheme that draws this chain's noise (``counter-hash-v1`` or ``torch-per-item``)."""
+        return self.channel.noise_generator
 
     def _report(self, blocks, rx_blocks, crc_ok, seg, snr) -> DigitalReport:
         num_items = seg.lengths.numel()
+        dev = blocks.device
         wrong = (blocks != rx_blocks)
         bit_wrong = wrong.reshape(-1)[seg.positions].to(torch.long)
-        item_of_bit = torch.repeat_interleave(torch.arange(num_items, device=self.device), seg.lengths)
-        bit_errors = torch.zeros(num_items, dtype=torch.long, device=self.device)
-        bit_errors.index_add_(0, item_of_bit, bit_wrong)
+        item_of_bit = torch.repeat_interleave(torch.arange(num_items, device=dev), seg.lengths,
+                                              output_size=int(seg.positions.numel()))
         block_wrong = wrong.any(dim=1)
-        block_errors = torch.zeros(num_items, dtype=torch.long, device=self.device)
-        block_errors.index_add_(0, seg.block_item, block_wrong.to(torch.long))
         failed = ~crc_ok if crc_ok is not None else block_wrong
-        crc_fail = torch.zeros(num_items, dtype=torch.long, device=self.device)
+        # per-item counts: bit errors, block errors, CRC failures, iterations -> one transfer
+        counts = torch.zeros(4, num_items, dtype=torch.float64, device=dev)
+        counts[0].index_add_(0, item_of_bit, bit_wrong.to(torch.float64))
+        counts[1].index_add_(0, seg.block_item, block_wrong.to(torch.float64))
         if crc_ok is not None:
-            crc_fail.index_add_(0, seg.block_item, failed.to(torch.long))
-        nb = seg.blocks_per_item.cpu().numpy()
-        pad = seg.padding_bits.cpu().numpy() + nb * self.symbol_padding
+            counts[2].index_add_(0, seg.block_item, failed.to(torch.float64))
+        if self.last_iterations is not None:
+            counts[3].index_add_(0, seg.block_item, self.last_iterations.to(torch.float64))
+        counts = counts.cpu().numpy()
         failed_np = failed.cpu().numpy()
+        nb = seg.blocks_host if seg.blocks_host is not None else seg.blocks_per_item.cpu().numpy()
+        lengths = seg.lengths_host if seg.lengths_host is not None else seg.lengths.cpu().numpy()
+        pad = nb * self.config.k_info - lengths + nb * self.symbol_padding
         splits = np.split(failed_np, np.cumsum(nb)[:-1]) if num_items else []
         iters = np.full(num_items, np.nan)
         if self.last_iterations is not None and num_items:
-            total = torch.zeros(num_items, dtype=torch.float64, device=self.device)
-            total.index_add_(0, seg.block_item, self.last_iterations.to(torch.float64))
             with np.errstate(invalid="ignore", divide="ignore"):
-                iters = total.cpu().numpy() / nb
+                iters = counts[3] / nb
         return DigitalReport(
-            info_bits=seg.lengths.cpu().numpy(), bit_errors=bit_errors.cpu().numpy(),
-            blocks=nb, block_errors=block_errors.cpu().numpy(), crc_failures=crc_fail.cpu().numpy(),
-            padding_bits=pad,
+            info_bits=lengths.copy(), bit_errors=counts[0].astype(np.int64),
+            blocks=nb.copy(), block_errors=counts[1].astype(np.int64),
+            crc_failures=counts[2].astype(np.int64), padding_bits=pad,
             channel_uses=nb * self.channel_uses_per_block + self.pilots_per_item * (nb > 0),
             block_failed=splits, snr_db=snr,
             ebno_db=snr - 10.0 * math.log10(self.info_bits_per_channel_use),

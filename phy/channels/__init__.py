@@ -11,6 +11,9 @@ from typing import Any
 
 from semlink.registry import Registry
 
+from ..counter_rng import LEGACY_NAME
+from ..counter_rng import NAME as COUNTER_NAME
+
 from .awgn import AWGNChannel
 from .base import Channel
 from .fading import FlatFadingChannel, RayleighChannel, RicianChannel
@@ -63,5 +66,22 @@ def make_channel(spec: Any, seed: int | None = None, precision: str | None = Non
     return channel
 
 
+def noise_generator_of(spec: Any) -> str:
+    """The scheme that draws a channel's noise in chains, without building it:
+    ``"counter-hash-v1"`` (``counter_draws = True``) or ``"torch-per-item"``.
+
+    :param spec: as for :func:`make_channel`.
+    """
+    if isinstance(spec, Channel):
+        return spec.noise_generator
+    name = spec if isinstance(spec, str) else spec.get("name") if isinstance(spec, dict) else None
+    if name is None:
+        raise TypeError(f"channel must be a name, a dict with 'name', or a Channel instance, "
+                        f"got {spec!r}")
+    factory = CHANNELS.get(name)
+    counter = getattr(factory, "counter_draws", False)
+    return COUNTER_NAME if counter else LEGACY_NAME
+
+
 __all__ = ["CHANNELS", "Channel", "AWGNChannel", "FlatFadingChannel", "RayleighChannel",
-           "RicianChannel", "make_channel"]
+           "RicianChannel", "make_channel", "noise_generator_of"]

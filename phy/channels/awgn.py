@@ -26,6 +26,7 @@ class AWGNChannel(Channel):
     """
 
     joins_item_rows = True
+    counter_draws = True
 
     def call(self, x: torch.Tensor, no) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._check_x(x)

@@ -12,16 +12,23 @@ demapper must use:
 * ``no`` is the noise variance per complex symbol (``Es = 1``), given per call:
   a scalar or one value per example (shape ``[batch]``), never fixed at
   construction.
-* Noise and fading are drawn from the block's **own** ``torch.Generator``
-  (:attr:`generator`). With ``seed=None`` that generator is seeded from
-  Sionna's global RNG, so ``sionna.phy.config.seed`` (or
-  :func:`semlink.phy.set_seed`) makes every channel reproducible.
-* Chains call :meth:`Channel.transmit_items` with a
-  :class:`~semlink.phy.channels.draws.DrawPlan`: the channel is then run item
-  by item (one stream of one image), each item drawing from its own
-  generator, so an image's noise and fading never depend on the batch it
-  was sent in. A channel only has to draw from :attr:`generator` (and, for
-  randomness shared by all streams of an image, :meth:`shared_generator`).
+* Built-in channels (``counter_draws = True``) draw noise and fading with the
+  counter-based generator of :mod:`semlink.phy.counter_rng` through
+  :attr:`Channel.draws`: every number is a function of (item seed, what is
+  drawn, symbol index). Chains call :meth:`Channel.transmit_items` with a
+  :class:`~semlink.phy.channels.draws.DrawPlan` (which rows belong to which
+  item, each item's seed): **one** call for all items, and an image's noise
+  and fading never depend on the batch it was sent in, nor on the device.
+  A direct ``channel(x, no)`` call treats every row as its own item, with
+  fresh item seeds drawn from the channel's own ``torch.Generator``
+  (:attr:`generator`, seeded by ``seed`` or, with ``seed=None``, from
+  Sionna's global RNG), so direct calls reproduce under a seed and differ
+  from call to call.
+* Channels without ``counter_draws`` (plug-ins written for the earlier
+  scheme, drawing from :attr:`generator`) are run item by item by
+  :meth:`transmit_items`, each item with its own generator seeded with the
+  item seed (``torch-per-item``): still batch-independent, but one call per
+  item and device-dependent numbers.
 * Channels with pilots report how many pilot symbols they add to a row of
   ``n`` data symbols via :meth:`num_pilot_symbols`; chains count them as
   channel uses.
@@ -36,19 +43,26 @@ import torch
 from sionna.phy import Block
 from sionna.phy.config import config
 
-from .draws import DrawPlan, derive_seed
+from ..counter_rng import LEGACY_NAME, NAME
+from .draws import DrawPlan, RowDraws
 
 
 class Channel(Block):
     """Base class: flat channel + receiver CSI processing, called as ``(x, no)``.
 
-    :attr:`joins_item_rows`: in :meth:`transmit_items`, `True` hands the
-    channel each item as *one* row (its code blocks one after the other, as
-    the built-in channels want for ``coherence``); `False` (the default for
-    your own channels) hands it the item's rows as they are (one code block
-    per row on the digital chain).
+    :attr:`counter_draws`: `True` when the channel draws all its randomness
+    through :attr:`draws` (the counter-based generator); chains then send all
+    items in one call. `False` (the default for your own channels, for
+    compatibility) runs :meth:`transmit_items` item by item with a
+    per-item :attr:`generator`.
 
-    :param seed: seed of the channel's own random generator; `None` draws one
+    :attr:`joins_item_rows` (item-by-item mode only): `True` hands the
+    channel each item as *one* row (its code blocks one after the other);
+    `False` hands it the item's rows as they are (one code block per row on
+    the digital chain).
+
+    :param seed: seed of the channel's own random generator (item seeds of
+        direct calls; all draws of non-counter channels); `None` draws one
         from Sionna's global generator (reproducible under ``config.seed``).
     :param precision: ``"single"`` | ``"double"`` | `None` (Sionna's default).
     :param device: e.g. ``"cpu"``, ``"cuda:0"``; `None` = Sionna's default.
@@ -60,6 +74,7 @@ class Channel(Block):
     """
 
     joins_item_rows: bool = False
+    counter_draws: bool = False
 
     def __init__(self, seed: int | None = None, precision: str | None = None,
                  device: str | None = None) -> None:
@@ -73,15 +88,37 @@ class Channel(Block):
         self._seed = int(seed)
         self._shared_seed: int | None = None
         self._block_symbols: int | None = None
+        self._draws: RowDraws | None = None
 
     @property
     def generator(self) -> torch.Generator:
-        """The channel's own random generator (noise and fading)."""
+        """The channel's own random generator (item seeds of direct calls; all
+        draws of channels without :attr:`counter_draws`)."""
         return self._generator
 
     @property
     def torch_rng(self) -> torch.Generator:  # Sionna blocks draw from this
         return self._generator
+
+    @property
+    def noise_generator(self) -> str:
+        """Name of the scheme that draws this channel's noise in chains (recorded in results):
+        ``"counter-hash-v1"`` or ``"torch-per-item"``."""
+        return NAME if self.counter_draws else LEGACY_NAME
+
+    @property
+    def draws(self) -> RowDraws:
+        """The counter-based draws of the current call (inside ``call`` only).
+
+        ``self.draws.complex_normal(tag, index)`` gives CN(0, 1) numbers
+        ``index`` ([rows, ...] int64, e.g. :meth:`RowDraws.symbol_index`) of
+        each row's item stream ``tag`` (``"noise"``, ``"fading"``, your own
+        string); ``normal`` and ``uniform`` likewise.
+        """
+        if self._draws is None:
+            raise RuntimeError(f"{type(self).__name__}.draws is only available inside call() of "
+                               "a channel with counter_draws = True")
+        return self._draws
 
     def reseed(self, seed: int) -> None:
         """Reset the channel's generator to ``seed``."""
@@ -92,14 +129,30 @@ class Channel(Block):
         """Pilot symbols added to a row of ``num_data_symbols`` data symbols."""
         return 0
 
-    def shared_generator(self) -> torch.Generator | None:
-        """A fresh generator seeded with the current item's *group* seed.
+    def __call__(self, x, no):
+        if not self.counter_draws or self._draws is not None:
+            return super().__call__(x, no)
+        x = self._check_x(torch.as_tensor(x))
+        rows = x.shape[0]
+        seeds = torch.randint(0, 2**62, (2, rows), generator=self._generator, device=self.device)
+        self._draws = RowDraws(seeds[0], seeds[1],
+                               torch.zeros(rows, dtype=torch.int64, device=self.device),
+                               x.shape[1])
+        try:
+            return super().__call__(x, no)
+        finally:
+            self._draws = None
 
-        Inside :meth:`transmit_items` every item of a group (the streams of one
-        image) gets an identically seeded generator, so what is drawn from it
-        first is the same for all of them (the ``coherence: item`` fading
-        coefficient). `None` outside :meth:`transmit_items`.
+    def shared_generator(self) -> torch.Generator | None:
+        """A fresh generator seeded with the current item's *group* seed
+        (item-by-item mode, channels without :attr:`counter_draws`).
+
+        Every item of a group (the streams of one image) gets an identically
+        seeded generator, so what is drawn from it first is the same for all
+        of them. `None` outside :meth:`transmit_items`.
         """
+        from .draws import derive_seed
+
         if self._shared_seed is None:
             return None
         gen = torch.Generator(device=self.device)
@@ -109,43 +162,62 @@ class Channel(Block):
     @property
     def block_symbols(self) -> int | None:
         """Symbols per code block of the item being sent (`None`: rows are not code blocks)."""
+        if self._draws is not None and self._draws.block_symbols is not None:
+            return self._draws.block_symbols
         return self._block_symbols
 
     def transmit_items(self, x: torch.Tensor, no, plan: DrawPlan | None):
-        """Send ``x`` item by item, each item with its own random generator.
+        """Send ``x``, each item's draws from its own seed.
 
         :input x: [rows, width], complex; the rows of item ``i`` are consecutive
             and, read row by row, hold ``plan.symbols[i]`` valid symbols.
-        :input no: scalar or [rows], noise variance per complex symbol (equal
-            on all rows of an item).
+        :input no: scalar or [rows], noise variance per complex symbol.
         :input plan: :class:`~semlink.phy.channels.draws.DrawPlan`, or `None`
-            to send all rows in one call from :attr:`generator`.
+            to send all rows as a direct call (every row its own item).
         :output y, no_eff: as for a call; padding positions hold ``y = 0``,
             ``no_eff = 1``.
         """
         if plan is None:
             return self(x, no)
         x = self._check_x(x)
-        no_row = self._noise_per_row(no, x)[:, 0]
         rows, width = x.shape
-        if sum(plan.rows) != rows:
-            raise ValueError(f"DrawPlan covers {sum(plan.rows)} rows but x has {rows}")
+        if plan.num_rows != rows:
+            raise ValueError(f"DrawPlan covers {plan.num_rows} rows but x has {rows}")
+        if not self.counter_draws:
+            return self._transmit_item_by_item(x, no, plan)
+        if plan.device != x.device:
+            plan = plan.to(x.device)
+        item, block, seeds, groups = plan.row_views()
+        valid = (plan.symbols[item] - block * width).clamp(0, width)
+        self._draws = RowDraws(seeds, groups, block, width, valid, plan.block_symbols)
+        try:
+            y, no_eff = self(x, no)
+        finally:
+            self._draws = None
+        if not plan.full_rows:
+            pad = torch.arange(width, device=x.device) >= valid.unsqueeze(1)
+            y = y.masked_fill(pad, 0)
+            no_eff = no_eff.masked_fill(pad, 1)
+        return y, no_eff
+
+    def _transmit_item_by_item(self, x: torch.Tensor, no, plan: DrawPlan):
+        """The ``torch-per-item`` scheme: one call and one generator per item."""
+        no_row = self._noise_per_row(no, x)[:, 0]
+        width = x.shape[1]
         y = torch.zeros_like(x)
         no_eff = torch.ones(x.shape, dtype=self.dtype, device=self.device)
         saved = (self._generator, self._shared_seed, self._block_symbols)
         start = 0
         try:
             self._block_symbols = plan.block_symbols
-            for r, v, seed, group_seed in zip(plan.rows, plan.symbols, plan.seeds,
-                                              plan.group_seeds):
+            for r, v, seed, group_seed in zip(plan.rows.tolist(), plan.symbols.tolist(),
+                                              plan.seeds.tolist(), plan.group_seeds.tolist()):
                 if v > r * width:
                     raise ValueError(f"DrawPlan: {v} symbols do not fit in {r} rows of {width}")
                 if r == 0 or v == 0:
                     start += r
                     continue
                 no_item = no_row[start:start + r]
-                if r > 1 and not bool((no_item == no_item[0]).all()):
-                    raise ValueError("no must be equal on all rows of one item")
                 gen = torch.Generator(device=self.device)
                 gen.manual_seed(int(seed))
                 self._generator = gen
@@ -172,12 +244,22 @@ class Channel(Block):
                 f"no must be a scalar or have one value per example (shape [{x.shape[0]}]), "
                 f"got shape {tuple(no.shape)}"
             )
-        if bool((no < 0).any()) or not bool(torch.isfinite(no).all()):
+        if bool(((no < 0) | ~torch.isfinite(no)).any()):
             raise ValueError("no (noise variance) must be finite and >= 0")
         return no.unsqueeze(-1)
 
     def _complex_noise(self, shape, no_row: torch.Tensor) -> torch.Tensor:
-        """CN(0, no) samples of ``shape`` drawn from the own generator."""
+        """CN(0, no) samples of ``shape``: with :attr:`counter_draws`, the ``"noise"``
+        draws of every symbol (``shape`` must be the call's ``[rows, width]``);
+        otherwise from the own generator."""
+        if self.counter_draws:
+            d = self.draws
+            if tuple(shape) != (d.seeds.shape[0], d.width):
+                raise ValueError(f"_complex_noise draws one value per symbol of the call "
+                                 f"({d.seeds.shape[0]}, {d.width}), got shape {tuple(shape)}; "
+                                 "draw other shapes with self.draws.complex_normal(tag, index)")
+            n = d.complex_normal("noise", d.symbol_index(), self.dtype)
+            return n * torch.sqrt(no_row).to(self.dtype)
         std = torch.sqrt(no_row / 2).to(self.dtype)
         re = torch.randn(shape, generator=self._generator, device=self.device, dtype=self.dtype)
         im = torch.randn(shape, generator=self._generator, device=self.device, dtype=self.dtype)

@@ -56,6 +56,7 @@ import warnings
 
 import torch
 
+from ..counter_rng import complex_normal
 from .base import Channel
 
 _CSI_MODES = ("perfect", "ls", "none")
@@ -118,6 +119,7 @@ class FlatFadingChannel(Channel):
     """
 
     joins_item_rows = True
+    counter_draws = True
 
     def __init__(self, fading: str = "rayleigh", k_factor: float = 0.0,
                  coherence: str | dict | None = None, csi: str = "perfect",
@@ -147,14 +149,6 @@ class FlatFadingChannel(Channel):
             return {"symbols": self.coherence_symbols}
         return self.coherence_unit
 
-    def _interval(self, n: int) -> int:
-        """Symbols per fading coefficient in a row of ``n`` symbols."""
-        if self.coherence_unit == "symbols":
-            return min(self.coherence_symbols, n)
-        if self.coherence_unit == "block" and self.block_symbols:
-            return min(self.block_symbols, n)
-        return n
-
     def num_pilot_symbols(self, num_data_symbols: int) -> int:
         """Pilots of a row (a code block, or one stream of an image) of data symbols."""
         if self.csi != "ls" or num_data_symbols == 0:
@@ -164,44 +158,92 @@ class FlatFadingChannel(Channel):
         return self.num_pilots * math.ceil(num_data_symbols / self.coherence_symbols)
 
     def sample_coefficients(self, shape, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Draw fading coefficients of ``shape`` with E|h|^2 = 1 (from ``generator``
-        or the channel's own)."""
+        """Draw fading coefficients of ``shape`` with E|h|^2 = 1 (counter-based
+        ``"fading"`` draws of one fresh stream keyed from ``generator`` or the
+        channel's own)."""
         gen = generator or self.generator
-        re = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
-        im = torch.randn(shape, generator=gen, device=self.device, dtype=self.dtype)
-        scatter = torch.complex(re, im) / math.sqrt(2.0)
+        seeds = torch.randint(0, 2**62, (1,), generator=gen, device=self.device)
+        count = math.prod(shape)
+        index = torch.arange(count, dtype=torch.int64, device=self.device).unsqueeze(0)
+        z = complex_normal(seeds, "fading", index, self.dtype).reshape(shape)
+        return self._coefficients(z)
+
+    def _coefficients(self, z: torch.Tensor) -> torch.Tensor:
+        """Fading coefficients from CN(0, 1) draws ``z``."""
         if self.fading == "rayleigh":
-            return scatter
+            return z
         k = self.k_factor
-        return math.sqrt(k / (k + 1)) + math.sqrt(1 / (k + 1)) * scatter
+        return math.sqrt(k / (k + 1)) + math.sqrt(1 / (k + 1)) * z
+
+    def _coherence_draws(self, no_row: torch.Tensor, n: int):
+        """Per-interval coefficients and pilot estimates, and each symbol's interval.
+
+        :returns: ``h_blk`` [rows, m], ``h_hat_blk`` [rows, m] (`None` unless
+            ``csi="ls"``), ``col`` [rows, n] int64 index into the m intervals
+            (`None`: one interval per row, m = 1).
+        """
+        d, dt = self.draws, self.dtype
+        rows, dev = d.seeds.shape[0], d.seeds.device
+        group = False
+        col = None
+        if self.coherence_unit == "item":      # one h per group; pilots once per item
+            group, index = True, torch.zeros(rows, 1, dtype=torch.int64, device=dev)
+        elif self.coherence_unit == "block":   # one h per row (code block)
+            index = d.block.unsqueeze(1)
+        else:                                  # {symbols: L}, counted along the item
+            L = self.coherence_symbols
+            first = d.offsets // L
+            aligned = d.width % L == 0             # every row starts an interval
+            m = -(-n // L) + (0 if aligned else 1)
+            index = first.unsqueeze(1) + torch.arange(m, dtype=torch.int64, device=dev)
+            if L > 1 and not (aligned and m == 1):
+                col = d.symbol_index() // L - first.unsqueeze(1)
+        tag = "group_fading" if group else "fading"
+        h_blk = self._coefficients(d.complex_normal(tag, index, dt, group=group))
+        h_hat_blk = None
+        if self.csi == "ls":
+            P = self.num_pilots
+            pilot_index = index.unsqueeze(-1) * P + torch.arange(P, device=dev)
+            noise = d.complex_normal("pilot_noise", pilot_index, dt)        # [rows, m, P]
+            h_hat_blk = h_blk + noise.mean(dim=-1) * torch.sqrt(no_row).to(dt)
+        return h_blk, h_hat_blk, col
+
+    @staticmethod
+    def _expand(blk: torch.Tensor, col, n: int) -> torch.Tensor:
+        if col is not None:
+            return blk.gather(1, col)
+        return blk.expand(-1, n) if blk.shape[1] == 1 else blk
 
     def call(self, x: torch.Tensor, no) -> tuple[torch.Tensor, torch.Tensor]:
+        # complex products written out in real arithmetic: elementwise IEEE
+        # operations give the same bits wherever a symbol sits in the batch
+        # (vectorised and scalar kernel paths agree) and on every device
         x = self._check_x(x)
-        batch, n = x.shape
+        n = x.shape[1]
         no_row = self._noise_per_row(no, x)                       # [batch, 1]
-        length = self._interval(max(n, 1))
-        num_blocks = math.ceil(n / length) if n else 0
-        shared = self.shared_generator() if self.coherence_unit == "item" else None
-        if shared is not None:    # one h for every stream of this image (same seed)
-            h_blk = self.sample_coefficients((1, 1), shared).expand(batch, num_blocks)
-        else:
-            h_blk = self.sample_coefficients((batch, num_blocks))     # [batch, nb]
-        h = h_blk.repeat_interleave(length, dim=1)[:, :n]
-        y = h * x + self._complex_noise(x.shape, no_row)
+        h_blk, h_hat_blk, col = self._coherence_draws(no_row, n)
+        hr, hi = (self._expand(part, col, n) for part in _parts(h_blk))
+        xr, xi = _parts(x)
+        nr, ni = _parts(self._complex_noise(x.shape, no_row))
+        yr, yi = hr * xr - hi * xi + nr, hr * xi + hi * xr + ni
         if self.csi == "none":
-            return y, no_row.expand(x.shape)
+            return torch.complex(yr, yi), no_row.expand(x.shape)
         tiny = torch.finfo(self.dtype).tiny ** 0.5
         if self.csi == "perfect":
-            h_hat, err_var = h, torch.zeros_like(no_row)
+            gr, gi, err_var = hr, hi, torch.zeros_like(no_row)
         else:
-            pilots = h_blk.unsqueeze(-1) + self._complex_noise(
-                (batch, num_blocks, self.num_pilots), no_row.unsqueeze(-1))
-            h_hat = pilots.mean(dim=-1).repeat_interleave(length, dim=1)[:, :n]
+            gr, gi = (self._expand(part, col, n) for part in _parts(h_hat_blk))
             err_var = no_row / self.num_pilots
-        gain = h_hat.abs().square().clamp_min(tiny)
-        y_eq = y * h_hat.conj() / gain
+        gain = (gr * gr + gi * gi).clamp_min(tiny)
+        y_eq = torch.complex((yr * gr + yi * gi) / gain, (yi * gr - yr * gi) / gain)
         no_eff = (no_row + err_var) / gain
         return y_eq, no_eff
+
+
+def _parts(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and imaginary parts of a complex tensor (views)."""
+    r = torch.view_as_real(z)
+    return r[..., 0], r[..., 1]
 
 
 class RayleighChannel(FlatFadingChannel):
