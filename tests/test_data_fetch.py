@@ -22,7 +22,13 @@ KODAK_LIST_DIGEST = "3eaa5bd52eb8c894d351cf607028f5d3d80e778fd0267eeff8c73d66539
 
 
 @pytest.fixture
-def isolated(tmp_path, monkeypatch):
+def sources():
+    """The test data found the usual way, before :func:`isolated` hides it."""
+    return {name: shared_data_dir(name) for name in df.names()}
+
+
+@pytest.fixture
+def isolated(tmp_path, monkeypatch, sources):
     """No $SEMLINK_DATA, no mirror, a private user cache; returns a fake checkout root."""
     monkeypatch.delenv("SEMLINK_DATA", raising=False)
     monkeypatch.delenv("SEMLINK_DATA_MIRROR", raising=False)
@@ -31,9 +37,9 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path / "checkout"
 
 
-def _mirror(tmp_path: Path, name: str, only: list[str] | None = None) -> Path:
+def _mirror(tmp_path: Path, name: str, sources: dict, only: list[str] | None = None) -> Path:
     """A mirror laid out as MIRROR/name/<path> (symlinks to the test data, or copies of ``only``)."""
-    src = shared_data_dir(name)
+    src = sources[name]
     root = tmp_path / "mirror"
     for f in df.source(name).files:
         if f.url is None or (only is not None and f.path not in only):
@@ -71,8 +77,8 @@ def test_coco_sources_match_the_annotations_and_bundled_files_match_digests():
     assert (pkg / "LICENSE.md").read_text().count("CC BY 4.0") >= 1
 
 
-def test_resolution_order_semlink_data_then_shared_then_cache(tmp_path, isolated, monkeypatch):
-    mirror = _mirror(tmp_path, "kodak24")
+def test_resolution_order_semlink_data_then_shared_then_cache(tmp_path, isolated, monkeypatch, sources):
+    mirror = _mirror(tmp_path, "kodak24", sources)
     cache = df.cache_dir()
     assert cache == tmp_path / "xdg" / "semlink" / "data"
     assert df.find("kodak24") is None
@@ -94,18 +100,18 @@ def test_resolution_order_semlink_data_then_shared_then_cache(tmp_path, isolated
     assert df.find("kodak24") == (shared / "kodak24").resolve()
 
 
-def test_fetch_from_file_url_mirror_checks_every_file_and_writes_sums(tmp_path, isolated):
-    mirror = _mirror(tmp_path, "coco-sample")
+def test_fetch_from_file_url_mirror_checks_every_file_and_writes_sums(tmp_path, isolated, sources):
+    mirror = _mirror(tmp_path, "coco-sample", sources)
     folder = df.fetch("coco-sample", dest=tmp_path / "d", mirror=mirror.as_uri())
     assert df.verify("coco-sample", folder) == []
-    assert (folder / "SHA256SUMS").read_text() == (shared_data_dir("coco-sample") / "SHA256SUMS").read_text()
+    assert (folder / "SHA256SUMS").read_text() == (sources["coco-sample"] / "SHA256SUMS").read_text()
     assert not list(folder.rglob("*.part"))
     ds = ImageDataset(str(folder / "val2017"), captions=str(folder / "annotations.json"))
     assert len(ds) == 30 and sum(len(it.captions) for it in ds) == 150
 
 
-def test_bad_checksum_is_a_clear_error_and_the_bad_file_is_not_kept(tmp_path, isolated):
-    mirror = _mirror(tmp_path, "kodak24", only=["kodim01.png", "kodim02.png"])
+def test_bad_checksum_is_a_clear_error_and_the_bad_file_is_not_kept(tmp_path, isolated, sources):
+    mirror = _mirror(tmp_path, "kodak24", sources, only=["kodim01.png", "kodim02.png"])
     bad = mirror / "kodak24" / "kodim02.png"
     data = bytearray(bad.read_bytes())
     data[1000] ^= 0xFF
@@ -122,8 +128,8 @@ def test_bad_checksum_is_a_clear_error_and_the_bad_file_is_not_kept(tmp_path, is
     assert df.missing_files("kodak24", folder)[:2] == ["kodim02.png", "kodim03.png"]
 
 
-def test_present_files_are_kept_and_wrong_ones_replaced(tmp_path, isolated):
-    mirror = _mirror(tmp_path, "kodak24")
+def test_present_files_are_kept_and_wrong_ones_replaced(tmp_path, isolated, sources):
+    mirror = _mirror(tmp_path, "kodak24", sources)
     folder = df.fetch("kodak24", dest=tmp_path / "d", mirror=str(mirror))
     (folder / "kodim03.png").write_bytes(b"not a png")
     before = (folder / "kodim04.png").stat().st_mtime_ns
@@ -138,9 +144,9 @@ def test_present_files_are_kept_and_wrong_ones_replaced(tmp_path, isolated):
     assert df.verify("kodak24", folder) == []
 
 
-def test_public_sources_are_the_default(tmp_path, isolated, monkeypatch):
+def test_public_sources_are_the_default(tmp_path, isolated, monkeypatch, sources):
     """Without a mirror every image is asked from its public URL (served here from the copy)."""
-    src = shared_data_dir("coco-sample")
+    src = sources["coco-sample"]
     asked = []
 
     def fake_open(location):
@@ -153,8 +159,8 @@ def test_public_sources_are_the_default(tmp_path, isolated, monkeypatch):
     assert asked[0] == "http://images.cocodataset.org/val2017/000000000139.jpg"
 
 
-def test_cli_fetch_list_and_errors(tmp_path, isolated, capsys, monkeypatch):
-    mirror = _mirror(tmp_path, "kodak24")
+def test_cli_fetch_list_and_errors(tmp_path, isolated, capsys, monkeypatch, sources):
+    mirror = _mirror(tmp_path, "kodak24", sources)
     assert main(["data", "list", "--check"]) == 1
     out = capsys.readouterr().out
     assert "MISSING: fetch with 'semlink data fetch kodak24'" in out
@@ -176,9 +182,9 @@ def test_cli_fetch_list_and_errors(tmp_path, isolated, capsys, monkeypatch):
     assert rows["kodak24"]["problems"] == [] and rows["coco-sample"]["path"] is None
 
 
-def test_common_root_is_the_first_root_holding_every_data_set(tmp_path, isolated, monkeypatch):
-    mirror = _mirror(tmp_path, "kodak24")
-    mirror = _mirror(tmp_path, "coco-sample")               # same root: MIRROR/NAME/...
+def test_common_root_is_the_first_root_holding_every_data_set(tmp_path, isolated, monkeypatch, sources):
+    mirror = _mirror(tmp_path, "kodak24", sources)
+    mirror = _mirror(tmp_path, "coco-sample", sources)               # same root: MIRROR/NAME/...
     assert df.common_root() is None
     df.fetch("kodak24", mirror=str(mirror))
     assert df.common_root() is None                          # the COCO sample is still missing
