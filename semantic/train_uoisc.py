@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
+
 from .train_deepjscc import _batch, psnr_db
 from .training import TRAINERS, Option
 from .training.loop import Trainer, run_training
@@ -69,8 +71,8 @@ def _channel_indices(model, indices, channel, chain, snr_db, gen):
         p = float(channel.split(":", 1)[1])
         out = []
         for idx in indices:
-            flip = torch.rand(idx.shape, generator=gen) < p
-            rnd = torch.randint(0, model.vq.K, idx.shape, generator=gen)
+            flip = torch.rand(idx.shape, generator=gen, device=gen.device) < p
+            rnd = torch.randint(0, model.vq.K, idx.shape, generator=gen, device=gen.device)
             out.append(torch.where(flip.to(idx.device), rnd.to(idx.device), idx))
         return out
     # phy: per image, all layers' indices -> bits -> chain -> indices
@@ -93,12 +95,12 @@ def sample_pairs(images: list[torch.Tensor], item_queries: list[list[str]], batc
     :returns: images ``[batch_size, 3, crop, crop]`` in [0, 1] and the list of
         ``batch_size`` queries, ``queries[b]`` belonging to ``images[b]``.
     """
-    picks = torch.randint(len(images), (batch_size,), generator=gen).tolist()
+    picks = torch.randint(len(images), (batch_size,), generator=gen, device=gen.device).tolist()
     x = torch.cat([_batch([images[i]], 1, crop, gen) for i in picks])
     qs = []
     for i in picks:
         own = item_queries[i]
-        qs.append(own[int(torch.randint(len(own), (1,), generator=gen))] if own else default_query)
+        qs.append(own[int(torch.randint(len(own), (1,), generator=gen, device=gen.device))] if own else default_query)
     return x, qs
 
 
@@ -181,7 +183,8 @@ class UoiscTrainer(Trainer):
         Option("eval_queries", "str", None, "queries of the held-out images (default: --queries)"),
         Option("eval_split", "str", "animals", "split of the VQA questions on --eval-data"),
         Option("seed", "int", 0, "seed of init, batches and channel"),
-        Option("device", "str", "cpu", "torch device"),
+        Option("device", "str", DEFAULT_DEVICE,
+               "torch device: auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N"),
     )
 
     def __init__(self, data: str, queries: str | None = None, image_size: int | None = None,
@@ -194,12 +197,13 @@ class UoiscTrainer(Trainer):
                  lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
                  gamma_adv: float = 0.01, pixel_loss: str = "l2", vlm: str | None = None,
                  channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
-                 seed: int = 0, device: str = "cpu", default_query: str = "What is in the image?",
+                 seed: int = 0, device: str = DEFAULT_DEVICE, default_query: str = "What is in the image?",
                  vqa: dict | None = None, no_text_alignment: bool = False,
                  vqa_questions: str | None = None, vqa_annotations: str | None = None,
                  instances: str | None = None, split: str = "all", split_rule: str = "either",
                  eval_data: str | None = None, eval_queries: str | None = None,
                  eval_split: str = "animals", segment_lengths: list[int] | None = None) -> None:
+        device = resolve_device(device, name="device")          # before anything is built
         if segment_lengths:
             segment_length = [int(v) for v in segment_lengths]
         check_vq_settings(dim, segment_length, codebook_size)      # before anything is built
@@ -243,14 +247,14 @@ class UoiscTrainer(Trainer):
         self.disc = PatchDiscriminator().to(device)
         self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
         self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr)
-        self.gen = torch.Generator().manual_seed(seed)
+        self.gen = torch.Generator(device="cpu").manual_seed(seed)   # host-side sampling
         self.chain = None
         if channel == "phy":
             from semlink.phy import DigitalChain
 
             spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
                                     "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
-            self.chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed,
+            self.chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, device=device,
                                       **{k: v for k, v in spec.items() if k != "kind"})
         self.model, self.model_config, self.train_args = model.train(), config, train_args
         self.size, self.device, self.data, self.vqa = size, device, data, vqa
@@ -298,7 +302,7 @@ class UoiscTrainer(Trainer):
         opt.zero_grad()
         loss.backward()
         opt.step()
-        d_loss = torch.zeros(())
+        d_loss = torch.zeros((), device=device)
         if phase == 2:
             real, fake = disc(x), disc(rec.detach())
             d_loss = (F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
@@ -309,7 +313,7 @@ class UoiscTrainer(Trainer):
         mse = F.mse_loss(rec.detach(), x).item()
         self.phase = phase
         return {"phase": phase, "segment_length": model.vq.l, "pixel": pix.item(), "relevance": float(rel.detach()),
-                "vq": float(torch.as_tensor(vq_loss).detach()),
+                "vq": float(vq_loss.detach()) if torch.is_tensor(vq_loss) else float(vq_loss),
                 "adv": float(adv.detach()), "disc": float(d_loss.detach()),
                 "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
 
@@ -356,7 +360,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
                 gamma_adv: float = 0.01, pixel_loss: str = "l2", vlm: str | None = None,
                 channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
                 seed: int = 0, resume: bool = False, checkpoint_every: int = 200,
-                log_every: int = 25, device: str = "cpu", progress: bool | None = None,
+                log_every: int = 25, device: str = DEFAULT_DEVICE, progress: bool | None = None,
                 default_query: str = "What is in the image?", vqa: dict | None = None) -> dict:
     """Train UO-ISC; returns paths, steps and the last losses.
 
@@ -389,7 +393,7 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
 
 
 @torch.no_grad()
-def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, device: str = "cpu",
+def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, device: str = DEFAULT_DEVICE,
                    max_images: int | None = None, default_query: str = "What is in the image?",
                    vqa: dict | None = None) -> dict:
     """PSNR [dB] without channel errors on held-out images, and the mean-image baseline's PSNR.
@@ -407,6 +411,7 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     """
     from semlink.data import ImageDataset
 
+    device = resolve_device(device, name="device")
     model, _ = load_uoisc(checkpoint, map_location=device)
     size = model.clip.image_size
     ds = ImageDataset(data, queries=queries, resize=list(size), crop="center", max_images=max_images,
