@@ -113,7 +113,7 @@ class AnalogChain:
         cdtype = self.channel.cdtype
         parts, lengths = [], np.empty(len(symbols), dtype=np.int64)
         for i, s in enumerate(symbols):
-            t = s if isinstance(s, torch.Tensor) else torch.as_tensor(np.asarray(s))
+            t = s if isinstance(s, torch.Tensor) else torch.from_numpy(np.asarray(s))
             if t.dim() != 1:
                 raise ValueError(f"symbols[{i}] must be 1-D, got shape {tuple(t.shape)}")
             parts.append(t)
@@ -129,7 +129,7 @@ class AnalogChain:
         if len({p.device for p in parts}) > 1:
             parts = [p.to(dev) for p in parts]
         flat = (torch.cat([p.to(cdtype) for p in parts]) if num else
-                torch.zeros(0, dtype=cdtype)).to(dev)                 # one conversion
+                torch.zeros(0, dtype=cdtype, device=dev)).to(dev)                 # one conversion
         width, total = (int(lengths.max()) if num else 0), int(lengths.sum())
         lengths_t = torch.from_numpy(lengths).to(dev)
         item = torch.repeat_interleave(torch.arange(num, device=dev), lengths_t, output_size=total)

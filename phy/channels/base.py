@@ -80,7 +80,8 @@ class Channel(Block):
                  device: str | None = None) -> None:
         super().__init__(precision=precision, device=device)
         if seed is None:
-            seed = int(torch.randint(0, 2**62, (1,), generator=config.torch_rng("cpu")).item())
+            seed = int(torch.randint(0, 2**62, (1,), generator=config.torch_rng("cpu"),
+                                     device="cpu").item())
         elif isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int or None, got {seed!r}")
         self._generator = torch.Generator(device=self.device)
@@ -132,7 +133,7 @@ class Channel(Block):
     def __call__(self, x, no):
         if not self.counter_draws or self._draws is not None:
             return super().__call__(x, no)
-        x = self._check_x(torch.as_tensor(x))
+        x = self._check_x(torch.as_tensor(x, device=self.device))
         rows = x.shape[0]
         seeds = torch.randint(0, 2**62, (2, rows), generator=self._generator, device=self.device)
         self._draws = RowDraws(seeds[0], seeds[1],

@@ -1,0 +1,165 @@
+"""The counter-based generator (phy/counter_rng.py): reference values, an independent
+pure-Python implementation, statistics, batch and device invariance."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from semlink.phy import counter_rng as cr
+
+# -- an independent implementation, written from the module docstring's definition -----
+M32 = 0xFFFFFFFF
+
+
+def _mix(x: int) -> int:
+    x ^= x >> 16
+    x = (x * 0x21F0AAAD) & M32
+    x ^= x >> 15
+    x = (x * 0x735A2D97) & M32
+    return x ^ (x >> 15)
+
+
+def _keys(seed: int, tag: int):
+    t = _mix((tag + 0x9E3779B9) & M32)
+    lo, hi = seed & M32, seed >> 32
+    for r in (0x3C6EF372, 0xDAA66D2B, 0x78DDE6E4, 0x1715609D):
+        lo, hi = hi, lo ^ _mix(hi ^ r ^ t)
+    return lo, hi, _mix(lo ^ _mix(hi ^ 0xB54CDA56))
+
+
+def _bits(seed: int, tag: int, counter: int) -> int:
+    k0, k1, k2 = _keys(seed, tag)
+    return _mix(_mix(_mix(counter ^ k0) ^ k1) ^ k2)
+
+
+def _box_muller(seed: int, tag: int, t: int) -> complex:
+    """CN(0,1) draw t with the math library (float64): the definition, not the kernel."""
+    u1 = (_bits(seed, tag, 2 * t) + 0.5) * 2.0**-32
+    u2 = (_bits(seed, tag, 2 * t + 1) + 0.5) * 2.0**-32
+    return math.sqrt(-math.log(u1)) * complex(math.cos(2 * math.pi * u2),
+                                              math.sin(2 * math.pi * u2))
+
+
+# (seed, tag, counter) -> bits, computed once (pure Python above and the torch kernels agree)
+REFERENCE_BITS = [((0, 0, 0), 241454764), ((0, 0, 1), 1378725160), ((1, 0, 0), 2541596065),
+                  ((2**62 + 5, 1, 7), 4245177481), ((2**63 - 1, 3, 2**32 - 1), 2298317470),
+                  ((12345, 2, 1000), 3927441534)]
+# complex_normal(seeds [7, 2^62+1], "noise", [[0, 1, 2], [0, 5, 2^31-1]]), float32, exact
+REFERENCE_NORMALS = [("0x1.f174aap-2", "-0x1.6c2a68p-3"), ("-0x1.40ed8ep-1", "0x1.16570ap-3"),
+                     ("-0x1.64c0d6p-2", "-0x1.1c43b4p-3"), ("0x1.4ad4a8p-4", "0x1.5f4a14p-5"),
+                     ("0x1.59dc0cp-3", "0x1.e6fe72p-1"), ("0x1.d12194p+0", "0x1.e80792p-4")]
+
+
+def test_bits_equal_stored_reference_values_and_the_pure_python_implementation(device):
+    for (seed, tag, counter), expected in REFERENCE_BITS:
+        got = cr.uniform_bits(torch.tensor([seed], device=device), tag,
+                              torch.tensor([[counter]], device=device))
+        assert int(got.cpu()[0, 0]) == expected == _bits(seed, tag, counter)
+    rng = np.random.default_rng(3)
+    seeds = [int(s) for s in rng.integers(0, 2**63 - 1, 6, dtype=np.int64)]
+    counters = torch.tensor([[0, 1, 2, 3, 1000, 2**31, 2**32 - 2, 2**32 - 1]] * 6, device=device)
+    for tag in (0, 1, 2, 3, "phase"):
+        got = cr.uniform_bits(torch.tensor(seeds, device=device), tag, counters).cpu()
+        t = cr.tag_value(tag)
+        want = [[_bits(s, t, int(c)) for c in counters[0].cpu()] for s in seeds]
+        assert got.tolist() == want
+
+
+def test_gaussians_equal_stored_reference_values_and_the_math_library_definition(device):
+    seeds = torch.tensor([7, 2**62 + 1], device=device)
+    index = torch.tensor([[0, 1, 2], [0, 5, 2**31 - 1]], device=device)
+    n = cr.complex_normal(seeds, "noise", index).cpu().flatten()
+    want = torch.tensor([complex(float.fromhex(re), float.fromhex(im))
+                         for re, im in REFERENCE_NORMALS], dtype=torch.complex64)
+    assert torch.equal(n, want)                 # bit for bit, on every device
+    for k, (s, t) in enumerate([(7, 0), (7, 1), (7, 2), (2**62 + 1, 0), (2**62 + 1, 5),
+                                (2**62 + 1, 2**31 - 1)]):
+        assert abs(complex(n[k]) - _box_muller(s, 0, t)) < 2e-6
+    # float64 Box-Muller: accurate to the series truncation (~1e-8)
+    seeds = torch.arange(1, 41, device=device)
+    index = torch.arange(50, device=device).expand(40, 50)
+    n64 = cr.complex_normal(seeds, 1, index, torch.float64).cpu()
+    ref = torch.tensor([[_box_muller(s, 1, t) for t in range(50)] for s in range(1, 41)],
+                       dtype=torch.complex128)
+    assert (n64 - ref).abs().max() < 5e-8
+
+
+def test_uniforms_are_uniform_and_neighbours_uncorrelated(device):
+    rows, width = 64, 4096
+    seeds = torch.arange(1000, 1000 + rows, device=device)
+    index = torch.arange(width, device=device).expand(rows, width)
+    u = cr.uniform(seeds, "noise", index, torch.float64).cpu().numpy()
+    n = u.size
+    assert stats.kstest(u.ravel(), "uniform").pvalue > 1e-3
+    # neighbouring counters of one stream, neighbouring items (seeds s, s+1), and two tags
+    tol = 4.5 / math.sqrt(n)
+    assert abs(np.corrcoef(u[:, :-1].ravel(), u[:, 1:].ravel())[0, 1]) < tol
+    assert abs(np.corrcoef(u[:-1].ravel(), u[1:].ravel())[0, 1]) < tol
+    other = cr.uniform(seeds, "fading", index, torch.float64).cpu().numpy()
+    assert abs(np.corrcoef(u.ravel(), other.ravel())[0, 1]) < tol
+    # the top and bottom bits are fair (a weak mixer fails one of them)
+    bits = cr.uniform_bits(seeds, 0, index).cpu().numpy()
+    for b in (0, 1, 16, 31):
+        frac = ((bits >> b) & 1).mean()
+        assert abs(frac - 0.5) < 4.5 * 0.5 / math.sqrt(n), b
+
+
+def test_gaussians_have_unit_power_circular_symmetry_and_normal_tails(device):
+    rows, width = 50, 4000
+    seeds = torch.arange(rows, device=device) * 7919 + 3
+    index = torch.arange(width, device=device).expand(rows, width)
+    z = cr.complex_normal(seeds, "noise", index).cpu().numpy().ravel()
+    n = z.size
+    assert abs(np.mean(np.abs(z) ** 2) - 1.0) < 5 / math.sqrt(n)     # E|n|^2 = 1, var(|n|^2) = 1
+    for part in (z.real, z.imag):
+        assert abs(part.mean()) < 5 * math.sqrt(0.5 / n)
+        assert abs(part.var() - 0.5) < 5 * 0.5 * math.sqrt(2 / n)
+        assert stats.kstest(part * math.sqrt(2), "norm").pvalue > 1e-3
+    assert abs(np.mean(z.real * z.imag)) < 5 * 0.5 / math.sqrt(n)
+    # tail: P(|Re| > 3 sigma) = 2 Q(3)
+    p3 = 2 * stats.norm.sf(3)
+    frac = np.mean(np.abs(z.real) * math.sqrt(2) > 3)
+    assert abs(frac - p3) < 5 * math.sqrt(p3 / n)
+    real = cr.normal(seeds, "phase", index).cpu().numpy().ravel()
+    assert abs(real.var() - 1.0) < 5 * math.sqrt(2 / n)
+
+
+def test_draws_do_not_depend_on_the_batch_or_the_chunking(device):
+    """A row's numbers are a function of (seed, tag, index) only: the same in a batch
+    of 3 rows, of 300 rows (cut into cache-sized chunks on the CPU), or alone."""
+    seeds = torch.arange(300, device=device) + 11
+    index = torch.arange(777, device=device).expand(300, 777) + 5
+    big = cr.complex_normal(seeds, "noise", index)
+    for rows in (slice(0, 1), slice(140, 143), slice(299, 300)):
+        small = cr.complex_normal(seeds[rows], "noise", index[rows])
+        assert torch.equal(small, big[rows])
+    part = cr.complex_normal(seeds[5:6], "noise", index[5:6, 333:400])
+    assert torch.equal(part, big[5:6, 333:400])          # same position-free values
+
+
+def test_bad_arguments():
+    with pytest.raises(TypeError, match="int64"):
+        cr.uniform_bits(torch.tensor([1.0]), 0, torch.zeros(1, 1, dtype=torch.int64))
+    with pytest.raises(ValueError, match="one row per seed"):
+        cr.complex_normal(torch.tensor([1, 2]), 0, torch.zeros(3, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"\[0, 2\^32\)"):
+        cr.tag_value(-1)
+    with pytest.raises(TypeError, match="int or a string"):
+        cr.tag_value(True)
+    assert cr.tag_value("noise") == 0 and cr.tag_value("phase") == cr.tag_value("phase") >= 2**31
+
+
+@pytest.mark.gpu
+def test_cpu_and_cuda_draw_bit_identical_numbers():
+    seeds = torch.randint(0, 2**62, (257,), generator=torch.Generator().manual_seed(0),
+                          device="cpu")
+    index = torch.arange(3001, device="cpu").expand(257, 3001)
+    for dtype in (torch.float32, torch.float64):
+        cpu = cr.complex_normal(seeds, "noise", index, dtype)
+        gpu = cr.complex_normal(seeds.to("cuda"), "noise", index.to("cuda"), dtype)
+        assert torch.equal(cpu, gpu.cpu()), dtype
+    assert torch.equal(cr.uniform_bits(seeds, 2, index),
+                       cr.uniform_bits(seeds.cuda(), 2, index.cuda()).cpu())
