@@ -116,10 +116,12 @@ def error_example(summary: dict) -> list[str]:
     prof = next(v for k, v in scenario["profiles"].items() if v.get("kind", "digital") == "digital")
     prof = {k: v for k, v in prof.items() if k != "kind"}
     corr = SymSpellCorrector()
+    # the documented example runs on the CPU on every machine: its noise draws, and so the
+    # printed errors, are the CPU's (a GPU draws other numbers from the same seed)
     cases = (("bits (UTF-8, LDPC + QPSK)", BitsTransport("utf8"),
-              lambda: DigitalChain(channel="awgn", seed=0, **prof)),
+              lambda: DigitalChain(channel="awgn", seed=0, device="cpu", **prof)),
              ("embedding (analog)", EmbeddingTransport(load_embedding_table(table_ref)),
-              lambda: AnalogChain(channel="awgn", seed=0)))
+              lambda: AnalogChain(channel="awgn", seed=0, device="cpu")))
     lines = ["## How errors arrive: a measured example", "",
              f"One caption ({len(caption)} characters), AWGN, chain seed 0, the scenario's "
              f"profile `{prof}` for bits and its embedding table `{table_ref}`, made by this "
@@ -168,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     from semlink.links.summary import summarize
     from semlink.provenance import git_revision
 
-    dirty = [what for what, rev in (("this tree", git_revision()),
+    report_rev = git_revision()          # before this script writes (tracked) figures
+    dirty = [what for what, rev in (("this tree", report_rev),
                                    ("the run", summarize(args.results)["env"].get("git_revision")))
              if not rev or rev.endswith("-dirty")]
     if dirty and not args.allow_dirty:
@@ -190,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
              f"semlink run scenarios/text_over_phy.yaml --out {Path(args.results).parent}",
              f"python scripts/text_over_phy_report.py {args.results}", "```", "",
              f"Run: semlink {summary.get('semlink_version')} (results git {env.get('git_revision')}; "
-             f"report git {git_revision()}), torch {pk.get('torch')}, sionna-no-rt "
+             f"report git {report_rev}), torch {pk.get('torch')}, sionna-no-rt "
              f"{pk.get('sionna-no-rt')}, symspellpy {_version('symspellpy')}, sacrebleu "
              f"{_version('sacrebleu')} (these two as installed when the report ran); device "
              f"{env.get('device')}.", "",
