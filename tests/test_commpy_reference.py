@@ -182,3 +182,29 @@ def test_commpy_snr_convention_is_es_over_n0():
         np.random.set_state(state)
     assert np.mean(np.abs(y) ** 2) == pytest.approx(4.2, rel=0.02)
     assert np.mean(y.real ** 2) == pytest.approx(2.1, rel=0.02)
+
+
+def main() -> None:
+    """Print every point of the comparison (the figures quoted in docs/phy.md):
+    ``python tests/test_commpy_reference.py``."""
+    print(f"{'modulation':10s} {'channel':8s} {'Es/N0':>6s}  {'semlink':>9s}  {'CommPy':>9s}  {'z':>6s}"
+          f"  {'CommPy +1 dB':>12s}  {'z':>6s}   ({BITS} bits per point and simulator)")
+    for (modulation, channel), points in ESNO_DB.items():
+        m = int(math.log2(len(MODEMS[modulation]().constellation)))
+        rng = np.random.default_rng(2026)                       # as in the test
+        for i, esno_db in enumerate(points):
+            bits = rng.integers(0, 2, BITS, dtype=np.uint8)
+            ours = _semlink(modulation, channel, esno_db, bits, seed=100 + i, device="cpu")
+            theirs = _commpy(modulation, channel, esno_db, bits, seed=200 + i)
+            ber_ours, ber_theirs, z = _z(ours, theirs, m)
+            line = (f"{modulation:10s} {channel:8s} {esno_db:6.1f}  {ber_ours:9.3e}  "
+                    f"{ber_theirs:9.3e}  {z:+6.2f}")
+            if i == 1:
+                off = _commpy(modulation, channel, esno_db + 1.0, bits, seed=300 + i)
+                _, ber_off, z_off = _z(ours, off, m)
+                line += f"  {ber_off:12.3e}  {z_off:+6.1f}"
+            print(line)
+
+
+if __name__ == "__main__":
+    main()
