@@ -8,6 +8,7 @@ mean iterations per code word and the BLER of both (they must agree).
     python benchmarks/ldpc_early_termination.py                 # CPU, and CUDA when present
     python benchmarks/ldpc_early_termination.py --device cpu --blocks 100 --repeats 3 --threads 1
     python benchmarks/ldpc_early_termination.py --compile       # also torch.compile'd decoders
+    python benchmarks/ldpc_early_termination.py --device cuda:0 --compile   # scripts/gpu_check.sh
 
 Goal (issue 12): >= 3x at a point with BLER < 1e-2 and >= 0.9x in the waterfall.
 """
@@ -22,6 +23,7 @@ import torch
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
+from semlink.device import DeviceError, resolve_device
 from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
@@ -86,7 +88,9 @@ def bench_point(k, n, ebno_db, blocks, repeats, device, use_compile):
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", action="append", help="cpu, cuda:0 (repeatable); default: all")
+    p.add_argument("--device", action="append",
+                   help="cpu, cuda, cuda:N, auto (repeatable); default: the CPU and, when "
+                        "present, cuda:0")
     p.add_argument("--k", type=int, default=1024)
     p.add_argument("--n", type=int, default=2048)
     p.add_argument("--ebno-db", default="1.0,1.5,2.5,3.0,4.0",
@@ -98,7 +102,11 @@ def main() -> None:
     args = p.parse_args()
     apply_runtime_options(args)
     set_seed(1)
-    devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
+    try:     # semlink's one device rule: a CUDA device that is not here is an error, up front
+        devices = ([resolve_device(d, name="--device") for d in args.device] if args.device
+                   else ["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
+    except DeviceError as exc:
+        p.error(str(exc))
     points = [float(v) for v in args.ebno_db.split(",")]
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"k={args.k} n={args.n} QPSK AWGN, max_iter 20, boxplus-phi, {describe_malloc_tuning()}")

@@ -21,6 +21,8 @@ import json
 import sys
 from pathlib import Path
 
+from semlink.device import resolve_device
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="list, check and fetch pretrained models (offline first)")
@@ -235,7 +237,7 @@ def _fetch_hint(ref: str) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     raw = read_raw(args.scenario)
-    device = args.device or str(raw.get("device", "cpu"))
+    device = resolve_device(args.device or raw.get("device"), name="device")
     report = check_scenario(raw, device)
     from .memory import model_memory_plan
 
@@ -288,7 +290,7 @@ def preflight(scenario_path: str, device: str | None = None) -> dict:
     from .memory import model_memory_plan
 
     raw = read_raw(scenario_path)
-    device = device or str(raw.get("device", "cpu"))
+    device = resolve_device(device or raw.get("device"), name="device")
     report = check_scenario(raw, device)
     plan = model_memory_plan(report["needs"], device)
     log = logging.getLogger(__name__)

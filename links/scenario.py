@@ -540,10 +540,16 @@ def precheck_scenario(path: str | Path) -> None:
         raise ScenarioError(f"{path}: {exc}") from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a YAML scenario file."""
+def load_scenario(path: str | Path, device: str | None = None) -> Scenario:
+    """Read and validate a YAML scenario file.
+
+    :param device: when given, replaces the file's ``device`` key (``semlink run --device``);
+        it is validated like the key and recorded in the scenario as run.
+    """
     path = Path(path)
     raw = read_scenario_file(path)
+    if device is not None and isinstance(raw, dict):
+        raw = {**raw, "device": device}
     try:
         return parse_scenario(raw, source=str(path), base_dir=path.resolve().parent)
     except ScenarioError as exc:

@@ -23,6 +23,9 @@ def add_parsers(sub) -> None:
                    help="torch CPU threads per point, here and in every Ray worker (default: "
                         "torch's default here; the same count gives identical numbers)")
     p.add_argument("--no-plot", action="store_true", help="do not write plots at the end")
+    p.add_argument("--device", default=None,
+                   help="override the scenario's device: auto (first CUDA device if any, else "
+                        "cpu), cpu, cuda, cuda:N; the resolved device is recorded in the results")
     p.add_argument("--skip-model-check", action="store_true",
                    help="do not check, before the first point, that every codec model is here "
                         "and that the models fit on the device")
@@ -58,13 +61,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         from .models_command import ModelsUnavailable, preflight
 
         try:
-            checked = preflight(args.scenario)
+            checked = preflight(args.scenario, device=args.device)
         except ModelsUnavailable as exc:
             print(f"semlink run: {exc}", file=sys.stderr)
             return 2
         if checked["report"]["models"]:
             print(f"semlink run: {checked['memory']['summary']}", file=sys.stderr)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, device=args.device)
     out = args.out or scenario.output
     if not out:
         raise ValueError("--out DIR is required (the scenario has no 'output' key)")

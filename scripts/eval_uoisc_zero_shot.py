@@ -29,7 +29,8 @@ def main() -> int:
     p.add_argument("--annotations", default=str(root / "tests/data/coco_sample_vqa/annotations.json"))
     p.add_argument("--instances",
                    default=str(shared / "coco-sample/coco_format/instances_val2017_subset.json"))
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="auto",
+                   help="auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N")
     args = p.parse_args()
     from semlink.semantic.train_uoisc import evaluate_uoisc
 
