@@ -81,13 +81,12 @@ def resolve_device(device: Any = None, *, name: str = "device") -> str:
         raise DeviceError(f"{name} {device!r} is not a device; use {DEVICE_CHOICES}")
     if device == "cpu":
         return "cpu"
-    if device == "gpu":
-        device = "cuda"
-    index = int(device.split(":")[1]) if ":" in device else 0
+    asked = device
+    index = int(device.split(":")[1]) if ":" in device else 0       # cuda, gpu -> index 0
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if index >= count:
         raise DeviceError(
-            f"{name} {device!r} is not available: {cuda_summary_line()}; use "
+            f"{name} {asked!r} is not available: {cuda_summary_line()}; use "
             + (f"one of cuda:0..cuda:{count - 1}, " if count else "")
             + "'cpu', or 'auto' (the first CUDA device when there is one, else the CPU)")
     return f"cuda:{index}"
