@@ -19,10 +19,10 @@ PROFILES = {**DEFAULT_PROFILES,
                                                        "csi": "ls", "num_pilots": 2}}}
 
 
-def test_channel_uses_equal_analytic_count_for_known_payload():
+def test_channel_uses_equal_analytic_count_for_known_payload(device):
     imgs = [torch.rand(3, 30, 41), torch.rand(3, 8, 8)]
     codec = RawPixels(bit_depth=5, downsample=3, profile="weak")
-    link = Link(PROFILES, "awgn", seed=0)
+    link = Link(PROFILES, "awgn", seed=0, device=device)
     rx = link.transmit(codec.encode(imgs), snr_db=30.0)
     # weak: k=512, CRC24A -> 488 payload bits per block; n=640 -> ceil(640/3)=214 symbols
     for img, uses in zip(imgs, rx.channel_uses()):
@@ -38,8 +38,8 @@ def test_channel_uses_equal_analytic_count_for_known_payload():
         assert uses == sym + 2 * math.ceil(sym / 50)
 
 
-def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeypatch):
-    link = Link(PROFILES, "awgn", seed=0)
+def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeypatch, device):
+    link = Link(PROFILES, "awgn", seed=0, device=device)
     rng = np.random.default_rng(0)
     lengths = {"a": [700, 10], "b": [3000, 0], "c": [50, 5000]}
     streams = {
@@ -69,12 +69,12 @@ def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeyp
         assert list(rx.reports[name].channel_uses) == per
         expected += per
         for tx, r in zip(s.data, rx.streams[name].data):
-            assert torch.equal(tx, r)
+            assert torch.equal(tx, r.cpu())
     assert list(rx.channel_uses()) == list(expected)
 
 
-def test_profile_kind_mismatch_and_unknown_profile():
-    link = Link(PROFILES, "awgn")
+def test_profile_kind_mismatch_and_unknown_profile(device):
+    link = Link(PROFILES, "awgn", device=device)
     p = Payload({"x": Stream("digital", [torch.ones(8, dtype=torch.uint8)], "analog")}, [{}])
     with pytest.raises(ValueError, match="is digital but profile 'analog' is analog"):
         link.transmit(p, 10.0)
@@ -94,3 +94,26 @@ def test_raw_codecs_round_trip_error_free():
     assert torch.allclose(rec.images[0], imgs[0], atol=1e-3)
     rec_noisy = acodec.decode(link.transmit(acodec.encode(imgs), snr_db=0.0))
     assert (rec_noisy.images[0] - imgs[0]).abs().mean() > 0.05
+
+
+def test_item_seeds_are_vectorised_distinct_and_recorded(device):
+    """Item seeds: one blake2b per (profile, stream), a vectorised mix per image index;
+    distinct for distinct images/streams, independent of the batch; the scenario's
+    generator is named for the results header."""
+    from semlink.links.link import noise_generator_label
+    from semlink.phy.channels.draws import derive_item_seeds, derive_seed
+
+    base = derive_seed(3, "default", "bits")
+    seeds = derive_item_seeds(base, range(10_000))
+    assert len(set(seeds.tolist())) == 10_000 and seeds.min() >= 0
+    assert np.array_equal(derive_item_seeds(base, [17, 4]), seeds[[17, 4]])
+    assert not np.array_equal(derive_item_seeds(derive_seed(3, "default", "more"), [17]),
+                              seeds[[17]])
+    with pytest.raises(ValueError, match=">= 0"):
+        derive_item_seeds(base, [-1])
+    scenario = type("S", (), {"channels": [type("C", (), {"spec": {"name": "awgn"}})()],
+                              "profiles": {"p": {"kind": "analog",
+                                                 "channel": {"name": "rayleigh"}}}})()
+    assert noise_generator_label(scenario) == "counter-hash-v1"
+    link = Link(PROFILES, "awgn", seed=0, device=device)
+    assert link.chain("default").noise_generator == "counter-hash-v1"
