@@ -155,3 +155,17 @@ def test_clip_named_in_headers_and_docs_is_the_metric_default():
     docs = (ROOT / "docs" / "multisc.md").read_text()
     assert DEFAULT_CLIP in docs and "ViT-B/32" in docs
     assert DEFAULT_CLIP in (ROOT / "docs" / "text.md").read_text()
+
+
+def test_a_lambda_outside_0_1_stops_the_scenario_at_load():
+    """Before the sweep (nothing loaded, nothing run): the key path, the value and the range."""
+    from semlink.links.scenario import ScenarioError, parse_scenario
+
+    raw = _raw("multisc_ip_adapter_scale.yaml")
+    raw["codecs"][0]["grid"] = {"ip_adapter_scale": [0.5, 1.5]}
+    with pytest.raises(ScenarioError, match=r"codecs\[0\].*ip_adapter_scale=1.5: .*\[0, 1\]"):
+        parse_scenario(raw, base_dir=SCENARIOS)
+    raw["codecs"][0]["grid"] = {}
+    raw["codecs"][0]["params"]["diffusion"]["scale"] = 0.5
+    with pytest.raises(ScenarioError, match=r"codecs\[0\].*diffusion.scale=0.5: .*ip_adapter_scale"):
+        parse_scenario(raw, base_dir=SCENARIOS)
