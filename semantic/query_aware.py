@@ -56,6 +56,7 @@ import torch.nn.functional as F
 
 from .codec import CODECS, Codec, make_codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 IMAGE_CODECS = ("jpeg2000", "hevc_intra")
 DEFAULT_VLM = "llava-hf/llava-interleave-qwen-0.5b-hf"
@@ -95,7 +96,8 @@ class QueryAwareCodec(Codec):
                  steps: int = 30, guidance: float = 7.5, size: int = 512, scheduler: str = "dpm",
                  prompt_template: str = "{answer}", seed: int = 0, max_answer_tokens: int = 32,
                  default_query: str = "What is in the image?", profile: str = "default",
-                 device: str = "cpu") -> None:
+                 device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if image_codec not in IMAGE_CODECS:
             raise ValueError(f"query_aware: image_codec must be one of {IMAGE_CODECS}, got {image_codec!r}")
         if not (isinstance(image_rate_bpp, (int, float)) and 0 < image_rate_bpp <= 24):
@@ -131,6 +133,11 @@ class QueryAwareCodec(Codec):
         self.stream_kinds = {"answer": self.transport.kind, "image": "digital"}
         self._judge = None
         self._sd = None
+
+    def check_profiles(self, profiles: dict[str, dict]) -> None:
+        """Refuse an ``answer`` profile whose kind the text transport cannot ride (before a sweep)."""
+        if "answer" in profiles:
+            self.transport.check_kind(profiles["answer"].get("kind", "digital"), "stream 'answer'")
 
     # -- models (loaded on first use) ------------------------------------------------
     @property

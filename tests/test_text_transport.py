@@ -281,3 +281,34 @@ def test_text_over_phy_scenario_compares_at_equal_channel_uses():
         os.chdir(cwd)
     kinds = {c.label: c.instance.transport.kind for c in sc.codecs}
     assert set(kinds.values()) == {"digital", "analog"} and len(kinds) == 4
+
+
+@pytest.mark.parametrize("quantised", [False, True])
+def test_embedding_transport_names_its_devices(tiny, quantised):
+    """Encode and decode with torch's default device 'meta' (as tests/test_device_guard.py):
+    payloads stay host data and nothing is built on the default device."""
+    params = {"transport": "embedding", "embedding_model": str(tiny["table"])}
+    if quantised:
+        params.update(quant_bits=3, quant_clip=2.5)
+    codec = make_codec("text", params, {"caption0": "ldpc" if quantised else "analog"})
+    link = Link(PROFILES, "awgn", seed=0, device="cpu")
+    codec.encode_items(_items(CAPTIONS))                         # loads the table
+    with torch.device("meta"):
+        payload = codec.encode_items(_items(CAPTIONS))
+    assert all(d.device.type == "cpu" for d in payload.streams["caption0"].data)
+    received = link.transmit(payload, 25.0)
+    with torch.device("meta"):
+        recon = codec.decode(received)
+    assert [t[0] for t in recon.texts] == CAPTIONS
+
+
+def test_query_aware_answer_transport_is_checked(tiny):
+    with pytest.raises(ValueError, match="text_embedding_model"):
+        make_codec("query_aware", {"text_transport": "embedding"})
+    codec = make_codec("query_aware", {"text_transport": "embedding",
+                                       "text_embedding_model": str(tiny["table"])})
+    assert codec.stream_kinds["answer"] == "analog"
+    with pytest.raises(ValueError, match="quant_bits"):
+        codec.check_profiles({"answer": PROFILES["ldpc"]})
+    codec.check_profiles({"answer": PROFILES["analog"]})
+    assert codec.params()["text_transport"]["transport"] == "embedding"
