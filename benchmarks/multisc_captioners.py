@@ -78,7 +78,9 @@ def main(argv=None) -> int:
         return 2
     import torch
 
-    device = args.device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    from semlink.device import resolve_device
+
+    device = resolve_device(args.device, name="--device")   # None/auto: cuda:0 when present
     rows = caption_table(args.captioner, data, args.max_images, device, args.max_new_tokens)
     if args.json:
         print(json.dumps(rows, indent=1))

@@ -38,10 +38,14 @@ def measure(bits: int, k: int, device: str) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--device", default="auto",
+                    help="auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N")
     ap.add_argument("--k", type=int, default=1024)
     ap.add_argument("--sizes", default="200000,1000000", help="two payload sizes [bits]")
     args = ap.parse_args()
+    from semlink.device import resolve_device
+
+    args.device = resolve_device(args.device, name="--device")
     small, big = (int(v) for v in args.sizes.split(","))
     a, b = measure(small, args.k, args.device), measure(big, args.k, args.device)
     key = "cuda_max_allocated_mb" if args.device.startswith("cuda") else "peak_rss_mb"

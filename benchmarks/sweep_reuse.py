@@ -61,7 +61,7 @@ def main() -> None:
         raw["device"] = args.device
     print(f"scenario {path}, max_images {args.max_images or 'all'}, channels "
           f"{args.channels or 'all'}, device "
-          f"{resolve_device(raw.get('device', 'cpu'))}, torch {torch.__version__}, threads "
+          f"{resolve_device(raw.get('device'))}, torch {torch.__version__}, threads "
           f"{torch.get_num_threads()}, {platform.machine()}")
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
