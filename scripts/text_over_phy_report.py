@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
              "V = 300 byte-level BPE tokens, D = 32, flagged in 'What ran'): its errors go to "
              "random neighbouring tokens (often single bytes), not to semantically related "
              "tokens as a trained language model's table would; the numbers show the "
-             "mechanism (graceful degradation vs the LDPC cliff), not what LLaVA's 896-dim "
+             "mechanism (graceful degradation vs the LDPC cliff), not what LLaVA's 1024-dim "
              "table gives. AWGN and Rayleigh fading (a new coefficient every 128 symbols, "
              "perfect CSI, equalised); SNR = Es/N0 per complex channel use. Corrector `none` "
              "or `symspell` (symspellpy's English frequency dictionary, edit distance <= 2, "

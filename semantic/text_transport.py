@@ -315,10 +315,6 @@ class EmbeddingTransport(TextTransport):
             vec = x.reshape(n, t.dim) + t.mean
         return t.detokenize(t.nearest(vec))
 
-    def channel_reals(self, n_tokens: int) -> int:
-        """Real numbers sent for ``n_tokens`` tokens (analog: ``L*D``; complex uses = ceil of half)."""
-        return int(n_tokens) * self.table.dim
-
     def describe(self) -> dict:
         d = {"transport": "embedding", "table": self.table_ref, "kind": self.kind,
              "receiver": "nearest neighbour, L2, over sendable tokens",
