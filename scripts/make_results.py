@@ -6,6 +6,8 @@
     .venv/bin/python scripts/make_results.py text_over_phy         # ~4 min
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_results.py symbol_budget   # about an hour
     .venv/bin/python scripts/make_results.py multisc_coco_weightfree   # ~1 min
+    .venv/bin/python scripts/make_results.py uoisc_fig6            # ~15 min (ViT-B/16 on CPU)
+    .venv/bin/python scripts/make_results.py uoisc_segment_length  # training + sweep, resumable
     .venv/bin/python scripts/make_results.py --list
 
 Each entry runs the commands behind its document (scenario runs, training) into
@@ -30,7 +32,7 @@ from pathlib import Path
 from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, git_describe,
                             metric_table, provenance_section, resumable_run, run_script, semlink,
                             stamp_generated)
-from results_uoisc import uoisc_cpu_run, uoisc_zero_shot
+from results_uoisc import uoisc_cpu_run, uoisc_fig6, uoisc_segment_length, uoisc_zero_shot
 
 KODAK24_SCENARIO = "scenarios/kodak24_baselines.yaml"
 
@@ -164,7 +166,8 @@ def written(page: str, since: float) -> list[Path]:
 
 ENTRIES = {"kodak24_baselines": kodak24_baselines, "uoisc_cpu_run": uoisc_cpu_run,
            "uoisc_zero_shot": uoisc_zero_shot, "text_over_phy": text_over_phy,
-           "symbol_budget": symbol_budget, "multisc_coco_weightfree": multisc_coco_weightfree}
+           "symbol_budget": symbol_budget, "multisc_coco_weightfree": multisc_coco_weightfree,
+           "uoisc_fig6": uoisc_fig6, "uoisc_segment_length": uoisc_segment_length}
 
 
 def main(argv: list[str] | None = None) -> int:

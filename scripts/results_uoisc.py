@@ -1,10 +1,15 @@
-"""``make_results.py`` entries for UO-ISC: the CPU training run and the zero-shot split.
+"""``make_results.py`` entries for UO-ISC.
 
     .venv/bin/python scripts/make_results.py uoisc_cpu_run uoisc_zero_shot
+    .venv/bin/python scripts/make_results.py uoisc_fig6              # ~15 min on a loaded CPU
+    .venv/bin/python scripts/make_results.py uoisc_segment_length    # training + study, hours
 
-Both train the paper's "without pretrained VLM" variant (random-init CLIP of a reduced,
-labelled architecture) on the COCO sample, because no pretrained CLIP/LLaVA weights can be
-obtained here, then evaluate it without and with the channel.
+``uoisc_cpu_run``, ``uoisc_zero_shot`` and ``uoisc_segment_length`` train the paper's
+"without pretrained VLM" variant (random-init CLIP of a reduced, labelled architecture) on the
+COCO sample, because no pretrained CLIP/LLaVA weights can be obtained here, then evaluate it
+without and with the channel; ``uoisc_segment_length`` resumes its training and its sweep
+(``--resume``) so an interrupted regeneration continues. ``uoisc_fig6`` counts channel uses of
+the paper-size architecture (untrained) against JPEG2000 on the same images.
 """
 
 from __future__ import annotations
@@ -182,3 +187,380 @@ def uoisc_zero_shot(describe: str) -> list[Path]:
     doc = DOCS / "uoisc_zero_shot.md"
     doc.write_text("\n".join(text) + "\n")
     return [doc, *sorted(p for p in GALLERY_DIR.rglob("*") if p.is_file())]
+
+
+# --------------------------------------------------------------------------- Fig. 6
+FIG6_SCENARIO = "scenarios/uoisc_fig6.yaml"
+FIG6_CHECKPOINT = OUT / "uoisc_fig6" / "uoisc_vitb16_untrained.pt"
+FIG6_LENGTHS = [8, 16, 32, 64]
+
+
+def fig6_checkpoint(path: Path) -> dict:
+    """The paper-size UO-ISC (ViT-B/16 at 224 px, the defaults of ``semantic/uoisc.py``) at
+    random init with codebooks for every l of Fig. 5/6; CLIP frozen, so its random weights are
+    not stored. Only its channel-use accounting is used. Returns the build config."""
+    import torch
+
+    from semlink.semantic.uoisc import build_uoisc, save_uoisc
+
+    config = dict(clip_model="ViT-B-16", pretrained=None, frozen=True, segment_length=FIG6_LENGTHS)
+    torch.manual_seed(0)
+    model = build_uoisc(**config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_uoisc(path, model, config, meta={"steps": 0, "untrained": True,
+                                          "purpose": "channel-use accounting only (Fig. 6)"})
+    return config
+
+
+def uoisc_fig6(describe: str) -> list[Path]:
+    """UO-ISC Fig. 6: symbols per image vs segment length, with JPEG2000 on the same images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from semlink.links.summary import summarize
+
+    fresh(OUT / "uoisc_fig6")
+    fig6_checkpoint(FIG6_CHECKPOINT)
+    out = OUT / "uoisc_fig6" / "run"
+    t0 = time.perf_counter()
+    semlink(["run", FIG6_SCENARIO, "--out", str(out.relative_to(ROOT)), "--no-plot"])
+    wall = time.perf_counter() - t0
+    return fig6_page(out, wall, describe)
+
+
+def _codec_params(run: dict) -> dict:
+    """The codec's resolved parameters as recorded in results.h5 (``Codec.params()``)."""
+    return run["provenance"]["codec"]["params"]
+
+
+def fig6_page(out: Path, wall: float, describe: str) -> list[Path]:
+    """Write docs/results/uoisc_fig6.md and its figure from the results of ``out``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from semlink.links.summary import summarize
+
+    summary = summarize(str(out / "results.h5"))
+    runs = summary["runs"]
+    uo = sorted((r for r in runs if r["codec"] == "uoisc"), key=lambda r: r["params"]["segment_length"])
+    j2k = sorted((r for r in runs if r["codec"] == "jpeg2000"), key=lambda r: r["params"]["rate_bpp"])
+    ref = next(r for r in j2k if r["params"]["rate_bpp"] == 0.5)
+    ref_uses = ref["symbols_per_image"][0]
+    p0 = _codec_params(uo[0])
+    rows = ["| l | D/l segments | bits per image | channel uses per image | / JPEG2000 0.5 bpp | "
+            "fewer than JPEG2000 |", "|---|---|---|---|---|---|"]
+    for r in uo:
+        p, uses = _codec_params(r), r["symbols_per_image"][0]
+        rows.append(f"| {p['segment_length']} | {p['dim'] // p['segment_length']} | "
+                    f"{p['bits_per_image']:,} | {uses:,.0f} | {uses / ref_uses:.3f} | "
+                    f"{100 * (1 - uses / ref_uses):.1f} % |")
+    jrows = ["| JPEG2000 rate | channel uses per image (mean) | PSNR [dB] | MS-SSIM | "
+             "UO-ISC l = 32 / JPEG2000 |", "|---|---|---|---|---|"]
+    at32 = next(r for r in uo if r["params"]["segment_length"] == 32)["symbols_per_image"][0]
+    for r in j2k:
+        m, uses = r["metrics"], r["symbols_per_image"][0]
+        jrows.append(f"| {r['params']['rate_bpp']:g} bpp | {uses:,.0f} | {fmt(m['psnr'][0], 2)} | "
+                     f"{fmt((m.get('ms_ssim') or [None])[0], 3)} | {at32 / uses:.3f} |")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ls = [r["params"]["segment_length"] for r in uo]
+    ax.bar([str(v) for v in ls], [r["symbols_per_image"][0] for r in uo], color="tab:blue",
+           label="UO-ISC (D = 64, K = 8, |L| = 4)")
+    for r, style in zip(j2k, (":", "--", "-.")):
+        ax.axhline(r["symbols_per_image"][0], color="tab:red", ls=style,
+                   label=f"JPEG2000 {r['params']['rate_bpp']:g} bpp (mean)")
+    ax.set_xlabel("segment length l")
+    ax.set_ylabel("channel uses per image")
+    ax.set_title("Kodak24 at 224x224, LDPC 1/2 + 8-PSK")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    figure = DOCS / "uoisc_fig6_symbols_vs_l.png"
+    fig.savefig(figure, dpi=120)
+    plt.close(fig)
+    ratio32 = at32 / ref_uses
+    verdict = ("meet" if ratio32 <= 0.25 else "miss")
+    text = [
+        "# UO-ISC Fig. 6: transmitted symbols per image vs segment length", "",
+        f"Scenario `{FIG6_SCENARIO}`; generated by `python scripts/make_results.py uoisc_fig6`, "
+        "which writes the checkpoint below (`scripts/results_uoisc.py: fig6_checkpoint`) and runs",
+        "", "```bash", f"semlink run {FIG6_SCENARIO} --out {out.relative_to(ROOT)}", "```", "",
+        f"({len(runs)} codec settings, {wall:.0f} s; {environment_line(summary, describe)}).", "",
+        "**What is counted.** The channel uses per image the sweep recorded for each codec: "
+        "UO-ISC sends `|L| * N * (D/l) * log2 K` bits (its `bits_per_image`, from the codec's "
+        "parameters in results.h5) and JPEG2000 its file, each in whole 5G LDPC code blocks "
+        "(k = 1024 with CRC16, rate 1/2) on Gray 8-PSK, the paper's \"LDPC and 8-ary "
+        "modulation\". Both schemes code the same "
+        f"{runs[0]['num_images']} Kodak24 images, resized to cover 224 x 224 and centre-cropped "
+        "(CLIP's input). UO-ISC: the paper-size architecture with the settings derived in "
+        f"`docs/uoisc.md` (ViT-B/16, N = 196 patch tokens, L = {p0['layers']}, D = {p0['dim']}, "
+        f"K = {p0['codebook_size']}), **untrained** (random init: no CLIP weights can be "
+        "downloaded here); the count does not depend on the weights, and its PSNR is not "
+        "reported (the frozen random CLIP is not stored in the checkpoint but drawn again at "
+        "every load, hence a different CLIP hash per setting below).", "",
+        "## Symbols per image against l (JPEG2000 at 0.5 bpp, the rate of the Fig. 3 scenario)",
+        "", *rows, "", f"![symbols vs l]({figure.name})", "",
+        "## JPEG2000 on the same images", "", *jrows, "",
+        f"**Target** (issue 21): UO-ISC at l = 32 uses at most 0.25x JPEG2000's channel uses at "
+        f"the Fig. 3 quality (the paper: 0.18x, \"82 % fewer\"). Measured: **{ratio32:.3f}x** "
+        f"({100 * (1 - ratio32):.1f} % fewer) against JPEG2000 at 0.5 bpp: the derived settings "
+        f"{verdict} the target (block rounding: 4,704 bits is 0.19x the 0.5-bpp files in bits). The ratio is set by the JPEG2000 rate the paper does not state: "
+        "the table above gives it at 0.25, 0.5 and 1 bpp.", "",
+        *provenance_section(summary),
+    ]
+    doc = DOCS / "uoisc_fig6.md"
+    doc.write_text("\n".join(text) + "\n")
+    return [doc, figure]
+
+
+# --------------------------------------------------------------------------- segment length study
+SL_SCENARIO = "scenarios/uoisc_segment_length_cpu.yaml"
+SL_DIR = OUT / "uoisc_segment_length"
+SL_STEPS = 300
+SL_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
+            "--clip-model", "semlink-clip-cpu224", "--clip-config", "docs/results/uoisc_clip_cpu224.json",
+            "--pretrained", "none", "--no-text-alignment", "--layers", "1,2,3,4", "--dim", "64",
+            "--segment-lengths", "8,16,32,64", "--codebook-size", "8", "--decoder-channels", "32",
+            "--steps-phase1", str(SL_STEPS), "--steps-phase2", "0", "--batch-size", "8", "--lr", "1e-3",
+            "--seed", "0", "--eval-data", "../shared/data/kodak24"]
+SL_BUDGETS = (3415, 6830, 12977, 25088)
+SL_FIG_SNRS = (0.0, 10.0, 20.0)
+
+
+def _sl_train() -> tuple[dict, list[str]]:
+    """Train (or resume / reuse) the CPU segment-length model; its output and the command."""
+    out = SL_DIR / "train"
+    rel = str(out.relative_to(ROOT))
+    resume = ["--resume"] if (out / "last.pt").is_file() else []
+    args = [*SL_TRAIN[:2], "--out", rel, "--checkpoint-every", "100", "--log-every", "10",
+            *resume, *SL_TRAIN[2:]]
+    return json.loads(semlink(args)), ["semlink", *args]
+
+
+def _loss_curve(csv_path: Path, figure: Path, last_step: int) -> dict:
+    """Training PSNR per l against the step, from train_log.csv (as logged, every 10 steps).
+
+    Rows after ``last_step`` (the checkpoint's step) were logged by a continuation that was
+    stopped before its next checkpoint and are not part of the model; they are left out."""
+    import csv
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in csv.DictReader(csv_path.open()) if int(r["step"]) <= last_step]
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    by_l: dict[str, list] = {}
+    for r in rows:
+        by_l.setdefault(r["segment_length"], []).append((int(r["step"]), float(r["train_psnr_db"]),
+                                                         float(r["pixel"])))
+    late = {}
+    for v, pts in sorted(by_l.items(), key=lambda kv: int(kv[0])):
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1, label=f"l = {v}")
+        n = max(1, len(pts) // 4)
+        first, last = pts[-2 * n:-n], pts[-n:]
+        late[v] = {"last_quarter_psnr_db": sum(p[1] for p in last) / len(last),
+                   "previous_quarter_psnr_db": sum(p[1] for p in first) / max(1, len(first))}
+    ax.set_xlabel("training step")
+    ax.set_ylabel("training PSNR of the batch [dB]")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(figure, dpi=120)
+    plt.close(fig)
+    return {"rows": len(rows), "last_step": int(rows[-1]["step"]) if rows else 0,
+            "seconds": float(rows[-1]["seconds"]) if rows else 0.0, "late": late}
+
+
+def _profile_label(run: dict) -> str:
+    prof = next(iter(run["profile"].values()), None) if run["profile"] else None
+    if not prof:
+        return "-"
+    rate = prof.get("rate")
+    frac = {1 / 3: "1/3", 0.5: "1/2", 2 / 3: "2/3"}
+    rate_s = next((s for v, s in frac.items() if rate is not None and abs(v - float(rate)) < 1e-6),
+                  str(rate))
+    return f"LDPC {rate_s} + {prof.get('modulation')}"
+
+
+def _fidelity_figures(summary: dict, metric: str) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colours = {8: "tab:blue", 16: "tab:orange", 32: "tab:green", 64: "tab:purple"}
+    files = []
+    channels = sorted({r["channel"] for r in summary["runs"]})
+    fig, axes = plt.subplots(len(channels), len(SL_FIG_SNRS), figsize=(4 * len(SL_FIG_SNRS),
+                                                                     3.4 * len(channels)),
+                             squeeze=False, sharex=True, sharey=True)
+    for i, ch in enumerate(channels):
+        for j, snr in enumerate(SL_FIG_SNRS):
+            ax = axes[i][j]
+            for r in (r for r in summary["runs"] if r["channel"] == ch):
+                if snr not in r["snr_db"]:
+                    continue
+                k = r["snr_db"].index(snr)
+                y = (r["metrics"].get(metric) or [None] * len(r["snr_db"]))[k]
+                x = r["symbols_per_image"][k]
+                if y is None or x is None:
+                    continue
+                if r["codec"] == "uoisc":
+                    ax.scatter(x, y, color=colours.get(r["params"]["segment_length"], "k"), marker="o",
+                               s=18)
+                elif r["codec"] == "jpeg2000":
+                    ax.scatter(x, y, color="tab:red", marker="x", s=18)
+                else:
+                    ax.scatter(x, y, color="k", marker="s", s=22)
+            ax.set_xscale("log")
+            ax.set_title(f"{ch}, Es/N0 = {snr:g} dB", fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == len(channels) - 1:
+                ax.set_xlabel("channel uses per image")
+            if j == 0:
+                ax.set_ylabel(metric.upper().replace("_", "-"))
+    handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=f"UO-ISC l = {v}")
+               for v, c in colours.items()]
+    handles += [plt.Line2D([], [], color="tab:red", marker="x", ls="", label="JPEG2000 (same payload)"),
+                plt.Line2D([], [], color="k", marker="s", ls="", label="deep JSCC 1/12, 1/6")]
+    fig.legend(handles=handles, loc="lower center", ncol=6, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path = DOCS / f"uoisc_segment_length_{metric}_vs_channel_uses.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    files.append(path)
+    return files
+
+
+def _uoisc_picks(results: Path) -> list[str]:
+    """Per channel, SNR and budget: the UO-ISC configuration ``semlink plan``'s rule picks
+    among the UO-ISC settings only (:func:`best_within`), and the overall pick."""
+    from semlink.links.plan import best_within, load_configs
+
+    configs = load_configs(str(results), "psnr")
+    rows = ["| channel | Es/N0 [dB] | budget [ch. uses] | UO-ISC pick: l, profile (PSNR dB) | "
+            "pick over all schemes (PSNR dB) |", "|---|---|---|---|---|"]
+    keys = sorted({(c.channel, c.snr_db) for c in configs})
+    for ch, snr in keys:
+        here = [c for c in configs if c.channel == ch and c.snr_db == snr]
+        for b in SL_BUDGETS:
+            uo = best_within([c for c in here if c.codec == "uoisc"], b)
+            best = best_within(here, b)
+            uo_s = (f"l = {uo.params['segment_length']}, {uo.label.split('|', 1)[-1].strip()} "
+                    f"({uo.mean:.2f})") if uo else "none fits"
+            best_s = f"{best.label} ({best.mean:.2f})" if best else "none fits"
+            rows.append(f"| {ch} | {snr:g} | {b:,} | {uo_s} | {best_s} |")
+    return rows
+
+
+def uoisc_segment_length(describe: str) -> list[Path]:
+    """Segment length l as a symbol-budget axis: CPU-trained UO-ISC vs JPEG2000 and deep JSCC."""
+    from semlink.links.summary import summarize
+
+    t0 = time.perf_counter()
+    trained, train_cmd = _sl_train()
+    train_wall = time.perf_counter() - t0
+    curve_fig = DOCS / "uoisc_segment_length_training.png"
+    curve = _loss_curve(SL_DIR / "train" / "train_log.csv", curve_fig, int(trained["steps"]))
+    t1 = time.perf_counter()
+    sweep = resumable_run("uoisc_segment_length/sweep", SL_SCENARIO)
+    sweep_wall = time.perf_counter() - t1
+    results = sweep / "results.h5"
+    summary = summarize(str(results))
+    figures = [curve_fig, *_fidelity_figures(summary, "psnr"), *_fidelity_figures(summary, "ms_ssim")]
+    plan_md = {b: semlink(["plan", str(results.relative_to(ROOT)), "--metric", "psnr", "--budget",
+                           str(b), "--markdown"]) for b in (SL_BUDGETS[0], SL_BUDGETS[2])}
+    ev = trained["eval"]
+    snrs = summary["runs"][0]["snr_db"]
+    head = ("| scheme | profile | ch. uses | " + " | ".join(f"PSNR {s:g}" for s in snrs) + " | "
+            + " | ".join(f"MS-SSIM {s:g}" for s in snrs) + " |")
+    tables = []
+    for ch in sorted({r["channel"] for r in summary["runs"]}):
+        rows = [head, "|---|---|---|" + "---|" * (2 * len(snrs))]
+        for r in (r for r in summary["runs"] if r["channel"] == ch):
+            name = (f"UO-ISC l = {r['params']['segment_length']}" if r["codec"] == "uoisc" else
+                    f"JPEG2000 {r['params']['rate_bpp']:g} bpp" if r["codec"] == "jpeg2000" else
+                    f"deep JSCC k/n = {r['params'].get('ratio', 0):.4f}")
+            uses = max((u for u in r["symbols_per_image"] if u is not None), default=None)
+            ms = r["metrics"].get("ms_ssim") or [None] * len(snrs)
+            rows.append(f"| {name}{mark(r)} | {_profile_label(r)} | "
+                        f"{fmt(uses, 0) if uses is not None else '-'} | "
+                        + " | ".join(fmt(v, 2) for v in r["metrics"]["psnr"]) + " | "
+                        + " | ".join(fmt(v, 3) for v in ms) + " |")
+        tables += [f"### {ch}", "", *rows, ""]
+    by_l = ev.get("psnr_db_by_segment_length", {})
+    bits = ev.get("bits_per_image_by_segment_length", {})
+    eval_rows = ["| l | bits per image | PSNR on Kodak24, no channel errors [dB] | training PSNR, "
+                 "last quarter of the logged steps [dB] | the quarter before [dB] |",
+                 "|---|---|---|---|---|"]
+    for v in sorted(by_l, key=int):
+        lt = curve["late"].get(v, {})
+        eval_rows.append(f"| {v} | {bits.get(v, 0):,} | {by_l[v]:.2f} | "
+                         f"{fmt(lt.get('last_quarter_psnr_db'), 2)} | "
+                         f"{fmt(lt.get('previous_quarter_psnr_db'), 2)} |")
+    text = [
+        "# Segment length as a symbol-budget axis: UO-ISC trained on a CPU", "",
+        "Issue 21: the codebook segment length l of UO-ISC (`../shared/papers/uo-isc.md`, "
+        "Figs. 5-6) as a measured axis next to code rate, modulation and SNR, against JPEG2000 "
+        "and deep JSCC at the same channel uses, with `semlink plan` choosing l.", "",
+        "## What was trained, and what it can say", "",
+        "The paper's baseline **\"UO-ISC without text alignment and pretrained VLM\"** (the CLIP "
+        "architecture at random initialisation, trained end to end, no FiLM, no relevance loss): "
+        "the one variant that needs no downloaded weights. **Reduced CLIP, labelled as such**: "
+        "`docs/results/uoisc_clip_cpu224.json` keeps ViT-B/16's geometry (224 px, patch 16, "
+        "196 patch tokens, so the bit accounting is exactly the paper-size one: D = 64, K = 8, "
+        "|L| = 4 as derived in `docs/uoisc.md`) but has width 128 and 4 transformer layers "
+        "(all four sent: L = {1, 2, 3, 4}) instead of 768 and 12, and a 32-channel decoder. "
+        "One encoder and decoder with **one set of codebooks per l** trained together (step s "
+        "uses l = (8, 16, 32, 64)[s mod 4]). Phase I only (L2 + VQ loss; no adversarial phase).",
+        "",
+        "Why not ViT-B/16: one training step of the paper-size model (ViT-B/16 at 224 px, "
+        "D = 64, K = 8, 128-channel decoder, batch 8) took 57-68 s on one core of this "
+        "machine, so the ~70 minutes available would give about 70 steps; the reduced model "
+        "takes a few seconds per step.", "",
+        "**What it can say:** how fidelity and channel uses trade against l, code rate, "
+        "modulation and SNR *for this small, briefly trained model*; where the LDPC cliff sits "
+        "for each payload (UO-ISC at l sends 18,816 / 9,408 / 4,704 / 2,352 bits); how one "
+        "gain per image (eq. 8) widens the cliff into a slope; what the planner would choose. "
+        "**What it cannot say:** anything about the paper's absolute quality or its claims on "
+        "answer match rate and user-intent relevance (no pretrained CLIP, no LLaVA, no text "
+        "alignment, trained for minutes on 30 images), nor whether a frozen pretrained CLIP "
+        "would rank l the same way. Fig. 5's robustness argument (a bit error hurts one "
+        "segment) is visible only where code blocks fail partially.", "",
+        f"## Training ({train_wall:.0f} s in this regeneration; "
+        f"{curve['seconds']:.0f} s of training in all)", "", "```bash", " ".join(train_cmd), "```",
+        "", f"Data: the 30 images of the shared COCO sample, random 224 x 224 crops; "
+        f"{curve['last_step']} steps of batch 8. Training curve (from `train_log.csv`, every 10 "
+        "steps; each point is one batch at one l):", "",
+        f"![training]({curve_fig.name})", "",
+        f"Held-out Kodak24 ({ev['images']} images, 224 x 224 centre crops), from the command's "
+        f"`--eval-data` step (mean-colour baseline: {ev['mean_image_psnr_db']:.2f} dB):", "",
+        *eval_rows, "",
+        "## The sweep", "", "```bash",
+        f"semlink run {SL_SCENARIO} --out {sweep.relative_to(ROOT)} --resume", "```", "",
+        f"{sum(len(r['snr_db']) for r in summary['runs'])} points in {sweep_wall:.0f} s in this "
+        f"regeneration ({environment_line(summary, describe)}); "
+        f"{summary['runs'][0]['num_images']} Kodak images per point. JPEG2000 gets the payload "
+        "of UO-ISC at each l (rate_bpp = bits / 224^2), so on every profile at most the same "
+        "code blocks; deep JSCC runs at its two shipped ratios. Es/N0 per channel use.", "",
+        "Fidelity against channel uses (each point one configuration; colours: l):", "",
+        *[f"![{f.stem}]({f.name})" for f in figures[1:]], "",
+        *tables,
+        "## Which l the planner picks", "",
+        "Within a channel-use budget per image (3,415 = UO-ISC l = 32 on LDPC 1/2 + 8-PSK, "
+        "6,830 = l = 16, 12,977 = l = 8 there, 25,088 = deep JSCC 1/6): the rule of `semlink "
+        "plan --budget` (best mean PSNR among configurations using at most the budget on every "
+        "image, ties to fewer channel uses) applied to the UO-ISC settings alone, and to all "
+        "schemes:", "", *_uoisc_picks(results), "",
+        *[part for b, md in plan_md.items()
+          for part in (f"### `semlink plan {results.relative_to(ROOT)} --metric psnr --budget {b}`",
+                       "", md.strip(), "")],
+        *provenance_section(summary),
+    ]
+    doc = DOCS / "uoisc_segment_length.md"
+    doc.write_text("\n".join(text) + "\n")
+    return [doc, *figures]
