@@ -134,3 +134,115 @@ def test_shared_loop_resumes_and_refuses_other_settings(tmp_path):
     rows = (tmp_path / "train_log.csv").read_text().splitlines()
     assert rows[0] == "step,loss,seconds" and [r.split(",")[0] for r in rows[1:]] == list("12345")
     assert json.loads((tmp_path / "train_config.json").read_text())["resumed_at_step"] == 3
+
+
+# --- models check on every scenario of the repository ---------------------------------
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+#: parameter keys whose values name a model, per codec
+_MODEL_KEYS = ("captioner", "detector", "object_model", "vlm", "checkpoint")
+
+
+def _literal_refs(raw: dict) -> set[str]:
+    """Model references written literally in a scenario (an independent reading of the YAML)."""
+    from semlink.semantic.captioning import SHORTCUTS
+
+    out = set()
+    for entry in raw.get("codecs", []):
+        entry = {"name": entry} if isinstance(entry, str) else entry
+        p = entry.get("params", {}) or {}
+        for k in _MODEL_KEYS:
+            v = p.get(k)
+            if isinstance(v, str) and v != "builtin" and (k != "detector" or p.get("split") == "detect"):
+                ref = SHORTCUTS.get(v, v)
+                out.add(f"path:{ref}" if k == "checkpoint" else ref)
+        if str(p.get("corrector", "")).startswith("bart:"):
+            out.add(p["corrector"][5:])
+        diff = p.get("diffusion")
+        if isinstance(diff, dict):
+            out.update(v for k, v in diff.items() if k in ("model", "ip_adapter") and v)
+        elif isinstance(diff, str):
+            out.add(diff)
+    for m in raw.get("metrics", []) or []:
+        if isinstance(m, dict) and isinstance(m.get("model") or m.get("vlm"), str):
+            out.add(m.get("model") or m.get("vlm"))
+    return out
+
+
+def expected_roles(entry: dict) -> set[str]:
+    """Model roles a codec entry needs, from the papers' pipelines (not from the codecs' code)."""
+    name, p = entry["name"], entry.get("params", {}) or {}
+    if name in ("multisc", "vlmcsc"):
+        roles = {"captioner", "diffusion"}
+        has_object = name == "multisc" and p.get("object_codec", "deepjscc") != "none"
+        if has_object:
+            roles.add("diffusion.ip_adapter")
+            if p.get("object_extractor", "fcn") == "fcn":
+                roles.add("segmentation")
+        if p.get("split") == "detect":
+            roles.add("detector")
+        if str(p.get("corrector", "none")).startswith("bart"):
+            roles.add("corrector")
+        return roles
+    if name == "query_aware":
+        return {"vlm", "diffusion"}
+    if name == "uoisc":          # its CLIP is listed when the checkpoint names pretrained weights
+        return {"checkpoint"}
+    if name == "text" and p.get("source") == "captioner":
+        return {"captioner"}
+    return set()
+
+
+def test_there_are_the_papers_scenarios():
+    assert len(SCENARIOS) >= 18
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_models_check_lists_every_model_of_every_scenario(path, tmp_path, monkeypatch):
+    """Every model named in the file is listed; every Multi-SC-family setting lists its
+    captioner and SD 1.5 (+ IP-Adapter and FCN with an object), UO-ISC its checkpoint;
+    nothing stops the listing (a missing checkpoint included)."""
+    import yaml
+
+    from semlink.links.models_command import check_scenario
+
+    monkeypatch.setenv("SEMLINK_MODELS", str(tmp_path / "empty"))
+    raw = yaml.safe_load(path.read_text())
+    report = check_scenario(raw)
+    assert report["errors"] == []
+    listed = {m["ref"] for m in report["models"]}
+    assert _literal_refs(raw) <= listed
+    roles: dict[str, set] = {}
+    for n in report["needs"]:
+        roles.setdefault(n["who"], set()).add(n["role"])
+    for entry in raw.get("codecs", []):
+        entry = {"name": entry} if isinstance(entry, str) else entry
+        want = expected_roles(entry)
+        label = entry.get("label", entry["name"])
+        got = set().union(set(), *[r for who, r in roles.items()
+                                   if who == f"codec {label}" or who.startswith(f"codec {label}[")])
+        assert want <= got, f"{path.name}: {label}: {sorted(want - got)} not listed"
+    assert all(m["present"] is False or m["path"] for m in report["models"])
+    assert all(m["searched"] or m["why"] for m in report["models"] if not m["present"])
+
+
+def test_run_stops_before_the_first_point_naming_every_missing_model(tmp_path, image_dir, capsys,
+                                                                     monkeypatch):
+    import yaml
+
+    monkeypatch.setenv("SEMLINK_MODELS", str(tmp_path / "empty"))
+    raw = {"dataset": {"path": str(image_dir)},
+           "codecs": [{"name": "multisc", "params": {
+                          "captioner": "nobody/no-llava", "corrector": "bart:nobody/no-bart",
+                          "diffusion": {"model": "nobody/no-sd", "ip_adapter": "nobody/no-ip"}}},
+                      {"name": "uoisc", "params": {"checkpoint": str(tmp_path / "no.pt")}}],
+           "channels": ["awgn"], "snr_db": [10], "metrics": ["psnr"]}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    assert main(["run", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    for ref in ("nobody/no-llava", "nobody/no-bart", "nobody/no-sd", "nobody/no-ip",
+                "torchvision:FCN_ResNet50_Weights.COCO_WITH_VOC_LABELS_V1", "no.pt",
+                "open_clip:ViT-B-16:openai"):
+        assert ref in err
+    assert "before the first point" in err and not (tmp_path / "out" / "results.h5").exists()
