@@ -535,7 +535,10 @@ def uoisc_segment_length(describe: str) -> list[Path]:
         f"{curve['seconds']:.0f} s of training in all)", "", "```bash", " ".join(train_cmd), "```",
         "", f"Data: the 30 images of the shared COCO sample, random 224 x 224 crops; "
         f"{curve['last_step']} steps of batch 8. Training curve (from `train_log.csv`, every 10 "
-        "steps; each point is one batch at one l):", "",
+        "steps; each point is one batch at one l; with l cycling over 4 values a log every 10 "
+        "steps records only the steps of l = 16 and 64; the codebooks of l = 8 and 32 get the "
+        "same number of steps). Compare the last two quarters in the table below to see whether "
+        "it has flattened:", "",
         f"![training]({curve_fig.name})", "",
         f"Held-out Kodak24 ({ev['images']} images, 224 x 224 centre crops), from the command's "
         f"`--eval-data` step (mean-colour baseline: {ev['mean_image_psnr_db']:.2f} dB):", "",
