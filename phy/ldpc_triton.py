@@ -191,13 +191,17 @@ class TritonBPDecoder:
             raise ValueError(f"messages must be one of {sorted(MESSAGE_DTYPES)}, got {messages!r}")
         if isinstance(sync_every, bool) or not isinstance(sync_every, int) or sync_every < 1:
             raise ValueError(f"sync_every must be a positive int, got {sync_every!r}")
+        if block_b is not None and (isinstance(block_b, bool) or not isinstance(block_b, int)
+                                    or block_b < 1 or block_b & (block_b - 1)):
+            raise ValueError(f"block_b must be a power of two (code words per program) or None, "
+                             f"got {block_b!r}")
         self.device = resolve_device(device)
-        check_triton_device(self.device)
+        self.cn_update, self.schedule, self.messages = cn_update, schedule, messages
+        check_triton_device(self.device, self.name)
         self._k = _kernels()
         self.interpreted = self._k.interpreted()
         self.encoder, self.k, self.n = encoder, encoder.k, encoder.n
         self.max_iter, self.early_termination = max_iter, early_termination
-        self.cn_update, self.schedule, self.messages = cn_update, schedule, messages
         self.sync_every = sync_every
         self._rule, self._offset = CN_RULES[cn_update]
         self._dtype = MESSAGE_DTYPES[messages]
@@ -218,11 +222,14 @@ class TritonBPDecoder:
                         if schedule == "layered" else [0])
 
         def on_device(a):
-            return torch.as_tensor(a, dtype=torch.int32).to(self.device)
+            return torch.as_tensor(a, dtype=torch.int32, device=self.device)
 
         self._cn_ptr, self._cn_vn = on_device(cn_ptr), on_device(cn_vn)
         self._vn_ptr, self._vn_edge = on_device(vn_ptr), on_device(order)
         self._schedule = np.cumsum(check_schedule(max_iter)).tolist()   # check iterations
+        log.debug("%s: k=%d n=%d Z=%d, graph %d checks x %d variables, %d edges, %s on %s",
+                  self.name, self.k, self.n, encoder.z, self.num_cns, self.num_vns,
+                  self.num_edges, "interpreted" if self.interpreted else "compiled", self.device)
         self._block_b = block_b
         if self.interpreted:
             self.sync_every = 1          # a host check costs nothing on the CPU
