@@ -135,7 +135,8 @@ def concat_bitstreams(bitstreams, device=None, name: str = "bitstreams", single:
         parts = [p.to(device) for p in parts]
     flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).to(device)
     if flat.numel():
-        bad = (flat != 0) & (flat != 1)
+        unsigned = flat.dtype in (torch.uint8, torch.bool)
+        bad = flat > 1 if unsigned else (flat != 0) & (flat != 1)
         if bool(bad.any()):
             first = int(torch.nonzero(bad)[0, 0])
             i = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
@@ -159,22 +160,27 @@ def bits_to_bytes(bits) -> bytes:
 
 @dataclass
 class Segmentation:
-    """Where every payload bit of every stream sits in the block matrix.
+    """Which rows of the block matrix hold which stream's payload bits.
+
+    Block ``b`` holds bits ``[0, valid[b])`` of its row (the rest is zero padding
+    of a stream's last block).
 
     :param lengths: [num_items] payload bits per stream (device tensor).
     :param blocks_per_item: [num_items] code blocks per stream (device tensor).
-    :param positions: [total_bits] flat index into the ``[num_blocks*k_info]`` buffer.
     :param block_item: [num_blocks] index of the stream each block belongs to.
-    :param lengths_host, blocks_host: the same counts as numpy arrays (no device sync).
+    :param valid: [num_blocks] payload bits in each block (``k_info`` but in last blocks).
+    :param lengths_host, blocks_host: the per-stream counts as numpy arrays (no device sync).
+    :param padded: whether any block is partly padding (host bool).
     """
 
     lengths: torch.Tensor
     blocks_per_item: torch.Tensor
-    positions: torch.Tensor
     block_item: torch.Tensor
+    valid: torch.Tensor
     k_info: int
-    lengths_host: np.ndarray | None = None
-    blocks_host: np.ndarray | None = None
+    lengths_host: np.ndarray
+    blocks_host: np.ndarray
+    padded: bool
 
     @property
     def num_blocks(self) -> int:
@@ -185,9 +191,20 @@ class Segmentation:
         """[num_items] zero bits added to fill each stream's last block."""
         return self.blocks_per_item * self.k_info - self.lengths
 
+    def payload_mask(self) -> torch.Tensor | None:
+        """[num_blocks, k_info] bool, True on payload bits; `None` when nothing is padding."""
+        if not self.padded:
+            return None
+        cols = torch.arange(self.k_info, device=self.valid.device)
+        return cols < self.valid.unsqueeze(1)
+
 
 def segment(bitstreams, k_info: int, device=None, lengths=None):
     """Cut variable-length bitstreams into one ``[num_blocks, k_info]`` tensor.
+
+    Every block is a window of the concatenated bits (one ``index_select`` of
+    rows of an unfolded view, no per-bit index); the tails of last blocks are
+    then zeroed.
 
     :input bitstreams: list of 1-D uint8 tensors (0/1), any lengths (0 allowed),
         or (with ``lengths``) their concatenation as one flat tensor.
@@ -200,27 +217,38 @@ def segment(bitstreams, k_info: int, device=None, lengths=None):
         flat, lengths = concat_bitstreams(list(bitstreams), device)
     else:
         flat, lengths = bitstreams.to(device), np.asarray(lengths, dtype=np.int64)
-    num_items = lengths.size
     blocks_host = (lengths + k_info - 1) // k_info
-    num_blocks, total = int(blocks_host.sum()), int(lengths.sum())
-    counts = torch.from_numpy(np.stack([lengths, blocks_host])).to(device)   # one transfer
-    lengths_t, blocks_per_item = counts[0], counts[1]
-    items = torch.arange(num_items, device=device)
-    item_of_bit = torch.repeat_interleave(items, lengths_t, output_size=total)
-    shift = (torch.cumsum(blocks_per_item, 0) - blocks_per_item) * k_info \
-        - (torch.cumsum(lengths_t, 0) - lengths_t)                 # buffer start - bit start
-    positions = torch.arange(total, device=device) + shift[item_of_bit]
-    buffer = torch.zeros(num_blocks * k_info, dtype=torch.float32, device=device)
-    if total:
-        buffer[positions] = flat.to(torch.float32)
-    block_item = torch.repeat_interleave(items, blocks_per_item, output_size=num_blocks)
-    seg = Segmentation(lengths_t, blocks_per_item, positions, block_item, k_info,
-                       lengths, blocks_host)
-    return buffer.view(num_blocks, k_info), seg
+    num_blocks = int(blocks_host.sum())
+    # per block (host, small): source offset in the flat bits and payload bits
+    block_item = np.repeat(np.arange(lengths.size), blocks_host)
+    first_block = np.cumsum(blocks_host) - blocks_host
+    j = np.arange(num_blocks) - first_block[block_item]
+    bit_start = np.cumsum(lengths) - lengths
+    src = bit_start[block_item] + j * k_info
+    valid = np.minimum(k_info, lengths[block_item] - j * k_info)
+    padded = bool((valid < k_info).any())
+    host = np.concatenate([lengths, blocks_host, block_item, valid, src])
+    dev = torch.from_numpy(host).to(device)                        # one transfer
+    n, nb = lengths.size, num_blocks
+    lengths_t, blocks_t = dev[:n], dev[n:2 * n]
+    block_item_t, valid_t, src_t = dev[2 * n:2 * n + nb], dev[2 * n + nb:2 * n + 2 * nb], dev[2 * n + 2 * nb:]
+    seg = Segmentation(lengths_t, blocks_t, block_item_t, valid_t, k_info, lengths, blocks_host,
+                       padded)
+    if num_blocks == 0:
+        return torch.zeros(0, k_info, dtype=torch.float32, device=device), seg
+    flat = flat.to(torch.uint8)
+    if not padded and flat.numel() == num_blocks * k_info:
+        return flat.view(num_blocks, k_info).to(torch.float32), seg
+    padded_flat = torch.cat([flat, torch.zeros(k_info, dtype=torch.uint8, device=flat.device)])
+    rows = padded_flat.unfold(0, k_info, 1).index_select(0, src_t)  # [num_blocks, k_info]
+    mask = seg.payload_mask()
+    return (rows * mask).to(torch.float32), seg
 
 
 def reassemble(blocks: torch.Tensor, seg: Segmentation) -> list[torch.Tensor]:
-    """Inverse of :func:`segment`: ``[num_blocks, k_info]`` -> list of uint8 bitstreams (one split)."""
-    flat = blocks.reshape(-1)[seg.positions].to(torch.uint8)
-    sizes = seg.lengths_host.tolist() if seg.lengths_host is not None else seg.lengths.tolist()
-    return list(torch.split(flat, sizes))
+    """Inverse of :func:`segment`: ``[num_blocks, k_info]`` -> list of uint8 bitstreams
+    (one masked selection, one split)."""
+    bits = blocks.to(torch.uint8)
+    mask = seg.payload_mask()
+    flat = bits.reshape(-1) if mask is None else bits[mask]
+    return list(torch.split(flat, seg.lengths_host.tolist()))

@@ -355,33 +355,34 @@ class DigitalChain:
         num_items = seg.lengths.numel()
         dev = blocks.device
         wrong = (blocks != rx_blocks)
-        bit_wrong = wrong.reshape(-1)[seg.positions].to(torch.long)
-        item_of_bit = torch.repeat_interleave(torch.arange(num_items, device=dev), seg.lengths,
-                                              output_size=int(seg.positions.numel()))
-        block_wrong = wrong.any(dim=1)
+        mask = seg.payload_mask()
+        payload_wrong = wrong if mask is None else wrong & mask
+        block_wrong = wrong.any(dim=1)             # payload or filler bit (genie)
         failed = ~crc_ok if crc_ok is not None else block_wrong
-        # per-item counts: bit errors, block errors, CRC failures, iterations -> one transfer
-        counts = torch.zeros(4, num_items, dtype=torch.float64, device=dev)
-        counts[0].index_add_(0, item_of_bit, bit_wrong.to(torch.float64))
-        counts[1].index_add_(0, seg.block_item, block_wrong.to(torch.float64))
-        if crc_ok is not None:
-            counts[2].index_add_(0, seg.block_item, failed.to(torch.float64))
-        if self.last_iterations is not None:
-            counts[3].index_add_(0, seg.block_item, self.last_iterations.to(torch.float64))
-        counts = counts.cpu().numpy()
-        failed_np = failed.cpu().numpy()
-        nb = seg.blocks_host if seg.blocks_host is not None else seg.blocks_per_item.cpu().numpy()
-        lengths = seg.lengths_host if seg.lengths_host is not None else seg.lengths.cpu().numpy()
+        # per-block counts summed per item: bit errors, block errors, CRC failures, iterations
+        per_block = torch.stack([payload_wrong.sum(dim=1).to(torch.float64),
+                                 block_wrong.to(torch.float64),
+                                 failed.to(torch.float64) if crc_ok is not None else
+                                 torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev),
+                                 self.last_iterations.to(torch.float64)
+                                 if self.last_iterations is not None else
+                                 torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev),
+                                 failed.to(torch.float64)], dim=1)
+        counts = torch.zeros(num_items, 5, dtype=torch.float64, device=dev)
+        counts.index_add_(0, seg.block_item, per_block)
+        counts = counts.cpu().numpy()                                    # one transfer
+        failed_np = per_block[:, 4].cpu().numpy().astype(bool)
+        nb, lengths = seg.blocks_host, seg.lengths_host
         pad = nb * self.config.k_info - lengths + nb * self.symbol_padding
         splits = np.split(failed_np, np.cumsum(nb)[:-1]) if num_items else []
         iters = np.full(num_items, np.nan)
         if self.last_iterations is not None and num_items:
             with np.errstate(invalid="ignore", divide="ignore"):
-                iters = counts[3] / nb
+                iters = counts[:, 3] / nb
         return DigitalReport(
-            info_bits=lengths.copy(), bit_errors=counts[0].astype(np.int64),
-            blocks=nb.copy(), block_errors=counts[1].astype(np.int64),
-            crc_failures=counts[2].astype(np.int64), padding_bits=pad,
+            info_bits=lengths.copy(), bit_errors=counts[:, 0].astype(np.int64),
+            blocks=nb.copy(), block_errors=counts[:, 1].astype(np.int64),
+            crc_failures=counts[:, 2].astype(np.int64), padding_bits=pad,
             channel_uses=nb * self.channel_uses_per_block + self.pilots_per_item * (nb > 0),
             block_failed=splits, snr_db=snr,
             ebno_db=snr - 10.0 * math.log10(self.info_bits_per_channel_use),
