@@ -59,6 +59,7 @@ iterations on one H200) is still to be measured (``benchmarks/ldpc_backends.py
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 
@@ -271,10 +272,12 @@ class TritonBPDecoder:
         iters = torch.full((batch,), self.max_iter, dtype=torch.int32, device=dev)
         if self.interpreted:
             self._blocks = self._interpreter_blocks(batch)
-        if self.schedule == "flooding":
-            self._flooding(chan, app, c2v, active, unsat, iters)
-        else:
-            self._layered(app, c2v, active, unsat, iters)
+        # Triton launches on the current CUDA device: make it the decoder's
+        with torch.cuda.device(dev) if dev.type == "cuda" else contextlib.nullcontext():
+            if self.schedule == "flooding":
+                self._flooding(chan, app, c2v, active, unsat, iters)
+            else:
+                self._layered(app, c2v, active, unsat, iters)
         u_hat = (app[:self.k] <= 0).t().to(llr.dtype)
         return u_hat.to(llr.device), iters.to(torch.int64).to(llr.device)
 
