@@ -35,6 +35,9 @@ def add_parser(sub) -> None:
     cp.add_argument("--json", action="store_true", help="print JSON")
     cp.add_argument("--device", default=None,
                     help="device the memory estimate is for (default: the scenario's)")
+    cp.add_argument("--gpu-gib", type=float, default=None,
+                    help="instead: plan for a CUDA device with this many GiB (CUDA dtypes), "
+                         "e.g. 24, 48 or 80, whether or not one is here")
     cp.set_defaults(func=cmd_check)
     fp = msub.add_parser("fetch", help="download models into $SEMLINK_MODELS (needs the network)")
     fp.add_argument("names", nargs="+", help="model references, e.g. facebook/bart-base")
@@ -237,11 +240,19 @@ def _fetch_hint(ref: str) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     raw = read_raw(args.scenario)
-    device = resolve_device(args.device or raw.get("device"), name="device")
-    report = check_scenario(raw, device)
     from .memory import model_memory_plan
 
-    plan = model_memory_plan(report["needs"], device)
+    if args.gpu_gib is not None:        # plan for a CUDA card of that size, present or not
+        if not args.gpu_gib > 0:
+            raise ValueError(f"--gpu-gib must be > 0, got {args.gpu_gib}")
+        report = check_scenario(raw, "cuda")
+        plan = model_memory_plan(report["needs"], "cuda", limit_bytes=int(args.gpu_gib * 2**30))
+        plan["summary"] = plan["summary"].replace("models on cuda:", "models on a CUDA device of "
+                                                  f"{args.gpu_gib:g} GiB:", 1)
+    else:
+        device = resolve_device(args.device or raw.get("device"), name="device")
+        report = check_scenario(raw, device)
+        plan = model_memory_plan(report["needs"], device)
     if args.json:
         needs = [{**r, "fetch": None if r.get("present") or not r.get("ref")
                   else _fetch_hint(r["ref"])} for r in report["needs"]]
