@@ -182,7 +182,7 @@ def _snr_list(value: Any, path: str) -> list[float]:
 def _resolve_path(value: Any, path: str, base: Path) -> str:
     if not isinstance(value, str) or not value:
         _fail(path, f"expected a path string, got {value!r}")
-    if value.startswith("pkg://"):
+    if value.startswith(("pkg://", "data://")):
         return value
     expanded = os.path.expanduser(os.path.expandvars(value))
     return expanded if os.path.isabs(expanded) else str(base / expanded)
@@ -441,9 +441,19 @@ def _dataset_block(value: Any, base: Path, check_paths: bool) -> dict:
 def _must_exist(path: str, key: str, what: str) -> None:
     import glob as _glob
 
+    from semlink.data_fetch import names
+
+    if path.startswith("data://"):
+        name = path[len("data://"):].split("/", 1)[0]
+        if name not in names():
+            _fail(key, f"{path!r}: unknown data set {name!r}; known: {', '.join(names())}")
+        from semlink.data_fetch import find, not_found_message
+
+        if find(name) is None:
+            _fail(key, not_found_message(name))
+        return
     if path.startswith("pkg://") or _glob.has_magic(path) or os.path.exists(path):
         return
-    from semlink.data_fetch import names
 
     known = [n for n in names() if n in Path(path).parts]
     hint = (f"; this is the {known[0]} test data set: fetch it with 'semlink data fetch "

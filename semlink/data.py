@@ -72,11 +72,24 @@ _CROPS = ("none", "center")
 
 
 def resolve_package_path(path: str) -> str:
-    """``pkg://module.name/rel/path`` -> a file inside an installed package.
+    """``pkg://module.name/rel/path`` -> a file inside an installed package;
+    ``data://NAME/rel/path`` -> a file of a named test data set (:mod:`semlink.data_fetch`).
 
     Lets scenario files use images that ship with a dependency, e.g.
-    ``pkg://skimage.data/astronaut.png``. Other paths are returned unchanged.
+    ``pkg://skimage.data/astronaut.png``, or Kodak24 / the COCO sample wherever they
+    are found (``$SEMLINK_DATA``, ``../shared/data``, the user cache), e.g.
+    ``data://kodak24`` or ``data://coco-sample/annotations.json``; a missing data set is
+    an error naming ``semlink data fetch NAME``. Other paths are returned unchanged.
     """
+    if isinstance(path, str) and path.startswith("data://"):
+        from semlink.data_fetch import DataError, require
+
+        name, _, rel = path[len("data://"):].partition("/")
+        try:
+            folder = require(name)
+        except DataError as exc:
+            raise DatasetError(f"{path!r}: {exc}") from exc
+        return str(folder / rel) if rel else str(folder)
     if not isinstance(path, str) or not path.startswith("pkg://"):
         return path
     module, _, rel = path[len("pkg://"):].partition("/")
@@ -93,6 +106,11 @@ def resolve_package_path(path: str) -> str:
 
 class DatasetError(ValueError):
     """Invalid dataset configuration or unreadable dataset file."""
+
+
+def _local(path) -> str:
+    """A captions/queries path as a local file (``~``, ``pkg://``, ``data://`` resolved)."""
+    return os.path.expanduser(resolve_package_path(os.fspath(path)))
 
 
 @dataclass
@@ -240,8 +258,8 @@ class ImageDataset:
         self.crop, self.multiple_of, self.max_images = crop, multiple_of, max_images
         self.resize = self._check_config(resize)
         files = self._find_files()
-        cap = _load_texts(os.path.expanduser(os.fspath(captions)), "caption", key) if captions else {}
-        qry = _load_texts(os.path.expanduser(os.fspath(queries)), "query", key) if queries else {}
+        cap = _load_texts(_local(captions), "caption", key) if captions else {}
+        qry = _load_texts(_local(queries), "query", key) if queries else {}
         for texts, what in ((cap, "captions"), (qry, "queries")):
             if texts and not any(_basename(n) in texts for n, _ in files):
                 warnings.warn(f"{key}.{what}: no image of {self.path!r} has an entry in that file", stacklevel=2)
@@ -389,7 +407,7 @@ class ImageDataset:
                     h.update(chunk)
             return {"size": os.path.getsize(path), "sha256": h.hexdigest()}
 
-        notes = {k: digest(os.path.expanduser(os.fspath(p)))
+        notes = {k: digest(_local(p))
                  for k, p in (("captions", self.captions_path), ("queries", self.queries_path))
                  if p is not None}
         return {"files": {name: digest(full) for name, full in self._find_files()},
@@ -417,4 +435,4 @@ class ImageDataset:
 def load_captions(path: str, key: str = "captions") -> dict[str, list[str]]:
     """Captions file (COCO captions JSON, JSON mapping, coco-sample annotations.json or
     CSV ``file_name,caption``) -> ``{image basename: [captions]}`` (see the module docstring)."""
-    return _load_texts(os.path.expanduser(os.fspath(path)), "caption", key)
+    return _load_texts(_local(path), "caption", key)

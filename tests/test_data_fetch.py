@@ -193,3 +193,28 @@ def test_common_root_is_the_first_root_holding_every_data_set(tmp_path, isolated
     assert df.common_root() is None                          # split over two roots
     df.fetch("coco-sample", mirror=str(mirror))
     assert df.common_root() == df.cache_dir()
+
+
+def test_data_urls_in_datasets_and_scenarios(tmp_path, isolated, sources, monkeypatch):
+    """``data://NAME/...`` finds a data set wherever it is; a missing one names the fetch."""
+    from semlink.data import DatasetError
+    from semlink.links.scenario import ScenarioError, load_scenario, precheck_scenario
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("dataset: {path: data://coco-sample/val2017, captions: "
+                        "data://coco-sample/annotations.json, max_images: 2}\n"
+                        "codecs: [{name: jpeg, params: {quality: 50}}]\nchannels: [awgn]\nsnr_db: [10]\n")
+    with pytest.raises(ScenarioError, match=r"dataset\.path: data set 'coco-sample' not found.*"
+                                            r"semlink data fetch coco-sample"):
+        precheck_scenario(scenario)
+    with pytest.raises(DatasetError, match="semlink data fetch kodak24"):
+        ImageDataset("data://kodak24/kodim0*.png")
+    df.fetch("coco-sample", mirror=str(_mirror(tmp_path, "coco-sample", sources)))
+    precheck_scenario(scenario)
+    sc = load_scenario(scenario)
+    assert sc.dataset["path"] == "data://coco-sample/val2017"      # as written, portable
+    ds = ImageDataset(sc.dataset["path"], captions=sc.dataset["captions"], max_images=2)
+    assert ds.names == ["000000000139.jpg", "000000000802.jpg"]
+    assert all(len(it.captions) == 5 for it in ds)
+    assert ds.identity()["annotations"]["captions"]["sha256"] == next(
+        f.sha256 for f in df.source("coco-sample").files if f.path == "annotations.json")
