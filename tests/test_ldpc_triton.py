@@ -251,3 +251,49 @@ def test_chain_profile_and_ber_command(capsys, device):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["config"]["decoder"] == "triton"
     assert lines[1]["blocks"] == 40 and lines[1]["mean_iterations"] >= 1
+
+
+_COMPILE_CHECK = """
+import triton
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+from semlink.phy import ldpc_triton_kernels as K
+target = GPUTarget("cuda", 90, 32)                      # sm_90: H100 / H200
+cn = {"c2v_ptr": "*fp32", "app_ptr": "*fp32", "cn_ptr": "*i32", "cn_vn": "*i32",
+      "active_ptr": "*i32", "unsat_ptr": "*i32", "B": "i32", "row0": "i32", "num_rows": "i32",
+      "llr_max": "fp32", "offset": "fp32", "check": "i32", "LAYERED": "constexpr",
+      "RULE": "constexpr", "BLOCK_C": "constexpr", "BLOCK_B": "constexpr"}
+vn = {"c2v_ptr": "*fp32", "app_ptr": "*fp32", "llr_ptr": "*fp32", "vn_ptr": "*i32",
+      "vn_edge": "*i32", "active_ptr": "*i32", "unsat_ptr": "*i32", "iters_ptr": "*i32",
+      "B": "i32", "num_vns": "i32", "check": "i32", "check_iter": "i32",
+      "BLOCK_V": "constexpr", "BLOCK_B": "constexpr"}
+sy = {"app_ptr": "*fp32", "cn_ptr": "*i32", "cn_vn": "*i32", "active_ptr": "*i32",
+      "unsat_ptr": "*i32", "B": "i32", "num_cns": "i32", "BLOCK_C": "constexpr",
+      "BLOCK_B": "constexpr"}
+jobs = [(K._check_rows, cn, dict(LAYERED=False, RULE=0)),
+        (K._check_rows, cn, dict(LAYERED=True, RULE=1)),
+        (K._check_rows, dict(cn, c2v_ptr="*fp16"), dict(LAYERED=False, RULE=0)),
+        (K._variable_nodes, dict(vn, c2v_ptr="*bf16"), dict(BLOCK_V=4)),
+        (K._syndrome, sy, dict(BLOCK_C=4))]
+for fn, sig, consts in jobs:
+    consts = {"BLOCK_C": 4, "BLOCK_B": 128, **consts} if fn is not K._variable_nodes \\
+        else {"BLOCK_B": 128, **consts}
+    k = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=target)
+    assert b"\\x7fELF" == k.asm["cubin"][:4], fn.__name__
+    print(fn.__name__, "compiled")
+"""
+
+
+def test_kernels_compile_for_a_gpu(tmp_path):
+    """The interpreter does not type-check as the compiler does: compile every kernel
+    variant for sm_90 (H100/H200) to a cubin with the ptxas of Triton's wheel, no GPU
+    needed (in a fresh process: the kernels must be imported without the interpreter)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "triton-cache")
+    out = subprocess.run([sys.executable, "-c", _COMPILE_CHECK], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.count("compiled") == 5
