@@ -3,7 +3,7 @@
     .venv/bin/python scripts/make_results.py kodak24_baselines     # ~7 min on 2 CPU cores
     .venv/bin/python scripts/make_results.py uoisc_cpu_run         # ~6 min (training + sweep)
     .venv/bin/python scripts/make_results.py uoisc_zero_shot       # ~5 min (training, eval, gallery)
-    .venv/bin/python scripts/make_results.py text_over_phy         # ~4 min
+    .venv/bin/python scripts/make_results.py text_over_phy         # ~8 min
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_results.py symbol_budget   # about an hour
     .venv/bin/python scripts/make_results.py multisc_coco_weightfree   # ~1 min
     .venv/bin/python scripts/make_results.py uoisc_fig6            # ~15 min (ViT-B/16 on CPU)
