@@ -112,3 +112,27 @@ def test_describe_reports_presence_size_and_hash(model_dir, tmp_path):
     assert d["present"] and d["size_bytes"] > 0 and d["sha256"] == hash_path(folder) and d["test_model"]
     missing = models.describe_ref("nobody/nothing")
     assert not missing["present"] and "nobody/nothing" in missing["why"]
+
+
+def test_stand_ins_replace_real_references_only_when_enabled(monkeypatch, tmp_path):
+    from semlink import models
+
+    monkeypatch.setenv("SEMLINK_MODELS", str(tmp_path / "m"))
+    monkeypatch.delenv("SEMLINK_STAND_INS", raising=False)
+    assert models.substitute("facebook/bart-base").kind == "hf"
+    assert not models.locate("facebook/bart-base")["present"]
+    models.set_stand_ins(True)
+    try:
+        r = models.substitute("facebook/bart-base")
+        assert (r.kind, r.name) == ("stand_in", "bart-base")
+        assert models.substitute("nobody/unknown").kind == "hf"          # no stand-in: unchanged
+        where = models.locate("torchvision:AlexNet_Weights.IMAGENET1K_V1")
+        assert where["present"] and where["stand_in"] == "stand_in:alexnet"
+        assert where["params"] == 61_100_840 and where["size_bytes"] is None   # not built yet
+        assert not (tmp_path / "m" / "stand_in").exists()
+    finally:
+        models.set_stand_ins(None)
+    monkeypatch.setenv("SEMLINK_STAND_INS", "1")
+    assert models.substitute("h94/IP-Adapter").name == "ip-adapter-sd15"
+    with pytest.raises(ValueError, match="nothing to fetch"):
+        models.fetch("stand_in:sd15")
