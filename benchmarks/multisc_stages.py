@@ -288,7 +288,8 @@ def main(argv=None) -> int:
 def _print(res: dict, device: str) -> None:
     cuda = res["peak_cuda_mb"] is not None
     print(f"{res['scheme']}: {res['total_seconds_per_image']:.3f} s/image end to end"
-          + (f", caption words {res['caption_words_mean']:.1f}" if res["caption_words_mean"] else "")
+          + (f", caption words {res['caption_words_mean']:.1f}"
+             if res["caption_words_mean"] is not None else "")
           + f" (wall {res['wall_seconds']:.0f} s incl. loading)", flush=True)
     for k, v in res["seconds_per_image"].items():
         mem = f"  peak {res['peak_cuda_mb'].get(k, 0):9.0f} MiB" if cuda else ""
