@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 
 import torch
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 #: The Multi-SC papers' captioning query (multi-sc-letter.md, Sec. II-A).
 PAPER_QUERY = "Relay a brief, clear account of the picture shown."
@@ -84,7 +85,8 @@ class Captioner:
     """
 
     def __init__(self, model: str = "llava", query: str = PAPER_QUERY, max_new_tokens: int = 60,
-                 batch_size: int = 8, device: str = "cpu") -> None:
+                 batch_size: int = 8, device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if not isinstance(model, str) or not model:
             raise ValueError(f"captioner model must be 'llava', 'blip' or a model reference, "
                              f"got {model!r}")

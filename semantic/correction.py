@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass
 
 import torch
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 DEFAULT_BART = "facebook/bart-base"
 _WORD = re.compile(r"^(\W*)(.*?)(\W*)$", re.S)
@@ -124,7 +125,8 @@ class BartCorrector(Corrector):
     name = "bart"
 
     def __init__(self, model: str = DEFAULT_BART, max_length: int = 96, batch_size: int = 16,
-                 device: str = "cpu") -> None:
+                 device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if not isinstance(model, str) or not model:
             raise ValueError(f"bart corrector: model must be a model reference, got {model!r}")
         self.ref, self.max_length, self.batch_size, self.device = model, max_length, batch_size, device
@@ -161,8 +163,9 @@ class BartCorrector(Corrector):
                 "max_length": self.max_length}
 
 
-def make_corrector(spec: str, device: str = "cpu") -> Corrector:
+def make_corrector(spec: str, device: str = DEFAULT_DEVICE) -> Corrector:
     """``"none"``, ``"symspell"``, ``"bart"`` or ``"bart:<model ref>"`` -> a :class:`Corrector`."""
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     if spec in (None, "none"):
         return Corrector()
     if spec == "symspell":
@@ -228,7 +231,7 @@ class CorrectionPair:
 
 def build_correction_pairs(texts: list[str], encoding: str = "utf8", profile: dict | None = None,
                            channel="awgn", snr_db=(0.0, 2.0, 4.0, 6.0, 8.0), copies: int = 1,
-                           clean_fraction: float = 0.1, seed: int = 0, device: str = "cpu",
+                           clean_fraction: float = 0.1, seed: int = 0, device: str = DEFAULT_DEVICE,
                            transport=None) -> tuple[list[CorrectionPair], dict]:
     """Send clean ``texts`` through the real chain and pair what arrives with them.
 
@@ -246,6 +249,7 @@ def build_correction_pairs(texts: list[str], encoding: str = "utf8", profile: di
         so the corrector learns to leave correct text alone.
     :returns: ``(pairs, config)``; ``config`` records seed, chain and counts.
     """
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     from semlink.phy import AnalogChain, DigitalChain
 
     from .text_transport import BitsTransport

@@ -30,6 +30,7 @@ from semlink.provenance import ModelRecord, hash_path, state_dict_record
 from .codec import CODECS, Codec
 from .precision import autocast, check_precision
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
@@ -175,7 +176,8 @@ class DeepJSCCCodec(Codec):
     stream_kinds = {"symbols": "analog"}
 
     def __init__(self, checkpoint: str = "builtin", ratio: float = 1 / 6,
-                 profile: str = "analog", device: str = "cpu", precision: str = "fp32") -> None:
+                 profile: str = "analog", device: str = DEFAULT_DEVICE, precision: str = "fp32") -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         self.precision = check_precision(precision)
         path = builtin_checkpoint(ratio) if checkpoint == "builtin" else Path(checkpoint)
         self.model, ckpt = load_checkpoint(path)

@@ -43,6 +43,7 @@ from __future__ import annotations
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from .text_transport import make_transport
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 SOURCES = ("captions", "captioner")
 
@@ -71,7 +72,8 @@ class TextCodec(Codec):
                  transport: str = "bits", encoding: str = "utf8",
                  embedding_model: str | None = None, quant_bits: int | None = None,
                  quant_clip: float | None = None, corrector: str = "none",
-                 captioner: str = "llava", profile: str = "default", device: str = "cpu") -> None:
+                 captioner: str = "llava", profile: str = "default", device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
         if (isinstance(captions_per_image, bool) or not isinstance(captions_per_image, int)

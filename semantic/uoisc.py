@@ -64,6 +64,7 @@ from .clip_features import ClipFeatures
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from .vq import SegmentVQ, check_vq_settings
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 #: defaults derived from the paper in docs/uoisc.md
 DEFAULT_LAYERS = (3, 6, 9, 12)
@@ -291,7 +292,8 @@ class UOISCCodec(Codec):
         return out
 
     def __init__(self, checkpoint: str, segment_length: int | None = None, profile: str = "default",
-                 default_query: str = "What is in the image?", device: str = "cpu") -> None:
+                 default_query: str = "What is in the image?", device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if str(checkpoint).startswith("stand_in:"):     # a stand-in (semlink.stand_ins): built once
             from semlink.models import resolve
 

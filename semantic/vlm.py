@@ -40,6 +40,7 @@ import torch.nn.functional as F
 
 from semlink.provenance import TEST_MODEL_MARKER as PROVENANCE_MARKER
 from semlink.provenance import ModelRecord, path_record
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 DEFAULT_MODEL = "llava-hf/llava-interleave-qwen-0.5b-hf"
 TEST_MODEL_MARKER = "semlink-tiny-test-model"
@@ -121,8 +122,9 @@ class LlavaJudge:
     The model is frozen (eval mode, no parameter gradients).
     """
 
-    def __init__(self, model: str, device: str = "cpu", dtype: torch.dtype | None = None,
+    def __init__(self, model: str, device: str = DEFAULT_DEVICE, dtype: torch.dtype | None = None,
                  max_new_tokens: int = 16, local_files_only: bool | None = None) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         transformers = _require_transformers()
         self.model_id = str(model)
         self.device = torch.device(device)

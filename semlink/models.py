@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .provenance import ModelRecord, hash_path, is_test_model
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 ENV_MODELS = "SEMLINK_MODELS"
 ENV_ALLOW_DOWNLOAD = "SEMLINK_ALLOW_DOWNLOAD"
@@ -400,13 +401,14 @@ def open_clip_weights(name: str, pretrained: str) -> str:
 
 
 def load_hf(ref: str | ModelRef, model_class, role: str, processor_class=None,
-            device: str = "cpu", dtype=None):
+            device: str = DEFAULT_DEVICE, dtype=None):
     """Load a ``transformers`` model (and optionally its processor/tokenizer) through this layer.
 
     :param model_class: e.g. ``transformers.BartForConditionalGeneration``.
     :param processor_class: e.g. ``transformers.AutoProcessor`` / ``AutoTokenizer``, or `None`.
     :returns: ``(model, processor_or_None, ModelRecord)``; the model is on ``device``, eval mode.
     """
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     import torch
 
     resolved = resolve(ref)

@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from semlink.extras import require
 
 from .prompts import PROMPT_MODES, encode_captions
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -181,8 +182,9 @@ class StableDiffusion:
                  scale: float = DEFAULT_IP_ADAPTER_SCALE,
                  steps: int = 50, guidance: float = 7.5, height: int = 512, width: int = 512,
                  scheduler: str = "default", prompt_mode: str = "per_caption",
-                 negative_prompt: str = "", strength: float = 0.75, device: str = "cpu",
+                 negative_prompt: str = "", strength: float = 0.75, device: str = DEFAULT_DEVICE,
                  dtype: str = "auto", batch_size: int = 8, cache_size: int = 256) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         self._check(scale, steps, guidance, height, width, scheduler, prompt_mode, strength,
                     batch_size, cache_size)
         diffusers = require("diffusers", "Stable Diffusion regeneration")

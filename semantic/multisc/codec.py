@@ -64,6 +64,7 @@ from ..payload import Payload, ReceivedPayload, Reconstruction, Stream
 from . import split as splits
 from .objects import ObjectChannel
 from .oracle import OracleBoxes
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 STAGES_TX = ("extract", "split", "caption", "text_code", "object_encode")
 STAGES_RX = ("correct", "object_decode", "diffusion")
@@ -159,7 +160,8 @@ class MultiSCCodec(Codec):
                  corrector: str = "none", diffusion: dict | None = None,
                  ip_adapter_scale: float | None = None,
                  output_size: str = "original", seed: int | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if split not in splits.SPLIT_METHODS:
             raise ValueError(f"split must be one of {splits.SPLIT_METHODS}, got {split!r}")
         if not isinstance(max_parts, int) or isinstance(max_parts, bool) or max_parts < 1:

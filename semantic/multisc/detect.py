@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from semlink.extras import require
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 
 class Detector:
@@ -23,7 +24,8 @@ class Detector:
     :param device: torch device.
     """
 
-    def __init__(self, model: str, threshold: float = 0.7, device: str = "cpu") -> None:
+    def __init__(self, model: str, threshold: float = 0.7, device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if not 0 < threshold < 1:
             raise ValueError(f"detector_threshold must be in (0, 1), got {threshold!r}")
         transformers = require("transformers", "the object detector of split 'detect'")

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from semlink.extras import require
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 EXTRACTORS = ("fcn", "saliency")
 #: the torchvision FCN weights of the papers' segmentation network (21 VOC classes)
@@ -142,8 +143,9 @@ class FCNExtractor:
 
     name = "fcn"
 
-    def __init__(self, model: str = DEFAULT_FCN, device: str = "cpu", resize: int = 520,
+    def __init__(self, model: str = DEFAULT_FCN, device: str = DEFAULT_DEVICE, resize: int = 520,
                  min_fraction: float = 0.01, margin: float = 0.05) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         from semlink.models import resolve
 
         resolved = resolve(model)
@@ -248,9 +250,10 @@ class SaliencyExtractor:
                 "margin": self.margin}
 
 
-def make_extractor(extractor: str, model: str | None = None, device: str = "cpu",
+def make_extractor(extractor: str, model: str | None = None, device: str = DEFAULT_DEVICE,
                    min_fraction: float = 0.01, margin: float = 0.05):
     """``"fcn"`` (``model``: weights reference, default :data:`DEFAULT_FCN`) or ``"saliency"``."""
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     if extractor == "fcn":
         return FCNExtractor(model or DEFAULT_FCN, device=device, min_fraction=min_fraction,
                             margin=margin)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ..codec import CODECS
 from .codec import MultiSCCodec
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 
 @CODECS.register("vlmcsc")
@@ -43,7 +44,8 @@ class VLMCSCCodec(MultiSCCodec):
                  text_quant_bits: int | None = None, text_quant_clip: float | None = None,
                  corrector: str = "none", diffusion: dict | None = None,
                  output_size: str = "original", seed: int | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = DEFAULT_DEVICE) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         diffusion = dict(diffusion or {})
         if diffusion.get("ip_adapter"):
             raise ValueError("vlmcsc is text-to-image only: remove diffusion.ip_adapter")

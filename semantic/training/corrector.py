@@ -46,6 +46,7 @@ import torch
 from ..correction import DEFAULT_BART, build_correction_pairs
 from . import TRAINERS, Option
 from .loop import Trainer
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 
 def _parse_parts(parts: str | None) -> tuple[int, int] | None:
@@ -59,11 +60,12 @@ def _parse_parts(parts: str | None) -> tuple[int, int] | None:
 
 
 def collect_texts(captions: str | None = None, data: str | None = None, captioner=None,
-                  parts: str | None = "2x2", device: str = "cpu") -> list[str]:
+                  parts: str | None = "2x2", device: str = DEFAULT_DEVICE) -> list[str]:
     """Clean texts: dataset captions and/or captioner outputs on images and their parts.
 
     :param captioner: a captioner reference or a :class:`~semlink.semantic.captioning.Captioner`.
     """
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     texts: list[str] = []
     if captions:
         from semlink.data import load_captions
@@ -126,7 +128,8 @@ class CorrectorTrainer(Trainer):
         Option("lr", "float", 5e-5, "AdamW learning rate"),
         Option("max_length", "int", 96, "token limit of inputs and targets"),
         Option("seed", "int", 0, "seed of the chain, the split and the batches"),
-        Option("device", "str", "cpu", "torch device"),
+        Option("device", "str", DEFAULT_DEVICE,
+               "torch device: auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N"),
     )
 
     def __init__(self, captions: str | None = None, data: str | None = None,
@@ -138,7 +141,8 @@ class CorrectorTrainer(Trainer):
                  channel: str = "awgn", snr_db=(0.0, 2.0, 4.0, 6.0, 8.0), copies: int = 1,
                  clean_fraction: float = 0.1, holdout: float = 0.1, model: str = DEFAULT_BART,
                  steps: int = 1000, batch_size: int = 16, lr: float = 5e-5, max_length: int = 96,
-                 seed: int = 0, device: str = "cpu", texts: list[str] | None = None) -> None:
+                 seed: int = 0, device: str = DEFAULT_DEVICE, texts: list[str] | None = None) -> None:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         from semlink.extras import require
         from semlink.models import load_hf
 

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from .base import METRICS, Metric
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 #: CLIP ViT-B/32, OpenAI weights (CLIPScore's model; the papers name none, see above)
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"
@@ -75,8 +76,9 @@ def text_embeddings(model, processor, texts: list[str], device: str) -> torch.Te
                                          attention_mask=inputs["attention_mask"].to(device)))
 
 
-def make_clip_similarity(model: str = DEFAULT_CLIP, mode: str = "image", device: str = "cpu") -> Metric:
+def make_clip_similarity(model: str = DEFAULT_CLIP, mode: str = "image", device: str = DEFAULT_DEVICE) -> Metric:
     """Build the ``clip_similarity`` metric (see the module docstring)."""
+    device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     if mode not in MODES:
         raise ValueError(f"clip_similarity: mode must be one of {MODES}, got {mode!r}")
     if not isinstance(model, str) or not model:

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from .base import METRICS, Metric
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 DEFAULT_QUERY = "What is in the image?"
 
@@ -58,7 +59,8 @@ def _pairs(originals, recon):
 
 
 def _factory(kind: str):
-    def make(vlm: str, device: str = "cpu") -> Metric:
+    def make(vlm: str, device: str = DEFAULT_DEVICE) -> Metric:
+        device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
         if not isinstance(vlm, str) or not vlm:
             raise ValueError(f"metric {kind!r} needs vlm: a LLaVA model id or folder")
 
