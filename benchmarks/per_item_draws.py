@@ -1,13 +1,18 @@
-"""Cost of per-image noise draws: one AWGN call vs. one call per item (DrawPlan).
+"""Cost of per-image noise draws: Sionna's AWGN vs semlink's counter-based draws.
 
 The digital chain sends every item (one stream of one image) through the
-channel with its own generator, so per-image results do not depend on the
-batch size. This measures what that costs against a single channel call on
-the same [100, 1024] symbols cut into items of 1-8 code blocks (as in
-``benchmarks/phy_throughput.py``), best of 20 runs, one torch thread, on
-every device present (CPU, and ``cuda:0`` when there is one).
+channel with noise keyed by the item's seed, so per-image results do not
+depend on the batch size (nor on the device). This measures, on the same
+``[blocks, 1024]`` complex symbols cut into items of 1-8 code blocks (as in
+``benchmarks/phy_throughput.py``), best of ``--repeats`` runs:
 
-    python benchmarks/per_item_draws.py [--device cuda:0]
+* ``sionna``: Sionna's ``AWGN`` block (``torch.randn``, one call, batch-dependent);
+* ``counter``: semlink's ``AWGNChannel.transmit_items`` with a ``DrawPlan``
+  (counter-hash-v1, all items in one call);
+* ``per-item``: the earlier scheme, one call and one ``torch.Generator`` per
+  item (what plug-in channels without ``counter_draws`` still get).
+
+    python benchmarks/per_item_draws.py [--device cuda:0] [--blocks 2000] [--threads 1]
 """
 
 from __future__ import annotations
@@ -17,12 +22,19 @@ import time
 
 import numpy as np
 import torch
+from sionna.phy.channel import AWGN
 
 from semlink.phy import AWGNChannel
 from semlink.phy.channels.draws import DrawPlan
 
 
-def best(fn, device: str, repeats: int = 20) -> float:
+class PerItemAWGN(AWGNChannel):
+    """The same AWGN with the earlier ``torch-per-item`` draws."""
+
+    counter_draws = False
+
+
+def best(fn, device: str, repeats: int) -> float:
     times = []
     for _ in range(repeats):
         if device.startswith("cuda"):
@@ -38,24 +50,36 @@ def best(fn, device: str, repeats: int = 20) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", action="append", help="cpu, cuda:0 (repeatable); default: all")
+    ap.add_argument("--blocks", type=int, default=2000, help="code blocks of 1024 symbols")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     devices = args.device or (["cpu"] + (["cuda:0"] if torch.cuda.is_available() else []))
     rng = np.random.default_rng(0)
-    per = rng.integers(1, 9, 40)
-    per = per[np.cumsum(per) <= 100]
-    per = np.append(per, 100 - per.sum())
-    print(f"torch {torch.__version__}, threads 1")
+    per = rng.integers(1, 9, args.blocks)
+    per = per[np.cumsum(per) <= args.blocks]
+    if per.sum() < args.blocks:
+        per = np.append(per, args.blocks - per.sum())
+    print(f"torch {torch.__version__}, threads {args.threads}, {args.blocks} blocks x 1024 "
+          f"symbols, {len(per)} items, best of {args.repeats}")
     for device in devices:
-        ch = AWGNChannel(seed=0, device=device)
-        x = torch.ones(100, 1024, dtype=torch.complex64, device=device)
-        no = torch.full((100,), 0.1, device=device)
-        plan = DrawPlan.build(per, per * 1024, range(len(per)), range(len(per)))
-        ch(x, no), ch.transmit_items(x, no, plan)                # warm-up
-        one = best(lambda: ch(x, no), device)
-        items = best(lambda: ch.transmit_items(x, no, plan), device)
-        print(f"device {device}: items {len(per)}, one call {one * 1e3:.2f} ms, per-item calls "
-              f"{items * 1e3:.2f} ms, extra {1e3 * (items - one):.2f} ms per 100 code blocks")
+        x = torch.ones(args.blocks, 1024, dtype=torch.complex64, device=device)
+        no = torch.full((args.blocks,), 0.1, device=device)
+        plan = DrawPlan.build(per, per * 1024, range(len(per)), range(len(per)),
+                              block_symbols=1024, device=device)
+        sionna, counter = AWGN(device=device), AWGNChannel(seed=0, device=device)
+        legacy = PerItemAWGN(seed=0, device=device)
+        runs = {"sionna": lambda: sionna(x, no.unsqueeze(-1)),
+                "counter": lambda: counter.transmit_items(x, no, plan),
+                "per-item": lambda: legacy.transmit_items(x, no, plan)}
+        times = {}
+        for name, fn in runs.items():
+            fn()                                                  # warm-up
+            times[name] = best(fn, device, args.repeats)
+        print(f"device {device}: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in times.items())
+              + f"; counter / sionna {times['counter'] / times['sionna']:.2f}x, per-item / "
+              f"counter {times['per-item'] / times['counter']:.2f}x")
 
 
 if __name__ == "__main__":
