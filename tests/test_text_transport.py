@@ -312,3 +312,22 @@ def test_query_aware_answer_transport_is_checked(tiny):
         codec.check_profiles({"answer": PROFILES["ldpc"]})
     codec.check_profiles({"answer": PROFILES["analog"]})
     assert codec.params()["text_transport"]["transport"] == "embedding"
+
+
+def test_corrector_folders_from_before_transports_count_as_caption_bits(tmp_path):
+    """A ``semlink train corrector`` folder without a recorded transport was trained on caption
+    bits with its config's encoding; plain Hugging Face folders are not checked."""
+    from semlink.semantic.correction import check_corrector_transport, trained_transport
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "semlink_corrector.json").write_text(json.dumps({"config": {"encoding": "ascii7"}}))
+    assert trained_transport(str(old)) == {"transport": "bits", "kind": "digital",
+                                           "encoding": "ascii7"}
+    check_corrector_transport(f"bart:{old}", {"transport": "bits", "kind": "digital",
+                                              "encoding": "ascii7"})
+    with pytest.raises(ValueError, match="encoding"):
+        make_codec("text", {"transport": "bits", "encoding": "utf8", "corrector": f"bart:{old}"})
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    assert trained_transport(str(plain)) is None and trained_transport("no/such-model") is None
