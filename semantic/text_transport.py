@@ -214,14 +214,20 @@ class EmbeddingTable:
                                      clean_up_tokenization_spaces=False)
 
 
-def load_embedding_table(ref: str, device: str = "cpu") -> EmbeddingTable:
+def load_embedding_table(ref: str, device: str = "auto") -> EmbeddingTable:
     """The input embedding table + tokenizer of the model at ``ref`` (offline, :mod:`semlink.models`).
 
     Any ``transformers`` model with ``get_input_embeddings()`` (BART, Qwen, LLaVA, ...);
     the tokenizer is the folder's ``AutoTokenizer``.
+
+    :param device: where the table lives and nearest-neighbour decoding runs (``auto``: the
+        first CUDA device if any, else the CPU, as every semlink model).
     """
+    from semlink.device import resolve_device
     from semlink.extras import require
     from semlink.models import load_hf
+
+    device = resolve_device(device)
 
     transformers = require("transformers", f"the embedding table of {ref!r}")
     model, tok, rec = load_hf(ref, transformers.AutoModel, role="text_embedding_table",
