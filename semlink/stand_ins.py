@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -235,13 +236,16 @@ def materialize(ref: StandInRef, root: str | Path) -> Path:
     entry = get(ref.name)
     folder = Path(root) / ref.folder_name
     if not (folder / STAND_IN_MARKER).is_file():
-        tmp = folder.with_name(folder.name + ".partial")
+        # each process builds in its own folder and renames it into place (Ray workers may
+        # build the same stand-in at once: the first rename wins, the others are dropped)
+        tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         dtype = torch.float16 if ref.scale == "full" else torch.float32
         log.info("building stand-in %s (%s, seed %d) in %s", ref.name, ref.scale, ref.seed, folder)
-        torch.manual_seed(ref.seed)
-        entry.writer(tmp, ref.scale, dtype)
+        with torch.random.fork_rng(devices=[]):      # the caller's RNG (and initial_seed) untouched
+            torch.manual_seed(ref.seed)
+            entry.writer(tmp, ref.scale, dtype)
         (tmp / STAND_IN_MARKER).write_text(json.dumps({
             "stand_in": ref.name, "scale": ref.scale, "seed": ref.seed,
             "stands_in_for": list(entry.stands_in_for), "random_init": True,
@@ -250,8 +254,16 @@ def materialize(ref: StandInRef, root: str | Path) -> Path:
             indent=1))
         if entry.entry == "uoisc.pt":
             _fix_uoisc_clip_path(tmp, folder)
-        shutil.rmtree(folder, ignore_errors=True)
-        tmp.rename(folder)
+        if (folder / STAND_IN_MARKER).is_file():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            shutil.rmtree(folder, ignore_errors=True)     # a half-written folder of a killed build
+            try:
+                tmp.rename(folder)
+            except OSError:                               # another process renamed first
+                shutil.rmtree(tmp, ignore_errors=True)
+                if not (folder / STAND_IN_MARKER).is_file():
+                    raise
     return folder / entry.entry if entry.entry else folder
 
 

@@ -220,3 +220,20 @@ def test_small_stand_ins_run_through_the_model_layer_flagged_random_init(tmp_pat
     assert loaded == listed
     table = format_table(summarize(str(tmp_path / "out" / "results.h5")))
     assert "Multi-SC ff [RANDOM INIT]" in table and "UO-ISC [RANDOM INIT]" in table
+
+
+def test_building_a_stand_in_is_seeded_and_leaves_the_callers_rng_alone(tmp_path):
+    import torch
+
+    from semlink.provenance import hash_path
+
+    torch.manual_seed(1234)
+    before = torch.initial_seed()
+    a = stand_ins.materialize(stand_ins.parse("fcn-resnet50:small"), tmp_path / "a")
+    assert torch.initial_seed() == before and torch.rand(1).item() == pytest.approx(
+        torch.manual_seed(1234) and torch.rand(1).item())
+    b = stand_ins.materialize(stand_ins.parse("fcn-resnet50:small"), tmp_path / "b")
+    c = stand_ins.materialize(stand_ins.parse("fcn-resnet50:small:3"), tmp_path / "b")
+    assert hash_path(a / "model.pt") == hash_path(b / "model.pt") != hash_path(c / "model.pt")
+    assert stand_ins.materialize(stand_ins.parse("fcn-resnet50:small"), tmp_path / "a") == a
+    assert not list((tmp_path / "a").glob("*.partial-*"))
