@@ -19,7 +19,7 @@ import shutil
 import time
 from pathlib import Path
 
-from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, mark,
+from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, mark, resumable_run,
                             provenance_section, run_script, semlink)
 
 UOISC_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
@@ -326,6 +326,7 @@ SL_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
             "--steps-phase1", str(SL_STEPS), "--steps-phase2", "0", "--batch-size", "8", "--lr", "1e-3",
             "--seed", "0", "--eval-data", "../shared/data/kodak24"]
 SL_BUDGETS = (3415, 6830, 12977, 25088)
+SL_PLAN_BUDGETS = (3415, 12977)              # the `semlink plan` tables on the page
 SL_FIG_SNRS = (0.0, 10.0, 20.0)
 
 
@@ -473,7 +474,7 @@ def uoisc_segment_length(describe: str) -> list[Path]:
     summary = summarize(str(results))
     figures = [curve_fig, *_fidelity_figures(summary, "psnr"), *_fidelity_figures(summary, "ms_ssim")]
     plan_md = {b: semlink(["plan", str(results.relative_to(ROOT)), "--metric", "psnr", "--budget",
-                           str(b), "--markdown"]) for b in (SL_BUDGETS[0], SL_BUDGETS[2])}
+                           str(b), "--markdown"]) for b in SL_PLAN_BUDGETS}
     ev = trained["eval"]
     snrs = summary["runs"][0]["snr_db"]
     head = ("| scheme | profile | ch. uses | " + " | ".join(f"PSNR {s:g}" for s in snrs) + " | "
@@ -489,7 +490,8 @@ def uoisc_segment_length(describe: str) -> list[Path]:
             ms = r["metrics"].get("ms_ssim") or [None] * len(snrs)
             rows.append(f"| {name}{mark(r)} | {_profile_label(r)} | "
                         f"{fmt(uses, 0) if uses is not None else '-'} | "
-                        + " | ".join(fmt(v, 2) for v in r["metrics"]["psnr"]) + " | "
+                        + " | ".join(fmt(v, 2) for v in (r["metrics"].get("psnr") or [None] * len(snrs)))
+                        + " | "
                         + " | ".join(fmt(v, 3) for v in ms) + " |")
         tables += [f"### {ch}", "", *rows, ""]
     by_l = ev.get("psnr_db_by_segment_length", {})
