@@ -9,6 +9,8 @@
   found or looked for, its parameter count and size on disk, stand-ins
   flagged, and what the weights take on the device; exit status 1 when any
   is missing (all are listed, not only the first).
+* ``stand-ins``: the models semlink can build at their published size with
+  seeded random weights (:mod:`semlink.stand_ins`).
 * ``fetch NAME...``: download into ``$SEMLINK_MODELS`` (or ``--into``);
   needs the network.
 """
@@ -39,6 +41,10 @@ def add_parser(sub) -> None:
                     help="instead: plan for a CUDA device with this many GiB (CUDA dtypes), "
                          "e.g. 24, 48 or 80, whether or not one is here")
     cp.set_defaults(func=cmd_check)
+    sp = msub.add_parser("stand-ins", help="models semlink can build at their published size "
+                                           "with random weights (stand_in:NAME references)")
+    sp.add_argument("--json", action="store_true", help="print JSON")
+    sp.set_defaults(func=cmd_stand_ins)
     fp = msub.add_parser("fetch", help="download models into $SEMLINK_MODELS (needs the network)")
     fp.add_argument("names", nargs="+", help="model references, e.g. facebook/bart-base")
     fp.add_argument("--into", default=None, help="target folder (default: $SEMLINK_MODELS)")
@@ -269,6 +275,31 @@ def cmd_check(args: argparse.Namespace) -> int:
               "or run with --allow-download, or use stand-ins (SEMLINK_STAND_INS=1 or "
               "'stand_in:NAME' references; docs/models.md)", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_stand_ins(args: argparse.Namespace) -> int:
+    """``semlink models stand-ins``: every stand-in, what it stands in for, its size, built?"""
+    from semlink import stand_ins
+    from semlink.models import models_dir
+
+    rows = []
+    for name, entry in stand_ins.CATALOG.items():
+        folder = models_dir() / "stand_in" / stand_ins.StandInRef(name).folder_name
+        rows.append({"ref": f"stand_in:{name}", "stands_in_for": list(entry.stands_in_for),
+                     "description": entry.description, "params": entry.params,
+                     "built": (folder / stand_ins.STAND_IN_MARKER).is_file(), "folder": str(folder)})
+    if args.json:
+        print(json.dumps({"models_dir": str(models_dir()), "stand_ins": rows}, indent=1))
+        return 0
+    print(f"stand-ins (published architecture, seeded RANDOM weights; built on first use under "
+          f"{models_dir() / 'stand_in'}); add ':small' for reduced width, ':full:SEED' for a seed")
+    for r in rows:
+        size = _params(r["params"]) if r["params"] else "size: the codec's defaults"
+        print(f"{r['ref']:<36} {size:<16} {'built' if r['built'] else 'not built'}")
+        print(f"  {r['description']}")
+        if r["stands_in_for"]:
+            print(f"  stands in for: {', '.join(r['stands_in_for'])} (SEMLINK_STAND_INS=1)")
     return 0
 
 

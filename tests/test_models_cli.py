@@ -246,3 +246,17 @@ def test_run_stops_before_the_first_point_naming_every_missing_model(tmp_path, i
                 "open_clip:ViT-B-16:openai"):
         assert ref in err
     assert "before the first point" in err and not (tmp_path / "out" / "results.h5").exists()
+
+
+def test_models_stand_ins_lists_every_stand_in(capsys, tmp_path, monkeypatch):
+    from semlink.stand_ins import CATALOG
+
+    monkeypatch.setenv("SEMLINK_MODELS", str(tmp_path))
+    assert main(["models", "stand-ins", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["stand_ins"]
+    assert [r["ref"] for r in rows] == [f"stand_in:{n}" for n in CATALOG]
+    sd = rows[0]
+    assert sd["params"] == 1_066_235_307 and not sd["built"]
+    assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in sd["stands_in_for"]
+    assert main(["models", "stand-ins"]) == 0
+    assert "stand_in:llava-1.5-7b" in capsys.readouterr().out
