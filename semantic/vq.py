@@ -60,10 +60,11 @@ class SegmentVQ(nn.Module):
         self.dim, self.l, self.K = dim, segment_length, codebook_size
         self.S = dim // segment_length
         self.beta, self.ema, self.decay = beta, ema, ema_decay
-        self.codebooks = nn.Parameter(torch.randn(self.S, codebook_size, segment_length) / math.sqrt(segment_length))
+        self.codebooks = nn.Parameter(torch.randn(self.S, codebook_size, segment_length, device="cpu")
+                                      / math.sqrt(segment_length))   # built on the host; .to() moves
         if ema:
             self.codebooks.requires_grad_(False)
-            self.register_buffer("ema_count", torch.ones(self.S, codebook_size))
+            self.register_buffer("ema_count", torch.ones(self.S, codebook_size, device="cpu"))
             self.register_buffer("ema_sum", self.codebooks.data.clone())
 
     @property

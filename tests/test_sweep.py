@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import make_images
+from conftest import TEST_DEVICE, make_images
 from semlink.links.cli import main
 from semlink.links.results import load_results
 from semlink.links.scenario import load_scenario
@@ -43,7 +43,8 @@ def write_scenario(tmp_path, **overrides):
                               "modulation": "psk8"}},
            "channels": ["awgn", {"name": "rayleigh", "coherence": "item", "csi": "ls",
                                  "num_pilots": 2, "label": "rayleigh-ls"}],
-           "snr_db": [0, 6, 12], "metrics": ["psnr", "mse"], "batch_size": 2}
+           "snr_db": [0, 6, 12], "metrics": ["psnr", "mse"], "batch_size": 2,
+           "device": TEST_DEVICE}
     raw.update(overrides)
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -75,7 +76,7 @@ def test_results_file_contents(tmp_path):
     assert outcome.total == 3 * 2 * 3 and outcome.ran == 18 and not outcome.failed
     attrs, points = load_results(outcome.results)
     env = json.loads(attrs["env_json"])
-    assert "torch" in env["packages"] and env["device"] == "cpu" and "git_revision" in env
+    assert "torch" in env["packages"] and env["device"] == TEST_DEVICE and "git_revision" in env
     assert env["malloc_tuning"]["applied"] is True      # glibc: semlink.runtime.tune_malloc ran
     assert yaml.safe_load(attrs["scenario_yaml"])["name"] == "t"
     profiles = json.loads(attrs["phy_profiles_json"])      # which LDPC decoder ran
