@@ -39,12 +39,12 @@ def photo(h=96, w=128, seed=0):
 
 @pytest.mark.parametrize("name,quality", [("jpeg2000", 20.0), ("jpeg", 60),
                                           pytest.param("hevc_intra", 50, marks=needs_heif)])
-def test_error_free_channel_gives_the_codecs_own_decode_bit_exact(name, quality):
+def test_error_free_channel_gives_the_codecs_own_decode_bit_exact(name, quality, device):
     codec = make_codec(name, {"quality": quality}, {"bits": "ldpc8psk"})
     img = photo()
     payload = codec.encode([img])
-    own = codec.decode_file(np.packbits(payload.streams["bits"].data[0].numpy()).tobytes())
-    rx = Link(PROFILES, "awgn", seed=0).transmit(payload, snr_db=40.0)
+    own = codec.decode_file(np.packbits(payload.streams["bits"].data[0].cpu().numpy()).tobytes())
+    rx = Link(PROFILES, "awgn", seed=0, device=device).transmit(payload, snr_db=40.0)
     assert rx.reports["bits"].bit_errors[0] == 0
     rec = codec.decode(rx)
     assert not rec.fallback[0]
@@ -72,8 +72,8 @@ def test_rate_targeting_fits_and_is_close(name):
             assert len(bigger) * 8 > budget or side["quality"] == codec.quality_range[1]
 
 
-def test_symbol_budget_through_the_profile_fits_exactly():
-    link = Link(PROFILES, "awgn", seed=0)
+def test_symbol_budget_through_the_profile_fits_exactly(device):
+    link = Link(PROFILES, "awgn", seed=0, device=device)
     chain = link.chain("ldpc8psk")
     img = photo(96, 128)
     for params in ({"symbols_per_image": 3000}, {"bandwidth_ratio": 1 / 6}):
@@ -102,10 +102,10 @@ def test_budget_needs_the_phy_and_too_small_budget_is_explained():
 
 
 @pytest.mark.parametrize("name", ["jpeg2000", "jpeg", HEVC])
-def test_corrupted_streams_decode_or_fall_back_never_crash(name):
+def test_corrupted_streams_decode_or_fall_back_never_crash(name, device):
     codec = make_codec(name, {"rate_bpp": 1.0}, {"bits": "default"})
     imgs = [photo(64, 96, seed=s) for s in range(3)]
-    link = Link(PROFILES, "awgn", seed=3)
+    link = Link(PROFILES, "awgn", seed=3, device=device)
     payload = codec.encode(imgs)
     rx = link.transmit(payload, snr_db=-2.0)       # well below the LDPC threshold
     assert rx.reports["bits"].crc_failures.sum() > 0

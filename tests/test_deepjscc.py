@@ -85,12 +85,12 @@ def test_training_resume_equals_uninterrupted(tmp_path, image_dir):
     assert log[0].startswith("step,loss_mse")
 
 
-def test_shipped_checkpoint_beats_trivial_baselines_on_a_real_photo():
+def test_shipped_checkpoint_beats_trivial_baselines_on_a_real_photo(device):
     skdata = pytest.importorskip("skimage.data", reason="needs pip install 'semlink[examples]'")
     assert builtin_checkpoint(1 / 6).is_file() and builtin_checkpoint(1 / 12).is_file()
     img = torch.from_numpy(skdata.astronaut()[::2, ::2].copy()).permute(2, 0, 1).float() / 255
     codec = make_codec("deepjscc", {"ratio": 1 / 6})
-    link = Link(DEFAULT_PROFILES, "awgn", seed=0)
+    link = Link(DEFAULT_PROFILES, "awgn", seed=0, device=device)
     payload = codec.encode([img])
     assert payload.streams["symbols"].data[0].numel() == 256 * 256 // 2
     psnr = {}

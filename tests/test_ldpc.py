@@ -15,9 +15,9 @@ from stats import two_sample_z
 REF_EBNO_DB, REF_ERRORS, REF_FRAMES = 1.5, 210, 3245
 
 
-def test_waterfall_point_matches_aff3ct_reference():
+def test_waterfall_point_matches_aff3ct_reference(device):
     chain = DigitalChain(code="ldpc5g", k=512, n=1024, crc=None, modulation="qpsk",
-                         channel="awgn", max_iter=20, cn_update="boxplus-phi", seed=21)
+                         channel="awgn", max_iter=20, cn_update="boxplus-phi", seed=21, device=device)
     (p,) = simulate_ber(chain, ebno_db=[REF_EBNO_DB], batch_size=1000, max_blocks=3000,
                         target_block_errors=10**9, seed=8)
     z = two_sample_z(p.block_errors, p.blocks, REF_ERRORS, REF_FRAMES)
@@ -28,15 +28,15 @@ def test_waterfall_point_matches_aff3ct_reference():
     assert low.bler > 4 * p.bler
 
 
-def test_crc_flags_exactly_the_failed_blocks():
-    chain = DigitalChain(k=256, n=512, crc="CRC24A", modulation="qpsk", channel="awgn", seed=4)
+def test_crc_flags_exactly_the_failed_blocks(device):
+    chain = DigitalChain(k=256, n=512, crc="CRC24A", modulation="qpsk", channel="awgn", seed=4, device=device)
     rng = np.random.default_rng(0)
     streams = [rng.integers(0, 2, 20_000, dtype=np.uint8) for _ in range(4)]
     rx, rep = chain.transmit(streams, ebno_db=1.0)   # mid-waterfall: some blocks fail
     assert 0 < rep.block_errors.sum() < rep.blocks.sum()
     k_info = chain.config.k_info
     for i, (tx, r) in enumerate(zip(streams, rx)):
-        wrong = (tx != r.numpy())
+        wrong = (tx != r.cpu().numpy())
         per_block = np.add.reduceat(np.pad(wrong, (0, rep.blocks[i] * k_info - wrong.size)),
                                     np.arange(0, rep.blocks[i] * k_info, k_info)) > 0
         flagged = rep.block_failed[i]
@@ -52,9 +52,9 @@ def test_crc_flags_exactly_the_failed_blocks():
     ("psk16", "ldpc5g", {"name": "rician", "k_factor": 3.0, "coherence": "block",
                          "csi": "ls", "num_pilots": 4}),
 ])
-def test_variable_length_round_trip_is_bit_exact(modulation, code, channel):
+def test_variable_length_round_trip_is_bit_exact(modulation, code, channel, device):
     chain = DigitalChain(code=code, k=400, n=800 if code == "ldpc5g" else None, crc="CRC16",
-                         modulation=modulation, channel=channel, seed=1)
+                         modulation=modulation, channel=channel, seed=1, device=device)
     rng = np.random.default_rng(1)
     text = "semantic communication: où est le chien?".encode("utf-8")
     streams = [bytes_to_bits(text), rng.integers(0, 2, 1, dtype=np.uint8),
@@ -62,8 +62,8 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel):
     rx, rep = chain.transmit(streams, snr_db=45.0)
     for tx, r in zip(streams, rx):
         assert r.dtype == torch.uint8 and r.shape == (len(tx),)
-        assert np.array_equal(tx, r.numpy())
-    assert bits_to_bytes(rx[0].numpy()).decode("utf-8") == text.decode("utf-8")
+        assert np.array_equal(tx, r.cpu().numpy())
+    assert bits_to_bytes(rx[0].cpu().numpy()).decode("utf-8") == text.decode("utf-8")
     assert rep.bit_errors.sum() == 0 and rep.crc_failures.sum() == 0
     k_info = chain.config.k_info
     blocks = [-(-len(s) // k_info) for s in streams]
@@ -73,8 +73,8 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel):
     assert list(rep.channel_uses) == [b * chain.channel_uses_per_block for b in blocks]
 
 
-def test_all_blocks_go_through_one_decoder_call(monkeypatch):
-    chain = DigitalChain(k=128, n=256, modulation="qpsk", seed=0, early_termination=False)
+def test_all_blocks_go_through_one_decoder_call(monkeypatch, device):
+    chain = DigitalChain(k=128, n=256, modulation="qpsk", seed=0, early_termination=False, device=device)
     calls = []
     dec = chain.decoder._decoder
     original = dec.forward
@@ -84,18 +84,18 @@ def test_all_blocks_go_through_one_decoder_call(monkeypatch):
     assert calls == [torch.Size([-(-1000 // k_info) + -(-300 // k_info), 256])]
 
 
-def test_same_seed_same_results():
+def test_same_seed_same_results(device):
     def run():
         from semlink.phy import set_seed
 
         set_seed(99)
         chain = DigitalChain(k=256, n=512, modulation="psk8",
-                             channel={"name": "rayleigh", "coherence": {"symbols": 4}}, seed=5)
+                             channel={"name": "rayleigh", "coherence": {"symbols": 4}}, seed=5, device=device)
         rng = np.random.default_rng(3)
         streams = [rng.integers(0, 2, 3000, dtype=np.uint8) for _ in range(3)]
         rx, rep = chain.transmit(streams, snr_db=6.0)
         pts = simulate_ber(chain, snr_db=[4.0, 6.0], batch_size=50, max_blocks=100, seed=3)
-        return [r.numpy() for r in rx], rep.bit_errors.tolist(), [p.as_dict() for p in pts]
+        return [r.cpu().numpy() for r in rx], rep.bit_errors.tolist(), [p.as_dict() for p in pts]
 
     a, b = run(), run()
     assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0]))
@@ -104,8 +104,8 @@ def test_same_seed_same_results():
     assert sum(a[1]) > 0  # the comparison is not trivially between error-free runs
 
 
-def test_eb_no_and_es_no_are_consistent():
-    chain = DigitalChain(k=500, n=1000, crc=None, modulation="psk8", channel="awgn")
+def test_eb_no_and_es_no_are_consistent(device):
+    chain = DigitalChain(k=500, n=1000, crc=None, modulation="psk8", channel="awgn", device=device)
     # n=1000 is not a multiple of 3: 334 symbols per block carry k=500 bits
     assert chain.symbols_per_block == 334
     es = chain.snr_db_from_ebno_db(2.0)
@@ -127,7 +127,7 @@ def test_bad_configuration_gives_clear_errors(kwargs, match):
         DigitalChain(**kwargs)
 
 
-def test_bad_bitstream_rejected():
-    chain = DigitalChain(k=128, n=256)
+def test_bad_bitstream_rejected(device):
+    chain = DigitalChain(k=128, n=256, device=device)
     with pytest.raises(ValueError, match=r"bitstreams\[1\] must contain only 0/1"):
         chain.transmit([np.ones(4, np.uint8), np.array([0, 2, 1])], snr_db=3)

@@ -20,9 +20,9 @@ from stats import two_sample_z
 
 @pytest.mark.parametrize("k, n, bits_per_symbol", [(1024, 2048, None), (256, 512, 2),
                                                     (500, 1500, 4), (100, 400, None)])
-def test_rate_recovery_is_sionnas(monkeypatch, k, n, bits_per_symbol):
+def test_rate_recovery_is_sionnas(monkeypatch, k, n, bits_per_symbol, device):
     """The graph input equals what Sionna's LDPC5GDecoder hands its BP core."""
-    enc = LDPC5GEncoder(k, n, num_bits_per_symbol=bits_per_symbol)
+    enc = LDPC5GEncoder(k, n, num_bits_per_symbol=bits_per_symbol, device=device)
     seen = {}
     original = LDPCBPDecoder.call
 
@@ -31,8 +31,9 @@ def test_rate_recovery_is_sionnas(monkeypatch, k, n, bits_per_symbol):
         return original(self, llr_ch, **kw)
 
     monkeypatch.setattr(LDPCBPDecoder, "call", tap)
-    llr = torch.randn(3, n) * 30          # large values: clipping at 20 matters
-    sionna = LDPC5GDecoder(enc, num_iter=1)
+    gen = torch.Generator(device="cpu").manual_seed(k)
+    llr = (torch.randn(3, n, generator=gen, device="cpu") * 30).to(device)   # clipping at 20 matters
+    sionna = LDPC5GDecoder(enc, num_iter=1, device=device)
     sionna(llr)
     mine = rate_recovered_llrs(llr, enc, sionna.pcm.shape[1])
     assert torch.equal(mine, seen["llr"].clamp(-20, 20))
@@ -40,12 +41,12 @@ def test_rate_recovery_is_sionnas(monkeypatch, k, n, bits_per_symbol):
 
 
 @pytest.mark.parametrize("snr_db", [0.5, 3.0])      # in the waterfall, and above it
-def test_compiled_decoder_agrees_with_sionna(snr_db):
+def test_compiled_decoder_agrees_with_sionna(snr_db, device):
     # reference: Sionna's decoder; above the waterfall with early termination (its
     # bits are those of the full 20 iterations, tests/test_early_termination.py)
     blocks = 200 if snr_db < 1 else 400
-    enc, u, llr = _llrs(128, 256, snr_db, blocks, seed=int(snr_db * 10) + 3)
-    u_s, _ = LDPCDecoder(enc, max_iter=20, early_termination=snr_db > 1)(llr)
+    enc, u, llr = _llrs(128, 256, snr_db, blocks, seed=int(snr_db * 10) + 3, device=device)
+    u_s, _ = LDPCDecoder(enc, max_iter=20, early_termination=snr_db > 1, device=device)(llr)
     u_c, it_c = CompiledBPDecoder(enc, max_iter=20)(llr)
     assert u_c.shape == (blocks, 128) and it_c.dtype == torch.int64
     converged = it_c < 20
@@ -65,12 +66,12 @@ def test_compiled_decoder_agrees_with_sionna(snr_db):
         assert it_c.float().mean() < 10
 
 
-def test_compiled_decoder_honours_max_iter():
-    enc, _, llr = _llrs(256, 512, -1.0, 30, seed=1)      # far below the threshold
+def test_compiled_decoder_honours_max_iter(device):
+    enc, _, llr = _llrs(256, 512, -1.0, 30, seed=1, device=device)      # far below the threshold
     _, it = CompiledBPDecoder(enc, max_iter=3)(llr)
     assert int(it.max()) == 3 and bool((it >= 1).all())
     # a received code word needs no BP at all
-    c = enc(torch.zeros(2, 256))
+    c = enc(torch.zeros(2, 256, device=device))
     _, it0 = CompiledBPDecoder(enc)(20.0 * (2 * c - 1))
     assert it0.tolist() == [0, 0]
 
@@ -89,14 +90,14 @@ def test_decoder_key_is_validated():
     assert "decoder" not in resolved_profile({"kind": "digital", "code": "none", "k": 64})
 
 
-def test_missing_package_names_the_install(monkeypatch):
+def test_missing_package_names_the_install(monkeypatch, device):
     monkeypatch.setitem(sys.modules, "ldpc", None)          # import ldpc -> ImportError
     with pytest.raises(ImportError, match=r"pip install 'semlink\[ldpc-cpu\]'"):
-        DigitalChain(k=128, n=256, decoder="ldpc")
+        DigitalChain(k=128, n=256, decoder="ldpc", device=device)
 
 
-def test_chain_and_ber_command_with_the_compiled_decoder(capsys):
-    chain = DigitalChain(k=128, n=256, decoder="ldpc", seed=0)
+def test_chain_and_ber_command_with_the_compiled_decoder(capsys, device):
+    chain = DigitalChain(k=128, n=256, decoder="ldpc", seed=0, device=device)
     assert chain.describe()["decoder"] == "ldpc"
     (p,) = simulate_ber(chain, snr_db=[8.0], batch_size=50, max_blocks=50, seed=0)
     assert p.block_errors == 0 and 1 <= p.mean_iterations < 5

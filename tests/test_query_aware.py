@@ -33,7 +33,7 @@ def _images():
     return [torch.rand(3, 48, 64, generator=g), torch.rand(3, 40, 40, generator=g)]
 
 
-def test_answer_and_image_streams_with_exact_channel_uses(models):
+def test_answer_and_image_streams_with_exact_channel_uses(models, device):
     codec = _codec(models)
     images, queries = _images(), [["What is on the table?"], []]
     payload = codec.encode(images, queries)
@@ -47,7 +47,7 @@ def test_answer_and_image_streams_with_exact_channel_uses(models):
     for bits, img in zip(payload.streams["image"].data, images):
         assert 0 < bits.numel() <= 1.5 * img.shape[1] * img.shape[2]
         assert bits.numel() % 8 == 0
-    link = Link(PROFILES, "awgn", seed=0)
+    link = Link(PROFILES, "awgn", seed=0, device=device)
     rx = link.transmit(payload, snr_db=40.0)
     for i in range(2):
         want = sum(link.chain(p).channel_uses_for(int(payload.streams[s].data[i].numel()))
@@ -67,10 +67,10 @@ def test_answer_and_image_streams_with_exact_channel_uses(models):
     assert any(m["test_model"] for m in p["diffusion_model"]["models"])
 
 
-def test_noisy_answer_bits_reach_the_text(models):
+def test_noisy_answer_bits_reach_the_text(models, device):
     codec = _codec(models)
     payload = codec.encode(_images()[:1], [["How many people are there?"]])
-    rx = Link(PROFILES, "awgn", seed=3).transmit(payload, snr_db=-2.0)
+    rx = Link(PROFILES, "awgn", seed=3, device=device).transmit(payload, snr_db=-2.0)
     rec = codec.decode(rx)
     sent = payload.side_info[0]["eval_sent_text"]
     assert rx.reports["answer"].bit_errors[0] > 0

@@ -96,12 +96,12 @@ def _send(profile, snr_db, corrector="none", seed=0):
     return codec, payload, received, codec.decode(received)
 
 
-def test_text_codec_recovers_captions_exactly_at_high_snr_with_exact_channel_uses():
+def test_text_codec_recovers_captions_exactly_at_high_snr_with_exact_channel_uses(device):
     codec, payload, received, recon = _send("ldpc", 20.0)
     sent = [c[0] for c in CAPTIONS]
     assert [t[0] for t in recon.texts] == sent
     assert recon.extras["sent_texts"] == CAPTIONS
-    chain = DigitalChain(code="ldpc5g", k=256, rate=0.5, modulation="psk8")
+    chain = DigitalChain(code="ldpc5g", k=256, rate=0.5, modulation="psk8", device=device)
     expected = [chain.channel_uses_for(8 * len(s.encode())) for s in sent]
     assert received.channel_uses().tolist() == expected
     assert [int(b.numel()) for b in payload.streams["caption0"].data] == [8 * len(s) for s in sent]

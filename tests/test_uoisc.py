@@ -58,7 +58,7 @@ def test_ema_updates_move_codebooks():
     assert not torch.allclose(before, vq.codebooks)
 
 
-def test_bit_accounting_phy_round_trip_and_channel_uses(tmp_path):
+def test_bit_accounting_phy_round_trip_and_channel_uses(tmp_path, device):
     model = tiny()
     save_uoisc(tmp_path / "m.pt", model, CONFIG)
     codec = make_codec("uoisc", {"checkpoint": str(tmp_path / "m.pt")}, {"indices": "uo"})
@@ -67,12 +67,12 @@ def test_bit_accounting_phy_round_trip_and_channel_uses(tmp_path):
     bits = 2 * 16 * (32 // 8) * math.ceil(math.log2(16))      # |L| * N * D/l * log2 K
     assert model.bits_per_image == bits
     assert all(b.numel() == bits for b in payload.streams["indices"].data)
-    link = Link(PROFILES, "awgn", seed=0)
+    link = Link(PROFILES, "awgn", seed=0, device=device)
     rx = link.transmit(payload, snr_db=30.0)
     chain = link.chain("uo")
     assert list(rx.channel_uses()) == [chain.channel_uses_for(bits)] * 3
     for tx, r in zip(payload.streams["indices"].data, rx.streams["indices"].data):
-        assert torch.equal(tx, r)                               # exact index recovery
+        assert torch.equal(tx.cpu(), r.cpu())                   # exact index recovery
     rec = codec.decode(rx)
     assert rec.images[0].shape == (3, 32, 32)
     # the decoded images equal a noiseless decode of the same indices
