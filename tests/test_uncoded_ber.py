@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from conftest import TEST_DEVICE
 from reference import ber_bpsk_awgn, ber_bpsk_rayleigh, ber_psk_gray_awgn, ber_qam16_awgn
 from semlink.phy import DigitalChain, simulate_ber
 from stats import assert_rate_close
@@ -10,7 +11,7 @@ from stats import assert_rate_close
 
 def _simulate(modulation, channel, ebno_db, bits=2_000_000):
     chain = DigitalChain(code="none", k=2000, crc=None, modulation=modulation,
-                         channel=channel, seed=7)
+                         channel=channel, seed=7, device=TEST_DEVICE)
     blocks = bits // 2000
     (point,) = simulate_ber(chain, ebno_db=[ebno_db], batch_size=blocks, max_blocks=blocks,
                             target_block_errors=10**9, seed=3)
