@@ -270,6 +270,7 @@ class UOISCCodec(Codec):
 
     name = "uoisc"
     stream_kinds = {"indices": "digital"}
+    decode_batch = 8
 
     @classmethod
     def declared_models(cls, params: dict) -> list[tuple[str, str]]:
@@ -376,10 +377,14 @@ class UOISCCodec(Codec):
 
     @torch.no_grad()
     def decode(self, received: ReceivedPayload) -> Reconstruction:
+        """Received bits -> indices -> codewords (eq. 9) -> images, ``decode_batch`` images per
+        decoder call (instance norm is per image, so batching does not change the result)."""
         images = []
-        for bits in received.streams["indices"].data:
-            idx = self.model.bits_to_indices(bits)
-            feats = [self.model.vq.lookup(i.to(self.device)).unsqueeze(0) for i in idx]
-            images.append(self.model.decode_features(feats)[0].clamp(0, 1).cpu())
+        data = received.streams["indices"].data
+        for start in range(0, len(data), self.decode_batch):
+            per_image = [self.model.bits_to_indices(bits) for bits in data[start:start + self.decode_batch]]
+            feats = [self.model.vq.lookup(torch.stack([idx[layer] for idx in per_image]).to(self.device))
+                     for layer in range(len(per_image[0]))]
+            images += list(self.model.decode_features(feats).clamp(0, 1).cpu())
         return Reconstruction(images=images, fallback=[False] * len(images),
                               texts=[s.get("query") for s in received.side_info])

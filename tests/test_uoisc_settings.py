@@ -177,3 +177,20 @@ def test_checkpoints_from_before_per_l_codebooks_still_load(tmp_path):
                 "state_dict": state, "meta": {}}, tmp_path / "old.pt")
     loaded, _ = load_uoisc(tmp_path / "old.pt")
     assert torch.equal(loaded.vq.codebooks, model.vq.codebooks)
+
+
+def test_batched_decoding_equals_decoding_one_image_at_a_time(tmp_path):
+    from semlink.semantic.payload import ReceivedPayload
+
+    path = _checkpoint(tmp_path, [8])
+    codec = make_codec("uoisc", {"checkpoint": str(path)}, {"indices": "uo"})
+    codec.decode_batch = 2                                    # 5 images: batches of 2, 2 and 1
+    torch.manual_seed(1)
+    payload = codec.encode([torch.rand(3, 32, 32) for _ in range(5)])
+    rx = ReceivedPayload(payload.streams, payload.side_info, {}, 0.0)
+    together = codec.decode(rx).images
+    codec.decode_batch = 1
+    alone = codec.decode(rx).images
+    assert len(together) == 5
+    for a, b in zip(together, alone):
+        assert torch.allclose(a, b, atol=1e-5)
