@@ -100,7 +100,10 @@ class ClipFeatures(nn.Module):
         return list(out["image_intermediates"] if isinstance(out, dict) else out)
 
     def tokenize(self, queries: list[str]) -> torch.Tensor:
-        return self.tokenizer(list(queries))
+        """Queries -> token ids [B, T] int64 on the host (open_clip's tokenizer builds its
+        tensor on torch's default device; it runs here with the CPU named explicitly)."""
+        with torch.device("cpu"):
+            return self.tokenizer(list(queries))
 
     def text_features(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Token ids [B, T] -> (features [B, T, width_text], valid-token mask [B, T])."""

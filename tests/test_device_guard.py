@@ -120,7 +120,7 @@ def _round_trip_on_meta_default(codec, items=None, images=None, queries=None, sn
     codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
     encode = ((lambda: codec.encode_items(items)) if items is not None
               else (lambda: codec.encode(images, queries)))
-    encode()                                     # warm-up: lazy model loading is not the target
+    codec.decode(link.transmit(encode(), snr_db))   # warm-up: lazy model loading is not the target
     with torch.device("meta"):
         payload = encode()
     for stream in payload.streams.values():
@@ -227,3 +227,43 @@ def test_sweep_resolves_auto_and_records_it(tmp_path, image_dir):
     scenario = parse_scenario(raw)
     assert scenario.device == "auto"                          # the default everywhere
     assert resolve_device(scenario.device) == ("cuda:0" if torch.cuda.is_available() else "cpu")
+
+
+def test_uoisc_makes_no_tensor_on_the_default_device(tmp_path):
+    pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'")
+    from semlink.semantic import make_codec
+    from semlink.semantic.uoisc import save_uoisc
+
+    from test_uoisc import CONFIG, tiny
+
+    save_uoisc(tmp_path / "m.pt", tiny(), CONFIG)
+    codec = make_codec("uoisc", {"checkpoint": str(tmp_path / "m.pt"), "device": "cpu"},
+                       {"indices": "ldpc"})
+    g = torch.Generator(device="cpu").manual_seed(0)
+    images = [torch.rand(3, 32, 32, generator=g, device="cpu") for _ in range(2)]
+    recon = _round_trip_on_meta_default(codec, images=images, queries=[["a dog?"], []])
+    assert [tuple(i.shape) for i in recon.images] == [(3, 32, 32), (3, 32, 32)]
+
+
+@pytest.mark.parametrize("name", ["multisc", "vlmcsc"])
+def test_multisc_and_vlmcsc_make_no_tensor_on_the_default_device(tmp_path, name):
+    pytest.importorskip("diffusers", reason="needs the 'diffusion' extra")
+    from fixtures.tiny_diffusion import build_tiny_diffusion
+    from fixtures.tiny_text_models import build_tiny_blip, build_tiny_llava
+    from fixtures.tiny_vision import build_tiny_fcn
+
+    from semlink.semantic import make_codec
+
+    sd, ip = build_tiny_diffusion(tmp_path)
+    diffusion = {"model": str(sd), "steps": 2, "height": 32, "width": 32, "guidance": 3.0}
+    if name == "vlmcsc":
+        params = {"captioner": str(build_tiny_blip(tmp_path / "blip")), "max_new_tokens": 6,
+                  "diffusion": diffusion}
+    else:
+        params = {"captioner": str(build_tiny_llava(tmp_path / "llava")), "max_new_tokens": 6,
+                  "object_extractor": "fcn",
+                  "object_model": str(build_tiny_fcn(tmp_path / "fcn", favour_class=12)),
+                  "object_size": 32, "diffusion": {**diffusion, "ip_adapter": str(ip)}}
+    codec = make_codec(name, {**params, "device": "cpu"})
+    recon = _round_trip_on_meta_default(codec, images=_images(), snr_db=40.0)
+    assert [tuple(i.shape) for i in recon.images] == [(3, 32, 48), (3, 40, 32)]
