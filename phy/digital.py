@@ -399,6 +399,7 @@ class DigitalChain:
                 "decoder": self.decoder_name,
                 "interleaver": self.interleaver,
                 "channel": type(self.channel).__name__,
+                "noise_generator": self.noise_generator,
                 "symbols_per_block": self.symbols_per_block,
                 "pilots_per_block": self.pilots_per_block}
 
