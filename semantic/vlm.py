@@ -223,8 +223,9 @@ class LlavaJudge:
             from PIL import Image
             th, tw = self._target_size()
             dummy = [Image.new("RGB", (tw, th), (127, 127, 127)) for _ in queries]
-            enc = self.processor(text=[self.prompt(q) for q in queries], images=dummy,
-                                 return_tensors="pt", padding=True)
+            with torch.device("cpu"):     # the HF processor builds on the default device
+                enc = self.processor(text=[self.prompt(q) for q in queries], images=dummy,
+                                     return_tensors="pt", padding=True)
             ids = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
             self._ids_cache = (queries, ids)
         return {k: v.to(self.device) for k, v in self._ids_cache[1].items()}

@@ -267,3 +267,20 @@ def test_multisc_and_vlmcsc_make_no_tensor_on_the_default_device(tmp_path, name)
     codec = make_codec(name, {**params, "device": "cpu"})
     recon = _round_trip_on_meta_default(codec, images=_images(), snr_db=40.0)
     assert [tuple(i.shape) for i in recon.images] == [(3, 32, 48), (3, 40, 32)]
+
+
+def test_query_aware_makes_no_tensor_on_the_default_device(tmp_path):
+    pytest.importorskip("diffusers", reason="needs the 'diffusion' extra")
+    from fixtures.tiny_diffusion import build_tiny_sd
+
+    from semlink.semantic import make_codec
+    from semlink.semantic.vlm import build_tiny_llava
+
+    params = {"vlm": build_tiny_llava(str(tmp_path / "llava")),
+              "diffusion": str(build_tiny_sd(tmp_path / "sd")), "steps": 2, "size": 32,
+              "guidance": 3.0, "scheduler": "ddim", "max_answer_tokens": 5,
+              "image_rate_bpp": 1.5, "device": "cpu"}
+    codec = make_codec("query_aware", params, {"answer": "ldpc", "image": "default"})
+    recon = _round_trip_on_meta_default(codec, images=_images(),
+                                        queries=[["What is on the table?"], []], snr_db=40.0)
+    assert [tuple(i.shape) for i in recon.images] == [(3, 32, 48), (3, 40, 32)]
