@@ -186,6 +186,16 @@ class ResultsStore:
             if old.get("scenario_json") != header["scenario_json"]:
                 raise ValueError(f"--resume: the scenario differs from the one that started "
                                  f"{str(self.dir)!r}; use the same file or another --out folder")
+            # runs started before the counter-based draws recorded no generator: they drew
+            # each item's noise from its own torch.Generator ("torch-per-item")
+            was = old.get("noise_generator", "torch-per-item")
+            now = header.get("noise_generator", was)
+            if was != now:
+                raise ValueError(
+                    f"--resume: the points in {str(self.dir)!r} drew their noise with the "
+                    f"{was!r} generator, this semlink draws with {now!r}; resuming would mix "
+                    f"the two in one file. Finish the run with the semlink version that "
+                    f"started it, or run again with another --out folder")
             header = {**header, "env_json": old.get("env_json", header["env_json"])}
         else:
             _atomic_write_text(header_file, json.dumps(header))

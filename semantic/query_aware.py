@@ -224,5 +224,5 @@ class QueryAwareCodec(Codec):
             images.append(g.clamp(0, 1))
         return Reconstruction(images=images, texts=list(fixed), fallback=list(inner.fallback),
                               extras={"received_text": raw, "corrected_text": list(fixed),
-                                      "sent_text": [s["eval_sent_text"] for s in received.side_info],
+                                      "sent_texts": [s["eval_sent_text"] for s in received.side_info],
                                       "decoded_image": inner.images})

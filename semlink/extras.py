@@ -24,6 +24,7 @@ _EXTRAS: dict[str, tuple[str, str]] = {
     "pillow_heif": ("codecs", "pillow-heif"),
     "cv2": ("saliency", "opencv-contrib-python-headless"),
     "ldpc": ("ldpc-cpu", "ldpc"),
+    "triton": ("ldpc-gpu", "triton"),
 }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 _PACKAGES = ("semlink", "sionna-no-rt", "torch", "numpy", "scipy", "h5py", "pyyaml",
              "torchvision", "pillow", "transformers", "open_clip_torch", "diffusers",
-             "lpips", "pytorch-msssim", "ray", "ldpc")
+             "lpips", "pytorch-msssim", "ray", "ldpc", "triton")
 
 
 def package_versions() -> dict[str, str]:

@@ -39,8 +39,9 @@ LLAVA15_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}")
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP byte -> printable unicode table, in CLIP's order."""
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/CLIP byte -> printable unicode table, in CLIP's order (the base symbols
+    of byte-level BPE; also used by the tiny test tokenizers)."""
     bs = (list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
           + list(range(ord("®"), ord("ÿ") + 1)))
     cs, n = bs[:], 0
@@ -63,7 +64,7 @@ def write_clip_tokenizer(folder: Path) -> int:
     bpe = Path(open_clip.__file__).parent / "bpe_simple_vocab_16e6.txt.gz"
     lines = gzip.open(bpe).read().decode("utf-8").split("\n")
     merges = [tuple(m.split()) for m in lines[1:49152 - 256 - 2 + 1]]
-    vocab = list(_bytes_to_unicode().values())
+    vocab = list(bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges]
     vocab += ["<|startoftext|>", "<|endoftext|>"]
     folder.mkdir(parents=True, exist_ok=True)

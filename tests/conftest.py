@@ -1,7 +1,14 @@
 import os
 
-import pytest
-import torch
+# Triton's interpreter must be chosen before anything imports triton: triton.language's
+# own @jit helpers (tl.max, ...) are built interpreted or compiled when triton is first
+# imported, and torch, transformers or diffusers may import it early.  On the CPU the
+# Triton LDPC decoder (decoder: triton) runs in the interpreter, as in its tests.
+if not os.environ.get("SEMLINK_TEST_DEVICE", "cpu").strip().startswith(("cuda", "gpu")):
+    os.environ["TRITON_INTERPRET"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 

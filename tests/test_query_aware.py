@@ -75,6 +75,9 @@ def test_noisy_answer_bits_reach_the_text(models, device):
     sent = payload.side_info[0]["eval_sent_text"]
     assert rx.reports["answer"].bit_errors[0] > 0
     assert rec.extras["received_text"][0] != sent and len(rec.extras["received_text"][0]) > 0
+    # the text metrics find the answer as sent (extras["sent_texts"], as every text codec gives)
+    from semlink.metrics.text import cer, exact_match
+    assert exact_match([None], rec)[0] == 0.0 and cer([None], rec)[0] > 0.0
     assert rec.images[0].shape == (3, 48, 64)
 
 

@@ -139,6 +139,20 @@ def test_resume_refuses_a_changed_scenario(tmp_path):
         run_sweep(load_scenario(scenario2), str(tmp_path / "o"), resume=True, progress=False)
 
 
+def test_resume_refuses_a_run_whose_noise_came_from_another_generator(tmp_path):
+    """A folder started before the counter-based draws (its journal header names no
+    generator: per-item torch generators) is not continued with the new draws."""
+    scenario = write_scenario(tmp_path, snr_db=[0])
+    assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--no-plot"]) == 0
+    header_file = tmp_path / "o" / ".points" / "header.json"
+    header = json.loads(header_file.read_text())
+    assert header["noise_generator"] == "counter-hash-v1"
+    del header["noise_generator"]
+    header_file.write_text(json.dumps(header))
+    with pytest.raises(ValueError, match="'torch-per-item' generator.*'counter-hash-v1'"):
+        run_sweep(load_scenario(scenario), str(tmp_path / "o"), resume=True, progress=False)
+
+
 def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys):
     import torch
 
