@@ -195,9 +195,15 @@ class TextCodec(Codec):
             return self.encode([it.image for it in items])
         missing = [it.name for it in items if len(it.captions) < self.captions_per_image]
         if missing:
+            # no image has a caption: most likely dataset.captions is not set; some have
+            # them: the file lacks entries for these images (or has too few per image)
+            fix = ("set dataset.captions to a captions file (if it is set, it names none of "
+                   "these images)" if len(missing) == len(items)
+                   and not any(it.captions for it in items) else
+                   "add their captions to the dataset.captions file, or lower captions_per_image")
             raise ValueError(f"text codec: {len(missing)} image(s) have fewer than "
                              f"captions_per_image={self.captions_per_image} captions (e.g. "
-                             f"{missing[0]!r}); set dataset.captions to a captions file")
+                             f"{missing[0]!r}); {fix}")
         return self.encode_texts([list(it.captions) for it in items])
 
     # -- decoding ----------------------------------------------------------------

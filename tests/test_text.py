@@ -115,8 +115,12 @@ def test_uncoded_text_has_character_errors_at_low_snr():
 
 def test_text_codec_needs_enough_captions_and_refuses_bad_params():
     codec = make_codec("text", {"captions_per_image": 2})
-    with pytest.raises(ValueError, match="captions_per_image=2"):
+    with pytest.raises(ValueError, match="captions_per_image=2") as err:
         codec.encode_items(_items(CAPTIONS))
+    # every image has a caption, just too few: the fix is not "set dataset.captions"
+    assert "add their captions" in str(err.value) and "set dataset.captions" not in str(err.value)
+    with pytest.raises(ValueError, match="set dataset.captions to a captions file"):
+        make_codec("text", {}).encode_items(_items([[] for _ in CAPTIONS]))
     with pytest.raises(ValueError, match="source"):
         make_codec("text", {"source": "speech"})
     with pytest.raises(ValueError, match="corrector"):
