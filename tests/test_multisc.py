@@ -168,9 +168,6 @@ def test_bad_parameters(models):
 
 
 def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
-    import os
-    from pathlib import Path
-
     import numpy as np
     import yaml
 
@@ -179,9 +176,9 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
     from semlink.links.summary import summarize
     from semlink.links.timing import apply_failed_as_worst, format_timing, timing_summary
 
-    data = Path(os.environ.get("SEMLINK_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-    coco = data / "coco-sample"
-    assert coco.is_dir(), f"COCO sample missing at {coco} (set SEMLINK_DATA)"
+    from conftest import shared_data_dir
+
+    coco = shared_data_dir("coco-sample")   # fails naming `semlink data fetch` when absent
     diffusion = {"model": models["sd"], "ip_adapter": models["ip"], "steps": 1, "height": 32,
                  "width": 32, "guidance": 1.0}
     scenario = {

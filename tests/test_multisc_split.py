@@ -2,19 +2,21 @@
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import shared_data_dir
 from semlink.semantic.multisc import split as S
 from semlink.semantic.multisc.oracle import OracleBoxes
 from semlink.semantic.multisc.segment import main_object_from_labels
 
-DATA = Path(os.environ.get("SEMLINK_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-COCO = DATA / "coco-sample"
+
+def _coco() -> Path:
+    """The COCO sample ($SEMLINK_DATA, ../shared/data or the cache; fails naming the fetch)."""
+    return shared_data_dir("coco-sample")
 
 
 @pytest.mark.parametrize("h,w,rows,cols", [(512, 768, 2, 2), (333, 500, 2, 2), (7, 9, 3, 2)])
@@ -99,10 +101,9 @@ def test_bad_arguments_name_the_problem():
 
 
 def test_oracle_split_matches_coco_boxes():
-    assert COCO.is_dir(), f"COCO sample missing at {COCO} (set SEMLINK_DATA)"
-    ann = json.loads((COCO / "annotations.json").read_text())
+    ann = json.loads((_coco() / "annotations.json").read_text())
     entry = ann["images"]["22192"]                 # bed, dog, handbag
-    oracle = OracleBoxes(str(COCO / "annotations.json"))
+    oracle = OracleBoxes(str(_coco() / "annotations.json"))
     h, w = entry["height"], entry["width"]
     boxes = oracle.boxes_for("000000022192.jpg", h, w)
     want = [S.coco_to_xyxy(o["bbox"]) for o in entry["objects"] if not o["iscrowd"]]
@@ -120,8 +121,8 @@ def test_oracle_split_matches_coco_boxes():
 
 
 def test_oracle_reads_standard_coco_instances():
-    a = OracleBoxes(str(COCO / "annotations.json"))
-    b = OracleBoxes(str(COCO / "coco_format" / "instances_val2017_subset.json"))
+    a = OracleBoxes(str(_coco() / "annotations.json"))
+    b = OracleBoxes(str(_coco() / "coco_format" / "instances_val2017_subset.json"))
     for name in ("000000000139.jpg", "000000183709.jpg"):
         assert sorted(a.boxes_for(name, 100, 100 * 640 // 426 if name.endswith("139.jpg") else 75)) \
             == sorted(b.boxes_for(name, 100, 100 * 640 // 426 if name.endswith("139.jpg") else 75))

@@ -254,9 +254,9 @@ def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, mon
     from semlink.semantic.uoisc import UOISCModel
 
     root = Path(__file__).resolve().parent.parent
-    data = Path(__import__("os").environ.get("SEMLINK_DATA", root.parent / "shared" / "data"))
-    coco = data / "coco-sample"
-    assert coco.is_dir(), f"shared COCO sample missing at {coco}"
+    from conftest import shared_data_dir
+
+    coco = shared_data_dir("coco-sample")   # fails naming `semlink data fetch` when absent
     vqa = {"questions": str(root / "tests/data/coco_sample_vqa/questions.json"),
            "annotations": str(root / "tests/data/coco_sample_vqa/annotations.json"),
            "instances": str(coco / "coco_format/instances_val2017_subset.json"),

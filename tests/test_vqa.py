@@ -2,7 +2,6 @@
 
 import csv
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -10,13 +9,22 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import shared_data_dir
 from semlink.data import DatasetError, ImageDataset
 from semlink.vqa import VQADataset, animal_categories, load_vqa, open_dataset, question_mentions
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("SEMLINK_DATA", ROOT.parent / "shared" / "data"))
-COCO = DATA / "coco-sample"
-INSTANCES = str(COCO / "coco_format" / "instances_val2017_subset.json")
+
+
+def _coco() -> Path:
+    """The COCO sample ($SEMLINK_DATA, ../shared/data or the cache; fails naming the fetch)."""
+    return shared_data_dir("coco-sample")
+
+
+def _instances() -> str:
+    return str(_coco() / "coco_format" / "instances_val2017_subset.json")
+
+
 VQA_DIR = ROOT / "tests" / "data" / "coco_sample_vqa"
 QUESTIONS, ANSWERS = str(VQA_DIR / "questions.json"), str(VQA_DIR / "annotations.json")
 ANIMAL_IMAGES = {"000000022192.jpg", "000000022892.jpg", "000000126107.jpg", "000000174231.jpg"}
@@ -24,8 +32,7 @@ ANIMAL_IMAGES = {"000000022192.jpg", "000000022892.jpg", "000000126107.jpg", "00
 
 @pytest.fixture(scope="module")
 def coco_images():
-    assert COCO.is_dir(), f"shared COCO sample missing at {COCO} (set SEMLINK_DATA)"
-    return ImageDataset(str(COCO / "val2017"), resize=[16, 16], crop="center")
+    return ImageDataset(str(_coco() / "val2017"), resize=[16, 16], crop="center")
 
 
 def test_committed_question_file_is_the_generators_output():
@@ -34,13 +41,13 @@ def test_committed_question_file_is_the_generators_output():
         from make_coco_sample_vqa import make
     finally:
         sys.path.pop(0)
-    questions, annotations = make(json.loads(Path(INSTANCES).read_text()))
+    questions, annotations = make(json.loads(Path(_instances()).read_text()))
     assert json.loads(Path(QUESTIONS).read_text()) == questions
     assert json.loads(Path(ANSWERS).read_text()) == annotations
 
 
 def test_animal_categories_come_from_the_instances_file():
-    assert animal_categories(INSTANCES) == ["bear", "bird", "cat", "cow", "dog", "elephant",
+    assert animal_categories(_instances()) == ["bear", "bird", "cat", "cow", "dog", "elephant",
                                             "giraffe", "horse", "sheep", "zebra"]
 
 
@@ -50,26 +57,26 @@ def test_animal_categories_come_from_the_instances_file():
     ("exclude_animals", "question", 240, 30), ("animals", "question", 16, 10),
     ("exclude_animals", "either", 218, 26), ("animals", "either", 38, 10)])
 def test_split_counts_on_the_coco_sample(coco_images, split, rule, kept_q, kept_img):
-    ds = VQADataset(coco_images, QUESTIONS, ANSWERS, INSTANCES, split=split, rule=rule)
+    ds = VQADataset(coco_images, QUESTIONS, ANSWERS, _instances(), split=split, rule=rule)
     c = ds.counts
     assert (c.records, c.images, c.kept_records, c.kept_images) == (256, 30, kept_q, kept_img)
     assert len(ds) == kept_q and f"kept {kept_q} questions on {kept_img} images" in c.line()
 
 
 def test_training_split_never_shows_an_animal_and_zero_shot_split_only_animals(coco_images):
-    train = VQADataset(coco_images, QUESTIONS, ANSWERS, INSTANCES, split="exclude_animals", per="image")
+    train = VQADataset(coco_images, QUESTIONS, ANSWERS, _instances(), split="exclude_animals", per="image")
     names = set(train.names)
     assert not names & ANIMAL_IMAGES and len(names) == 26
     for item in train.batches(8):
         for it in item:
-            assert not any(question_mentions(q, animal_categories(INSTANCES)) for q in it.queries)
-    test = VQADataset(coco_images, QUESTIONS, ANSWERS, INSTANCES, split="animals", rule="objects",
+            assert not any(question_mentions(q, animal_categories(_instances())) for q in it.queries)
+    test = VQADataset(coco_images, QUESTIONS, ANSWERS, _instances(), split="animals", rule="objects",
                       per="image")
     assert set(test.names) == ANIMAL_IMAGES
 
 
 def test_items_carry_their_question_answers_and_image(coco_images):
-    ds = VQADataset(coco_images, QUESTIONS, ANSWERS, INSTANCES, split="animals", rule="objects")
+    ds = VQADataset(coco_images, QUESTIONS, ANSWERS, _instances(), split="animals", rule="objects")
     item = ds[0]
     file, qid = item.name.split("#")
     assert file == "000000022192.jpg" and item.question_ids == [qid]
@@ -142,8 +149,8 @@ def test_scenario_dataset_block_feeds_vqa_questions_to_the_sweep(tmp_path):
     from semlink.links.scenario import ScenarioError, parse_scenario
     from semlink.links.results import load_results
 
-    raw = {"dataset": {"path": str(COCO / "val2017"), "resize": [16, 16], "crop": "center",
-                       "vqa": {"questions": QUESTIONS, "annotations": ANSWERS, "instances": INSTANCES,
+    raw = {"dataset": {"path": str(_coco() / "val2017"), "resize": [16, 16], "crop": "center",
+                       "vqa": {"questions": QUESTIONS, "annotations": ANSWERS, "instances": _instances(),
                                "split": "animals", "rule": "objects", "per": "image"}},
            "codecs": [{"name": "raw_pixels", "params": {"downsample": 4}}],
            "channels": ["awgn"], "snr_db": [30]}
