@@ -147,6 +147,11 @@ DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 #: the real peak per stage on a GPU.
 ACTIVATION_FRACTION = 0.25
 ACTIVATION_FIXED_BYTES = 1 << 30
+#: Roles whose models one process holds once for every codec setting that names the same
+#: weights: Stable Diffusion and its IP-Adapter (``semantic/diffusion/sd.py`` shares one
+#: pipeline per (weights, adapter, scheduler, device, dtype), e.g. across an
+#: ``ip_adapter_scale`` sweep). Every other model is held once per codec setting.
+SHARED_ROLES = ("diffusion",)
 
 
 def device_bytes(device: str) -> tuple[str, int | None]:
@@ -170,7 +175,10 @@ def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = 
 
     Sweeps run codec-major and keep every codec setting once built, each with its own
     copy of its models, so the peak is the sum over codec settings (a model used twice
-    by one setting counted once) plus one copy of each metric model. A model's bytes
+    by one setting counted once) plus one copy of each metric model; models of the
+    :data:`SHARED_ROLES` (Stable Diffusion, IP-Adapter) count once per weights and dtype,
+    as the settings share one pipeline (a scheduler that differs between settings
+    would load a second one: not counted). A model's bytes
     are its parameter count (``params``, from :mod:`semlink.stand_ins`' configurations)
     times its dtype's bytes; without a count, its size on disk.
 
@@ -183,9 +191,13 @@ def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = 
     """
     rows, seen, unknown = [], set(), []
     for n in needs:
-        if n.get("error") or n.get("ref") is None or (n["who"], n["ref"]) in seen:
+        if n.get("error") or n.get("ref") is None:
             continue
-        seen.add((n["who"], n["ref"]))
+        shared = str(n.get("role") or "").split(".")[0] in SHARED_ROLES
+        key = ("shared", n["ref"], n.get("dtype")) if shared else (n["who"], n["ref"])
+        if key in seen:
+            continue
+        seen.add(key)
         per = DTYPE_BYTES.get(str(n.get("dtype") or "float32"), 4)
         if n.get("params"):
             size = int(n["params"]) * per

@@ -166,6 +166,26 @@ def test_memory_plan_says_7b_llava_sd_and_bart_do_not_fit_24_gb():
     assert model_memory_plan(needs, "cpu", limit_bytes=80 * 2**30)["fits"] is True
 
 
+def test_memory_plan_counts_a_shared_diffusion_pipeline_once():
+    """Settings of an ip_adapter_scale sweep share one SD 1.5 (semantic/diffusion/sd.py):
+    the plan holds SD and its adapter once, each setting's captioner and BART once per setting."""
+    from semlink.links.memory import model_memory_plan
+
+    sd, bart = stand_ins.total_params("sd15"), stand_ins.total_params("bart-base")
+    needs = []
+    for lam in (0, 0.25, 0.5, 0.75, 1.0):
+        who = f"codec Multi-SC[ip_adapter_scale={lam}]"
+        needs += [{"who": who, "role": "diffusion", "dtype": "float16", "params": sd,
+                   "ref": "stable-diffusion-v1-5/stable-diffusion-v1-5"},
+                  {"who": who, "role": "corrector", "dtype": "float32", "params": bart,
+                   "ref": "facebook/bart-base"}]
+    plan = model_memory_plan(needs, "cpu", limit_bytes=80 * 2**30)
+    assert plan["weights_bytes"] == 2 * sd + 5 * 4 * bart
+    # another dtype is another pipeline
+    needs.append({**needs[0], "dtype": "float32"})
+    assert model_memory_plan(needs, "cpu", 80 * 2**30)["weights_bytes"] == 2 * sd + 4 * sd + 20 * bart
+
+
 def _scenario(tmp_path) -> Path:
     make_images(tmp_path / "images", count=1, sizes=[(96, 128)])
     raw = {
