@@ -3,12 +3,15 @@
 Without a terminal (logs, ``nohup``, CI) one line per finished point gives
 the point, its status, the elapsed time and an ETA; a point that runs long
 also reports its images as they finish (at most one line per
-:data:`INNER_EVERY_S` seconds).
+:data:`INNER_EVERY_S` seconds), and a stage that runs long (one image's
+metrics on a very long caption, say) says which stage it is in, from a
+heartbeat thread, at most every :data:`INNER_EVERY_S` seconds.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 INNER_EVERY_S = 30.0
@@ -43,6 +46,14 @@ class Progress:
         self.t0 = self.t_point = self.t_line = time.perf_counter()
         self.images_in_point = 0
         self.current = None
+        self.stage_name, self.t_stage = None, self.t0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._beat = None
+        if self.lines:
+            self._beat = threading.Thread(target=self._heartbeat, name="semlink-progress",
+                                          daemon=True)
+            self._beat.start()
         self.bar = None
         if (tty if bar is None else bar):
             from tqdm import tqdm
@@ -51,12 +62,35 @@ class Progress:
                             dynamic_ncols=True)
 
     def start_point(self, point) -> None:
-        self.current = point
-        self.t_point = self.t_line = time.perf_counter()
-        self.images_in_point = 0
+        with self._lock:
+            self.current = point
+            self.t_point = self.t_line = time.perf_counter()
+            self.images_in_point = 0
+            self.stage_name = None
         if self.bar:
             self.bar.set_postfix_str(f"{point.codec.label} / {point.channel.label} / "
                                      f"{_snr_text(point)}")
+
+    def stage(self, name: str) -> None:
+        """The current point entered stage ``name`` (``"encode"``, ``"phy"``, ``"decode"``,
+        ``"metric cer"``, ...): a stage still running after :data:`INNER_EVERY_S`
+        seconds is reported by name."""
+        with self._lock:
+            self.stage_name, self.t_stage = name, time.perf_counter()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(min(1.0, max(INNER_EVERY_S / 4, 0.05))):
+            with self._lock:
+                now = time.perf_counter()
+                if (self.current is None or self.stage_name is None
+                        or now - self.t_line < INNER_EVERY_S or now - self.t_stage < INNER_EVERY_S):
+                    continue
+                self.t_line = now
+                text = (f"point {self.done + 1}/{self.total} ({self.current.id}): "
+                        f"{self.stage_name} for {_clock(now - self.t_stage)}, "
+                        f"{self.images_in_point} of {self.num_images} images done, "
+                        f"{_clock(now - self.t_point)} in this point")
+            self._print(text)
 
     def images(self, count: int) -> None:
         """``count`` more images of the current point are done."""
@@ -73,9 +107,11 @@ class Progress:
 
     def finished(self, point, part: dict) -> None:
         """A point is stored."""
-        self.done += 1
-        self.finished_now += 1
-        self.current = None
+        with self._lock:
+            self.done += 1
+            self.finished_now += 1
+            self.current = None
+            self.stage_name = None
         if not self.lines:
             return
         elapsed = time.perf_counter() - self.t0
@@ -87,6 +123,10 @@ class Progress:
                     f"ETA {eta}")
 
     def close(self) -> None:
+        self._stop.set()
+        if self._beat is not None:
+            self._beat.join(timeout=5)
+            self._beat = None
         if self.bar:
             self.bar.close()
             self.bar = None

@@ -283,7 +283,7 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
             if executor == "local":
                 for point in todo:
                     report.start_point(point)
-                    part = runner.run(point, on_images=report.images)
+                    part = runner.run(point, on_images=report.images, on_stage=report.stage)
                     _failed_provenance(runner, point, part)
                     store.add(point.id, part)
                     ran += 1

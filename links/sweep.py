@@ -136,10 +136,12 @@ class PointRunner:
         return ExampleCollector(self.scenario.keep_examples, self.dataset.names,
                                 with_original=point.snr_index == 0)
 
-    def run(self, point: Point, on_images=None) -> dict:
+    def run(self, point: Point, on_images=None, on_stage=None) -> dict:
         """Evaluate one point; never raises for a codec/PHY failure (recorded instead).
 
         :param on_images: called with the number of images after each batch (progress).
+        :param on_stage: called with the name of each stage as it starts (``"encode"``,
+            ``"phy"``, ``"decode"``, ``"metric NAME"``), so progress can name a long one.
         :returns: the point dict stored by :class:`~semlink.links.results.ResultsStore`:
             per image ``metrics``, ``fallback``, ``fallback_reason``,
             ``decoded_with_errors``, ``reused``; ``timings`` [s] with peak memory [MiB].
@@ -150,6 +152,7 @@ class PointRunner:
         per_image = PerImage()
         phy: dict = {}
         peak = PeakMemory(resolve_device(self.scenario.device))
+        stage = on_stage or (lambda name: None)
         try:
             codec = self.codec(point)
             link = self.link(point)
@@ -160,17 +163,19 @@ class PointRunner:
             metric_objs = self.metrics
             keep = self._examples(point)
             for b, items in enumerate(self.dataset.batches(self.scenario.batch_size)):
+                stage("encode")
                 payload, t_enc = self._encode(codec, point, b, items)
                 timings["encode_s"] += t_enc
                 snr = self.snr_db(point, link, codec)
                 part["snr_db"] = snr        # Es/N0 actually used (converted from Eb/N0 if given)
                 part["ebno_db"] = self.ebno_db(point, link, codec, snr)
                 check_point_memory(payload, link, items, self.memory_limit_bytes)
+                stage("phy")
                 t0 = time.perf_counter()
                 received = link.transmit(payload, snr)
                 timings["phy_s"] += time.perf_counter() - t0
                 self._decode_and_measure(codec, point, items, received, metric_objs, timings,
-                                         per_image, keep)
+                                         per_image, keep, stage)
                 for stream, rep in received.reports.items():
                     d = phy.setdefault(stream, {"kind": rep.kind, "profile": rep.profile,
                                                 **{f: [] for f in _PHY}})
@@ -201,7 +206,7 @@ class PointRunner:
         return part
 
     def _decode_and_measure(self, codec, point: Point, items, received, metric_objs,
-                            timings: dict, out: "PerImage", keep=None) -> None:
+                            timings: dict, out: "PerImage", keep=None, stage=None) -> None:
         """Decode and measure one batch, reusing error-free reconstructions' metrics.
 
         An image whose every stream is digital and arrived without a single bit
@@ -227,14 +232,18 @@ class PointRunner:
         fresh: dict[int, dict] = {}
         if todo:
             sub = received if len(todo) == n else subset_received(received, todo)
+            stage = stage or (lambda name: None)
+            stage("decode")
             t1 = time.perf_counter()
             recon = codec.decode(sub)
             t2 = time.perf_counter()
             originals = [items[i].image for i in todo]
             recon.extras.setdefault("queries", [items[i].queries[0] if items[i].queries else None
                                                 for i in todo])
-            values = {m.name: np.asarray(m.compute(originals, recon), float).tolist()
-                      for m in metric_objs}
+            values = {}
+            for m in metric_objs:
+                stage(f"metric {m.name}")
+                values[m.name] = np.asarray(m.compute(originals, recon), float).tolist()
             for name, vals in recon.extras.get("per_image_metrics", {}).items():
                 values[name] = [float(v) for v in vals]
             if keep:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 
 import h5py
@@ -97,11 +98,11 @@ def _interrupt_after(monkeypatch, n):
     original = PointRunner.run
     calls = {"n": 0}
 
-    def run(self, point, on_images=None):
+    def run(self, point, on_images=None, on_stage=None):
         calls["n"] += 1
         if calls["n"] > n:
             raise KeyboardInterrupt
-        return original(self, point, on_images)
+        return original(self, point, on_images, on_stage)
 
     monkeypatch.setattr(PointRunner, "run", run)
 
@@ -268,6 +269,30 @@ def test_progress_lines_in_a_log(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "point 1/2 ok: c000-h00-s000-r0" in res.stderr and "point 2/2 ok" in res.stderr
     assert "ETA" in res.stderr
+
+
+def test_a_long_stage_is_named_while_it_runs(tmp_path, monkeypatch):
+    """A point stuck in one long stage (a metric on an 11,000-character caption took
+    107 s) prints a line naming the stage while it runs, not only when the point ends."""
+    from semlink.links.runner import run_sweep
+
+    monkeypatch.setattr(progress_mod, "INNER_EVERY_S", 0.2)
+    scenario = small_scenario(tmp_path, snr_db=[0])
+    original = PointRunner._decode_and_measure
+
+    def slow(self, *args, **kwargs):
+        stage = args[8] if len(args) > 8 else kwargs["stage"]
+        stage("metric psnr")
+        time.sleep(1.0)                      # the long stage
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(PointRunner, "_decode_and_measure", slow)
+    stream = io.StringIO()
+    monkeypatch.setattr(progress_mod.sys, "stderr", stream)
+    run_sweep(load_scenario(scenario), str(tmp_path / "o"), progress=False)
+    lines = [ln for ln in stream.getvalue().splitlines() if "metric psnr for" in ln]
+    assert lines and lines[0].startswith("semlink run: point 1/")
+    assert "0 of" in lines[0] and "in this point" in lines[0]
 
 
 def test_help_imports_no_heavy_module():
