@@ -261,8 +261,8 @@ def complex_normal(seeds: torch.Tensor, tag, index: torch.Tensor,
     :input index: [R, ...] int64 in ``[0, MAX_INDEX]``, the draw numbers.
     :output n: [R, ...] complex of ``dtype`` (float32 -> complex64), on the index's device.
 
-    >>> seeds = torch.tensor([1, 2], dtype=torch.int64)
-    >>> complex_normal(seeds, "noise", torch.arange(3).expand(2, 3)).shape
+    >>> seeds = torch.tensor([1, 2], dtype=torch.int64, device="cpu")
+    >>> complex_normal(seeds, "noise", torch.arange(3, device="cpu").expand(2, 3)).shape
     torch.Size([2, 3])
     """
     seeds = _check_seeds(seeds)

@@ -169,7 +169,8 @@ class TritonBPDecoder:
     :output iterations: [batch] int64, BP iterations each code word used.
 
     >>> enc = LDPC5GEncoder(100, 200)                       # doctest: +SKIP
-    >>> u_hat, it = TritonBPDecoder(enc)(torch.randn(4, 200))   # doctest: +SKIP
+    >>> dec = TritonBPDecoder(enc, device="cuda:0")        # doctest: +SKIP
+    >>> u_hat, it = dec(torch.randn(4, 200, device="cuda:0"))  # doctest: +SKIP
     >>> u_hat.shape, it.shape                               # doctest: +SKIP
     (torch.Size([4, 100]), torch.Size([4]))
     """

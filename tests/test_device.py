@@ -29,7 +29,8 @@ def test_malformed_devices_name_the_value_and_the_choices(bad):
 @pytest.mark.parametrize("device", ["cuda", "gpu", "cuda:0"])
 def test_cuda_without_a_gpu_is_a_clear_error(device):
     if CUDA_COUNT:
-        pytest.skip(f"this machine has {CUDA_COUNT} CUDA device(s): {device!r} exists")
+        pytest.skip(f"checks the error for a GPU that is absent; this machine has "
+                    f"{CUDA_COUNT} CUDA device(s), so {device!r} exists")
     with pytest.raises(DeviceError, match=rf"device '{device}' is not available: no CUDA GPU is "
                                           r"visible here .*use 'cpu', or 'auto'"):
         resolve_device(device)

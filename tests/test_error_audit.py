@@ -109,7 +109,7 @@ def test_disk_full_in_the_journal_deletes_the_partial_point(tmp_path, monkeypatc
 # -- text metrics on an empty caption ---------------------------------------------------------
 
 def test_empty_caption_received_exactly_scores_bleu_1_like_cer_and_exact_match():
-    pytest.importorskip("sacrebleu")
+    pytest.importorskip("sacrebleu", reason="BLEU needs the 'text' extra (scripts/test.sh installs it)")
     from types import SimpleNamespace
 
     from semlink.metrics.text import bleu, cer, exact_match

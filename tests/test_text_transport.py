@@ -14,7 +14,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest.importorskip("transformers")
+pytest.importorskip("transformers", reason="token embedding tables need the 'vlm' extra (scripts/test.sh installs it)")
 
 from semlink.links.link import Link  # noqa: E402
 from semlink.links.scenario import ScenarioError, parse_scenario  # noqa: E402
