@@ -27,6 +27,7 @@ import logging
 from semlink.data import DatasetItem
 
 from .memory import available_bytes, estimate_batch_bytes
+from .sweep import built_codecs
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,10 @@ def check_sweep_memory(runner, scenario, limit_bytes: int | None = None) -> None
         return
     item = dataset[big]
     batch = min(scenario.batch_size, len(dataset))
-    refused, seen = [], set()
-    for point in scenario.points():
-        if point.codec.index in seen:
-            continue
-        seen.add(point.codec.index)
+    refused = []
+    for point, codec in built_codecs(runner, scenario):
         try:
-            codec, link = runner.codec(point), runner.link(point)
+            link = runner.link(point)
             codec.attach_phy({s: link.chain(p) for s, p in codec.stream_profiles.items()})
         except Exception:  # noqa: BLE001 - recorded by the points
             continue

@@ -20,7 +20,7 @@ from .progress import Progress
 from .results import ResultsStore
 from .run_lock import OutputLock
 from .scenario import Scenario
-from .sweep import PointRunner, resolve_device
+from .sweep import PointRunner, built_codecs, resolve_device
 
 
 @dataclass
@@ -66,13 +66,9 @@ def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
     """
     from semlink.provenance import model_warnings
 
-    lines, seen = [], set()
-    for point in scenario.points():
-        if point.codec.index in seen:
-            continue
-        seen.add(point.codec.index)
+    lines = []
+    for point, codec in built_codecs(runner, scenario):
         try:
-            codec = runner.codec(point)
             records = list(codec.models())
             records += _declared_flagged(codec, records)
         except Exception:  # noqa: BLE001 - recorded by the point itself
@@ -108,15 +104,7 @@ def check_dataset_captions(runner: PointRunner, scenario: Scenario) -> None:
     ``captions_per_image`` captions for every image, or a clear error that says whether
     ``dataset.captions`` is missing or lacks entries (it used to suggest setting it when
     it was set)."""
-    seen = set()
-    for point in scenario.points():
-        if point.codec.index in seen:
-            continue
-        seen.add(point.codec.index)
-        try:
-            codec = runner.codec(point)
-        except Exception:  # noqa: BLE001 - recorded by the points
-            continue
+    for point, codec in built_codecs(runner, scenario):
         if getattr(codec, "source", None) != "captions":
             continue
         k = int(getattr(codec, "captions_per_image", 1))

@@ -43,6 +43,22 @@ def point_seed(point: Point) -> int:
     return zlib.crc32(key) + (point.seed << 32)
 
 
+def built_codecs(runner: "PointRunner", scenario: Scenario):
+    """``(point, codec)`` for the first point of each codec setting of ``scenario`` whose
+    codec ``runner`` builds, for the checks before a sweep (built once, reused by the local
+    executor); a codec that fails to build is left to its points, which record the error."""
+    seen = set()
+    for point in scenario.points():
+        if point.codec.index in seen:
+            continue
+        seen.add(point.codec.index)
+        try:
+            codec = runner.codec(point)
+        except Exception:  # noqa: BLE001 - recorded by the points
+            continue
+        yield point, codec
+
+
 @dataclass
 class PointRunner:
     """Evaluates sweep points of one scenario; holds the caches."""
