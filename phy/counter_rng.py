@@ -92,17 +92,9 @@ def tag_value(tag) -> int:
     raise TypeError(f"tag must be an int or a string, got {tag!r}")
 
 
-def mix32_int(x: int) -> int:
-    """:func:`mix32` on one Python int (host side: tags, documentation, tests)."""
-    x ^= x >> 16
-    x = (x * MUL1) & MASK32
-    x ^= x >> 15
-    x = (x * MUL2) & MASK32
-    return x ^ (x >> 15)
-
-
-def mix32(x: torch.Tensor) -> torch.Tensor:
-    """The 32-bit mixing round on an int64 tensor of 32-bit words (new tensor)."""
+def mix32(x):
+    """The 32-bit mixing round on an int64 tensor of 32-bit words (new tensor), or on
+    one Python int (host side: tags)."""
     x = x ^ (x >> 16)
     x = (x * MUL1) & MASK32
     x = x ^ (x >> 15)
@@ -128,7 +120,7 @@ def stream_keys(seeds: torch.Tensor, tag) -> tuple[torch.Tensor, torch.Tensor, t
     :input seeds: [...] int64, each in ``[0, 2^63)``.
     :output k0, k1, k2: [...] int64 32-bit words.
     """
-    t = mix32_int((tag_value(tag) + GOLDEN) & MASK32)
+    t = mix32((tag_value(tag) + GOLDEN) & MASK32)
     lo, hi = seeds & MASK32, seeds >> 32
     for r in FEISTEL:
         lo, hi = hi, lo ^ mix32(hi ^ (r ^ t))

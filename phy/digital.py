@@ -366,12 +366,12 @@ class DigitalChain:
                                  torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev),
                                  self.last_iterations.to(torch.float64)
                                  if self.last_iterations is not None else
-                                 torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev),
-                                 failed.to(torch.float64)], dim=1)
-        counts = torch.zeros(num_items, 5, dtype=torch.float64, device=dev)
+                                 torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev)],
+                                dim=1)
+        counts = torch.zeros(num_items, 4, dtype=torch.float64, device=dev)
         counts.index_add_(0, seg.block_item, per_block)
         counts = counts.cpu().numpy()                                    # one transfer
-        failed_np = per_block[:, 4].cpu().numpy().astype(bool)
+        failed_np = failed.cpu().numpy()                                 # per block
         nb, lengths = seg.blocks_host, seg.lengths_host
         pad = nb * self.config.k_info - lengths + nb * self.symbol_padding
         splits = np.split(failed_np, np.cumsum(nb)[:-1]) if num_items else []

@@ -33,10 +33,6 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
-#: Sionna's float32 clipping of the argument of phi(x) = -log(tanh(x / 2))
-PHI_MIN, PHI_MAX = 8.5e-8, 16.635532
-
-RULE_PHI, RULE_MINSUM = 0, 1
 
 
 @triton.jit

@@ -189,13 +189,13 @@ class Channel(Block):
         if plan.device != x.device:
             plan = plan.to(x.device)
         item, block, seeds, groups = plan.row_views()
-        valid = (plan.symbols[item] - block * width).clamp(0, width)
-        self._draws = RowDraws(seeds, groups, block, width, valid, plan.block_symbols)
+        self._draws = RowDraws(seeds, groups, block, width, plan.block_symbols)
         try:
             y, no_eff = self(x, no)
         finally:
             self._draws = None
-        if not plan.full_rows:
+        if not plan.full_rows:                 # the padding of each item's last row
+            valid = (plan.symbols[item] - block * width).clamp(0, width)
             pad = torch.arange(width, device=x.device) >= valid.unsqueeze(1)
             y = y.masked_fill(pad, 0)
             no_eff = no_eff.masked_fill(pad, 1)

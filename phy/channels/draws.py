@@ -193,14 +193,13 @@ class RowDraws:
     :param block: [rows] int64, the row's number among its item's rows.
     :param width: symbols per row; row ``r`` holds the item's symbols
         ``block[r] * width ... block[r] * width + width - 1``.
-    :param valid: [rows] int64 valid symbols of each row, or `None` (all).
     :param block_symbols: symbols per code block, or `None`.
     """
 
-    def __init__(self, seeds, group_seeds, block, width: int, valid=None,
+    def __init__(self, seeds, group_seeds, block, width: int,
                  block_symbols: int | None = None) -> None:
         self.seeds, self.group_seeds, self.block = seeds, group_seeds, block
-        self.width, self.valid, self.block_symbols = int(width), valid, block_symbols
+        self.width, self.block_symbols = int(width), block_symbols
 
     @property
     def offsets(self) -> torch.Tensor:
