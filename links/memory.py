@@ -170,7 +170,8 @@ def device_bytes(device: str) -> tuple[str, int | None]:
     return "cpu", available_bytes()
 
 
-def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = None) -> dict:
+def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = None,
+                      device_name: str | None = None) -> dict:
     """What the models of a scenario take on ``device``, known before the first point.
 
     Sweeps run codec-major and keep every codec setting once built, each with its own
@@ -185,6 +186,8 @@ def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = 
     :param needs: rows of :func:`semlink.links.models_command.check_scenario` (``who``,
         ``ref``, ``dtype``, ``params``, ``size_bytes``).
     :param limit_bytes: the memory to plan with (default: :func:`device_bytes`).
+    :param device_name: with ``limit_bytes``, the device planned for (e.g. "a CUDA device
+        of 24 GiB"), present or not: the local device is then not queried.
     :returns: ``{"device", "available_bytes", "weights_bytes", "allowance_bytes",
         "need_bytes", "fits" (None when unknown), "models": [...], "unknown": [...],
         "summary"}``.
@@ -210,8 +213,11 @@ def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = 
                      "params": n.get("params"), "bytes": size})
     weights = sum(r["bytes"] for r in rows)
     allowance = int(weights * ACTIVATION_FRACTION) + ACTIVATION_FIXED_BYTES if rows else 0
-    name, have = device_bytes(device)
-    have = limit_bytes if limit_bytes is not None else have
+    if device_name is not None and limit_bytes is not None:
+        name, have = device_name, limit_bytes
+    else:
+        name, have = device_bytes(device)
+        have = limit_bytes if limit_bytes is not None else have
     need = weights + allowance
     fits = None if have is None else need <= have
     big = sorted(rows, key=lambda r: -r["bytes"])

@@ -252,9 +252,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if not args.gpu_gib > 0:
             raise ValueError(f"--gpu-gib must be > 0, got {args.gpu_gib}")
         report = check_scenario(raw, "cuda")
-        plan = model_memory_plan(report["needs"], "cuda", limit_bytes=int(args.gpu_gib * 2**30))
-        plan["summary"] = plan["summary"].replace("models on cuda:", "models on a CUDA device of "
-                                                  f"{args.gpu_gib:g} GiB:", 1)
+        plan = model_memory_plan(report["needs"], "cuda", limit_bytes=int(args.gpu_gib * 2**30),
+                                 device_name=f"a CUDA device of {args.gpu_gib:g} GiB")
     else:
         device = resolve_device(args.device or raw.get("device"), name="device")
         report = check_scenario(raw, device)

@@ -153,18 +153,14 @@ def load_configs(paths: list[str] | str, metric: str) -> list[Config]:
 def _check_distinct(paths: list) -> None:
     """The same results file given twice (same path, another spelling, or a byte-identical
     copy) would enter every configuration twice and read as a tie: refused."""
-    import hashlib
+    from semlink.data_fetch import sha256_file
 
-    seen: dict[tuple, str] = {}
+    seen: dict[str, str] = {}
     for p in paths:
         p = str(p)
         if not os.path.isfile(p):
             continue                      # load_results names a missing file
-        h = hashlib.sha256()
-        with open(p, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        key = (os.path.getsize(p), h.hexdigest())
+        key = sha256_file(p)
         if key in seen:
             same = os.path.realpath(p) == os.path.realpath(seen[key])
             raise PlanError(f"results file {p!r} is given twice ("

@@ -88,13 +88,10 @@ def timing_summary(path: str) -> dict:
     out = []
     for idx in sorted(runs):
         r = runs[idx]
-        tot = np.asarray(r["totals"], float)
-        met = np.asarray(r["metrics_s"], float)
-        out.append({"label": r["label"], "codec": r["codec"], "samples": int(tot.size),
-                    "mean_s": float(tot.mean()) if tot.size else math.nan,
-                    "std_s": float(tot.std(ddof=1)) if tot.size > 1 else 0.0,
+        out.append({"label": r["label"], "codec": r["codec"], "samples": len(r["totals"]),
+                    **_mean_std(r["totals"]),
                     "stages": {k: _mean_std(v) for k, v in sorted(r["stages"].items())},
-                    "metrics": _mean_std(met)})
+                    "metrics": _mean_std(r["metrics_s"])})
     return {"device": _device(env), "runs": out}
 
 

@@ -46,6 +46,7 @@ Nothing here touches the network at import time.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -111,6 +112,7 @@ _DESCRIPTIONS = {
 }
 
 
+@functools.lru_cache(maxsize=None)            # package data: read once per process
 def _manifest(name: str) -> tuple[DataFile, ...]:
     text = (_package_files("semlink") / "datasets" / f"{name}.sha256").read_text()
     out = []

@@ -471,7 +471,7 @@ def describe_ref(ref: str | ModelRef) -> dict:
         return {"ref": str(ref), "present": False, "path": None, "size_bytes": None,
                 "sha256": None, "test_model": False, "why": str(exc).split(". ")[0]}
     p = resolved.path
-    size = p.stat().st_size if p.is_file() else sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+    size = _du(p)
     return {"ref": str(ref), "present": True, "path": str(p), "source": resolved.source,
             "size_bytes": size, "sha256": hash_path(p), "test_model": resolved.test_model}
 

@@ -21,10 +21,6 @@ import torch
 from . import stand_in_configs as C
 
 
-def _numel(m: torch.nn.Module) -> int:
-    return sum(p.numel() for p in m.parameters())
-
-
 # ------------------------------------------------------------ architectures --
 
 def sd15_parts(scale: str) -> dict:
