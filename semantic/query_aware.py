@@ -114,7 +114,7 @@ class QueryAwareCodec(Codec):
 
         self.vlm_ref, self.diffusion_ref, self.device = str(vlm), str(diffusion), str(device)
         self.image_codec_name, self.image_rate_bpp = image_codec, float(image_rate_bpp)
-        self.text_encoding_spec, self.corrector_spec = text_encoding, corrector
+        self.corrector_spec = corrector
         if text_transport == "embedding" and not text_embedding_model:
             raise ValueError("query_aware: text_transport: embedding needs text_embedding_model: "
                              "<model ref> (the language model whose token table is sent)")

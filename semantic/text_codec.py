@@ -144,20 +144,13 @@ class TextCodec(Codec):
     def required_models(self) -> list[tuple[str, str]]:
         """``(role, model reference)`` of every pretrained model this setting loads."""
         from .captioning import SHORTCUTS
-        from .correction import DEFAULT_BART
+        from .codec import text_models
 
         out = []
         if self.source == "captioner":
             out.append(("captioner", SHORTCUTS.get(self.captioner_spec, self.captioner_spec)))
-        if self.corrector_spec == "bart":
-            out.append(("corrector", DEFAULT_BART))
-        elif self.corrector_spec.startswith("bart:"):
-            out.append(("corrector", self.corrector_spec[5:]))
-        if self.transport_spec == "bits" and self.encoding_spec.startswith("tokens:"):
-            out.append(("tokenizer", self.encoding_spec[7:]))
-        if self.transport_spec == "embedding" and self.embedding_model:
-            out.append(("text_embedding_table", self.embedding_model))
-        return out
+        return out + text_models(self.corrector_spec, self.encoding_spec, self.transport_spec,
+                                 self.embedding_model)
 
     def models(self) -> list:
         """ModelRecords of the captioner, corrector, tokenizer / embedding table (loads them)."""

@@ -433,9 +433,10 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
         if not model.text_alignment:
             qs = qs[:1]                      # the query does not change the encoding
         tokens = model.clip.tokenize(qs) if model.text_alignment else None
+        feats = model.align(img[None].expand(len(qs), -1, -1, -1), tokens)   # once for every l
         for v in lengths:
             model.use_segment_length(v)
-            rec, _, _ = model(img[None].expand(len(qs), -1, -1, -1), tokens)
+            rec = model.decode_features([model.vq(f)[0] for f in feats])
             ours[v].append(sum(psnr_db(r.cpu(), item.image) for r in rec) / len(qs))
         pairs += len(qs)
         mean_img.append(psnr_db(item.image.mean(dim=(1, 2), keepdim=True).expand_as(item.image),
@@ -443,11 +444,7 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     model.use_segment_length(lengths[0])
     split = {"vqa_split": vars(ds.counts)} if vqa is not None else {}
     by_l = {str(v): sum(p) / len(p) for v, p in ours.items()}
-    bits = {}
-    for v in lengths:
-        model.use_segment_length(v)
-        bits[str(v)] = model.bits_per_image
-    model.use_segment_length(lengths[0])
+    bits = bits_by_segment_length(model)
     out = {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,
            "psnr_db": by_l[str(lengths[0])], "mean_image_psnr_db": sum(mean_img) / len(mean_img),
            "bits_per_image": bits[str(lengths[0])]}
