@@ -45,7 +45,7 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from semlink.extras import require
 
 from ._ldpc_worker import bp_decoder, decode_words
-from .ldpc_decoding import check_max_iter
+from .ldpc_checks import check_max_iter
 from .ldpc_pool import shared_pool
 
 #: Sionna check-node rule -> ``ldpc.BpDecoder`` ``bp_method``

@@ -28,6 +28,8 @@ import torch
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.fec.ldpc.decoding import LDPCBPDecoder
 
+from .ldpc_checks import DECODERS, check_max_iter, check_schedule  # noqa: F401  (re-exported)
+
 
 class _ParityTap(LDPCBPDecoder):
     """Sits between ``LDPC5GDecoder`` and ``LDPCBPDecoder`` in the MRO and keeps
@@ -57,28 +59,6 @@ class _ChunkedLDPC5GDecoder(LDPC5GDecoder, _ParityTap):
                 torch.as_tensor(csr.indices.astype(np.int64), device="cpu"),
                 torch.ones(csr.nnz, dtype=self.dtype, device="cpu"), size=csr.shape,
                 device="cpu", check_invariants=True).to(self.device)   # built on the host, then moved
-
-
-def check_max_iter(max_iter) -> None:
-    """Raise ``ValueError`` unless ``max_iter`` (BP iterations at most) is a positive int."""
-    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive int, got {max_iter!r}")
-
-
-def check_schedule(max_iter: int) -> list[int]:
-    """Iterations per chunk: a check after each of the first 8 iterations, then
-    every 2, then every 4 (fewer calls where few code words are left).
-
-    >>> check_schedule(20)
-    [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 4]
-    """
-    chunks, done = [], 0
-    while done < max_iter:
-        step = 1 if done < 8 else 2 if done < 16 else 4
-        step = min(step, max_iter - done)
-        chunks.append(step)
-        done += step
-    return chunks
 
 
 class LDPCDecoder:
@@ -144,9 +124,6 @@ class LDPCDecoder:
 #: the Triton GPU decoder (:mod:`semlink.phy.ldpc_triton`: ``triton`` agrees
 #: with Sionna; ``triton-layered``, ``triton-fp16``, ``triton-bf16`` are
 #: labelled variants: layered schedule, half-precision messages).
-DECODERS = ("sionna", "ldpc", "triton", "triton-layered", "triton-fp16", "triton-bf16")
-
-
 def make_ldpc_decoder(encoder: LDPC5GEncoder, decoder: str = "sionna", max_iter: int = 20,
                       early_termination: bool = True, cn_update: str = "boxplus-phi",
                       precision: str | None = None, device: str | None = None):

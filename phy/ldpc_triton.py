@@ -72,7 +72,7 @@ from semlink.device import resolve_device
 from semlink.extras import require
 
 from .ldpc_compiled import rate_recovered_llrs
-from .ldpc_decoding import check_max_iter, check_schedule
+from .ldpc_checks import check_max_iter, check_schedule
 
 log = logging.getLogger(__name__)
 

@@ -153,9 +153,12 @@ def text_models(corrector: str | None = None, encoding: str | None = None,
 
 
 def make_codec(name: str, params: dict | None = None, profiles: dict | None = None) -> Codec:
-    """Instantiate a registered codec and bind its streams to profiles."""
-    from . import builtin  # noqa: F401  (registers the built-in codecs)
+    """Instantiate a registered codec and bind its streams to profiles.
 
+    The built-in codecs are registered by then: importing any module of
+    :mod:`semlink.semantic` first runs the package's ``__init__``, which imports
+    :mod:`~semlink.semantic.builtin` (registration goes one way: codec modules
+    import this module, never the reverse)."""
     codec = CODECS.create(name, **(params or {}))
     if not isinstance(codec, Codec):
         raise TypeError(f"codec {name!r} built a {type(codec).__name__}, not a semlink Codec")

@@ -29,7 +29,7 @@ from semlink.phy import AnalogChain, make_channel, snr_db_to_no
 from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
-from .training import TRAINERS, Option
+from .training.registry import TRAINERS, Option
 from .training.loop import Trainer, run_training
 
 

@@ -33,7 +33,7 @@ from torch import nn
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .train_deepjscc import _batch, psnr_db
-from .training import TRAINERS, Option
+from .training.registry import TRAINERS, Option
 from .training.loop import Trainer, run_training
 from .uoisc import (DEFAULT_CODEBOOK_SIZE, DEFAULT_DIM, DEFAULT_LAYERS, DEFAULT_SEGMENT_LENGTH,
                     build_uoisc, load_uoisc, save_uoisc)

@@ -104,7 +104,9 @@ def llava_model_record(model: str, role: str = "vlm_judge") -> ModelRecord:
     return rec
 
 
-def _in_hf_cache(model: str) -> bool:
+def in_hf_cache(model: str) -> bool:
+    """Whether Hugging Face hub id ``model`` is in the local HF cache (its ``config.json``);
+    `False` for an invalid id or without ``huggingface_hub``. Never downloads."""
     try:
         from huggingface_hub import try_to_load_from_cache
         hit = try_to_load_from_cache(model, "config.json")
@@ -132,7 +134,7 @@ class LlavaJudge:
         is_dir = os.path.isdir(self.model_id)
         if local_files_only is None:
             local_files_only = True  # also covers HF_HUB_OFFLINE and local dirs
-        if local_files_only and not is_dir and not _in_hf_cache(self.model_id):
+        if local_files_only and not is_dir and not in_hf_cache(self.model_id):
             raise _missing_model_error(self.model_id)
         kw = {"local_files_only": bool(local_files_only)}
         try:

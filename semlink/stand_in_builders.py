@@ -12,7 +12,6 @@ Configurations: :mod:`semlink.stand_in_configs`; tokenizers:
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -172,44 +171,10 @@ def alexnet_parts(scale: str) -> dict:
     return {"model": alexnet(weights=None)}
 
 
-def uoisc_parts(scale: str) -> dict:
-    """UO-ISC at the codec's own defaults (``build_uoisc``'s and ``UOISCModel``'s signature
-    defaults, read at call time), with a random CLIP (``pretrained=None``, frozen)."""
-    import open_clip
-
-    from semlink.semantic.uoisc import build_uoisc
-
-    kw = uoisc_default_config(scale)
-    create = open_clip.create_model        # open_clip moves its model to a device: the context's
-    open_clip.create_model = functools.partial(create, device=torch.get_default_device())
-    try:
-        return {"model": build_uoisc(**{**kw, "pretrained": None, "frozen": True})}
-    finally:
-        open_clip.create_model = create
-
-
-def uoisc_default_config(scale: str) -> dict:
-    """The UO-ISC build config the stand-in uses: the codec's defaults (``"small"``: a narrow CLIP)."""
-    import inspect
-
-    from semlink.semantic.uoisc import UOISCModel, build_uoisc
-
-    out = {}
-    for fn in (build_uoisc, UOISCModel.__init__):
-        for name, p in inspect.signature(fn).parameters.items():
-            if p.default is not inspect.Parameter.empty and name not in ("clip_config", "frozen"):
-                out[name] = list(p.default) if isinstance(p.default, tuple) else p.default
-    if scale == "small":
-        out["clip_model"] = "semlink-stand-in-ViT-B-16-small"
-        out["clip_config"] = C.OPEN_CLIP_B16["small"]
-        out["dim"], out["decoder_channels"] = 32, 16
-        out["segment_length"] = min(out.get("segment_length", 32), 32)
-    return out
-
-
 # ------------------------------------------------------------------ writers --
 
-def _cast(state: dict, dtype: torch.dtype) -> dict:
+def cast_state(state: dict, dtype: torch.dtype) -> dict:
+    """A state dict with floating tensors cast to ``dtype`` (storage dtype of a stand-in), contiguous."""
     return {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
 
 
@@ -237,7 +202,7 @@ def write_ip_adapter(folder: Path, scale: str, dtype: torch.dtype) -> None:
 
     parts = ip_adapter_parts(scale)
     (folder / "models").mkdir(parents=True, exist_ok=True)
-    save_file(_cast(parts["adapter"].adapter_state_dict(), dtype),
+    save_file(cast_state(parts["adapter"].adapter_state_dict(), dtype),
               str(folder / "models" / "ip-adapter_sd15.safetensors"))
     parts["image_encoder"].to(dtype).save_pretrained(str(folder / "models" / "image_encoder"))
 
@@ -314,7 +279,7 @@ def write_clip_b32(folder: Path, scale: str, dtype: torch.dtype) -> None:
 
 
 def write_open_clip_b16(folder: Path, scale: str, dtype: torch.dtype) -> None:
-    torch.save(_cast(open_clip_b16_parts(scale)["model"].state_dict(), dtype),
+    torch.save(cast_state(open_clip_b16_parts(scale)["model"].state_dict(), dtype),
                folder / "open_clip_model.pt")
 
 
@@ -327,24 +292,11 @@ def write_detr(folder: Path, scale: str, dtype: torch.dtype) -> None:
 
 def write_fcn(folder: Path, scale: str, dtype: torch.dtype) -> None:
     c = C.FCN_R50[scale]
-    torch.save(_cast(fcn_parts(scale)["model"].state_dict(), dtype), folder / "model.pt")
+    torch.save(cast_state(fcn_parts(scale)["model"].state_dict(), dtype), folder / "model.pt")
     (folder / "semlink_fcn.json").write_text(json.dumps(
         {"block": c["block"], "layers": list(c["layers"]), "num_classes": c["num_classes"],
          "aux_loss": c["aux_loss"]}))
 
 
 def write_alexnet(folder: Path, scale: str, dtype: torch.dtype) -> None:
-    torch.save(_cast(alexnet_parts(scale)["model"].state_dict(), dtype), folder / "alexnet.pth")
-
-
-def write_uoisc(folder: Path, scale: str, dtype: torch.dtype) -> None:
-    """A ``semlink-uoisc-1`` checkpoint whose CLIP is a stand-in weights file next to it."""
-    from semlink.semantic.uoisc import save_uoisc
-
-    config = uoisc_default_config(scale)
-    model = uoisc_parts(scale)["model"]
-    clip_file = folder / "clip_stand_in.pt"
-    torch.save(_cast(model.clip.clip.state_dict(), dtype), clip_file)
-    config = {**config, "pretrained": str(clip_file.resolve())}
-    save_uoisc(folder / "uoisc.pt", model, config,
-               meta={"stand_in": True, "note": "random weights, not trained"})
+    torch.save(cast_state(alexnet_parts(scale)["model"].state_dict(), dtype), folder / "alexnet.pth")

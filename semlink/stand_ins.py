@@ -40,7 +40,7 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -63,12 +63,18 @@ class StandIn:
     :param description: what the real model is.
     :param published: part -> (published parameter count, source); a count of `None`
         means no total is published (the test checks the config-derived count).
-    :param parts: ``scale -> {part: nn.Module}`` builder (call under a device context).
-    :param writer: ``(folder, scale, dtype)`` -> writes the checkpoint layout.
+    :param parts: ``scale -> {part: nn.Module}`` builder (call under a device context);
+        `None` until the layer named by ``provided_by`` supplies it (:func:`provide`).
+    :param writer: ``(folder, scale, dtype)`` -> writes the checkpoint layout (same rule).
     :param entry: path inside the folder the reference resolves to (`""`: the folder).
     :param params: total parameters at full scale as built from the configuration
         (tests check it against :func:`param_counts`; `None`: follows the codec's
         defaults, counted on demand). Memory checks use it without building anything.
+    :param finalize: ``(tmp_folder, final_folder)`` -> fixes what names the final folder,
+        after the writer and before the rename (`None`: nothing to fix).
+    :param provided_by: the module that supplies ``parts``/``writer`` when they are built
+        by a layer above this one (the UO-ISC stand-in is the codec's model: built by
+        :mod:`semlink.semantic.uoisc_stand_in`, imported with :mod:`semlink.semantic`).
     """
 
     name: str
@@ -79,6 +85,8 @@ class StandIn:
     writer: object
     entry: str = ""
     params: int | None = None
+    finalize: object = None
+    provided_by: str = ""
 
 
 CATALOG: dict[str, StandIn] = {s.name: s for s in (
@@ -144,7 +152,7 @@ CATALOG: dict[str, StandIn] = {s.name: s for s in (
             "UO-ISC at the codec's default size (CLIP ViT-B/16 + projections, FiLM, VQ, decoder)",
             {"model": (None, "no published count: CLIP ViT-B/16 149.62 M + UO-ISC's own modules "
                              "at the codec's defaults (checked in closed form)")},
-            B.uoisc_parts, B.write_uoisc, entry="uoisc.pt"),
+            None, None, entry="uoisc.pt", provided_by="semlink.semantic.uoisc_stand_in"),
 )}
 
 #: real reference -> stand-in name
@@ -181,6 +189,31 @@ def get(name: str) -> StandIn:
     return CATALOG[name]
 
 
+def provide(name: str, parts, writer, finalize=None) -> None:
+    """Supply the builders of catalog entry ``name`` from the layer that owns the model.
+
+    Only for entries with ``provided_by`` (the catalog keeps their name, size and
+    layout, so references parse and are listed before that layer is imported).
+    Supplying the same functions again is a no-op; different ones are refused.
+    """
+    entry = get(name)
+    if not entry.provided_by:
+        raise ValueError(f"stand-in {name!r} is built by semlink.stand_in_builders; "
+                         "provide() is only for entries with provided_by")
+    if entry.parts is not None and (entry.parts, entry.writer) != (parts, writer):
+        raise ValueError(f"stand-in {name!r} already has its builders from {entry.provided_by}")
+    CATALOG[name] = replace(entry, parts=parts, writer=writer, finalize=finalize)
+
+
+def _built(name: str) -> StandIn:
+    entry = get(name)
+    if entry.parts is None:
+        raise RuntimeError(f"stand-in {name!r} is built by {entry.provided_by}, which is not "
+                           "imported yet: import semlink.semantic (it registers the codec's "
+                           "stand-ins) before building it")
+    return entry
+
+
 def parse(spec: str) -> StandInRef:
     """``"NAME[:SCALE[:SEED]]"`` (without the ``stand_in:`` prefix) -> :class:`StandInRef`."""
     parts = str(spec).split(":")
@@ -204,7 +237,7 @@ def parse(spec: str) -> StandInRef:
 
 def build(name: str, scale: str = "full", device: str | torch.device = "meta") -> dict:
     """``{part: nn.Module}`` of a stand-in built on ``device`` (default ``meta``: no memory)."""
-    entry = get(name)
+    entry = _built(name)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     with torch.device(device):
@@ -233,7 +266,7 @@ def weight_bytes(name: str, scale: str = "full", dtype: torch.dtype = torch.floa
 def materialize(ref: StandInRef, root: str | Path) -> Path:
     """Write the stand-in's folder under ``root`` (once; later calls reuse it); returns the path
     the reference resolves to (the folder, or its :attr:`StandIn.entry` file)."""
-    entry = get(ref.name)
+    entry = _built(ref.name)
     folder = Path(root) / ref.folder_name
     if not (folder / STAND_IN_MARKER).is_file():
         # each process builds in its own folder and renames it into place (Ray workers may
@@ -252,8 +285,8 @@ def materialize(ref: StandInRef, root: str | Path) -> Path:
             "storage_dtype": str(dtype).replace("torch.", ""),
             "note": "published architecture with seeded RANDOM weights, not a pretrained model"},
             indent=1))
-        if entry.entry == "uoisc.pt":
-            _fix_uoisc_clip_path(tmp, folder)
+        if entry.finalize is not None:
+            entry.finalize(tmp, folder)
         if (folder / STAND_IN_MARKER).is_file():
             shutil.rmtree(tmp, ignore_errors=True)
         else:
@@ -265,10 +298,3 @@ def materialize(ref: StandInRef, root: str | Path) -> Path:
                 if not (folder / STAND_IN_MARKER).is_file():
                     raise
     return folder / entry.entry if entry.entry else folder
-
-
-def _fix_uoisc_clip_path(tmp: Path, final: Path) -> None:
-    """The UO-ISC checkpoint names its CLIP file: point it at the final folder."""
-    ckpt = torch.load(tmp / "uoisc.pt", map_location="cpu", weights_only=False)
-    ckpt["config"]["pretrained"] = str((final / "clip_stand_in.pt").resolve())
-    torch.save(ckpt, tmp / "uoisc.pt")

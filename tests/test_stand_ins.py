@@ -53,6 +53,8 @@ PUBLISHED = {
 
 @pytest.fixture(scope="module")
 def counts():
+    import semlink.semantic  # noqa: F401  (supplies the builders of the codec's stand-ins: uoisc)
+
     return {name: stand_ins.param_counts(name) for name in stand_ins.CATALOG}
 
 
@@ -95,7 +97,9 @@ def test_uoisc_stand_in_follows_the_codec_defaults(counts):
 
     model = stand_ins.build("uoisc")["model"]
     assert sum(p.numel() for p in model.clip.clip.parameters()) == pytest.approx(149.62 * M, abs=0.005 * M)
-    cfg = stand_ins.B.uoisc_default_config("full")
+    from semlink.semantic.uoisc_stand_in import uoisc_default_config
+
+    cfg = uoisc_default_config("full")
     import inspect
 
     for fn in (build_uoisc, UOISCModel.__init__):        # every default read from the codec
@@ -105,6 +109,29 @@ def test_uoisc_stand_in_follows_the_codec_defaults(counts):
                 assert cfg[name] == want
     assert model.dim == cfg["dim"] and list(model.clip.layers) == list(cfg["layers"])
     assert counts["uoisc"]["model"] == sum(p.numel() for p in model.parameters())
+
+
+def test_codec_stand_in_needs_its_layer_and_takes_its_builders_once():
+    """The core catalog knows stand_in:uoisc (it parses) without importing the codec; building it
+    without the semantic layer names the fix; the layer supplies its builders exactly once."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom semlink import stand_ins\n"
+             "ref = stand_ins.parse('uoisc:small')\n"
+             "try:\n    stand_ins.build('uoisc', 'small')\n"
+             "except RuntimeError as exc:\n    print(exc)\n"
+             "print(sorted(m for m in sys.modules if m.startswith('semlink.semantic')))\n")
+    res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "import semlink.semantic" in res.stdout and res.stdout.strip().endswith("[]")
+    from semlink.semantic import uoisc_stand_in
+
+    stand_ins.provide("uoisc", uoisc_stand_in.uoisc_parts, uoisc_stand_in.write_uoisc,
+                      uoisc_stand_in.point_clip_at)                        # the same again: fine
+    with pytest.raises(ValueError, match="already has its builders"):
+        stand_ins.provide("uoisc", lambda scale: {}, uoisc_stand_in.write_uoisc)
+    with pytest.raises(ValueError, match="only for entries with provided_by"):
+        stand_ins.provide("sd15", lambda scale: {}, uoisc_stand_in.write_uoisc)
 
 
 def test_catalog_totals_are_the_built_counts(counts):

@@ -14,33 +14,8 @@ Built in: ``deepjscc`` (:mod:`semlink.semantic.train_deepjscc`), ``uoisc``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
-from semlink.registry import Registry
-
 from .loop import Trainer, run_training
-
-TRAINERS: Registry[Trainer] = Registry("trainer", group="semlink.trainers")
-
-
-@dataclass(frozen=True)
-class Option:
-    """One trainer option, shown by ``semlink train NAME --help``.
-
-    :param name: the trainer's constructor parameter (``snr_db`` -> ``--snr-db``).
-    :param kind: ``"str"``, ``"int"``, ``"float"``, ``"flag"`` (boolean switch),
-        ``"floats"`` / ``"ints"`` / ``"strs"`` (comma-separated lists).
-    :param default: default value (`None`: optional, unset).
-    :param help: one-line help, with units.
-    :param required: must be given.
-    """
-
-    name: str
-    kind: str
-    default: Any
-    help: str
-    required: bool = False
+from .registry import TRAINERS, Option
 
 
 def trainer_options(name: str) -> tuple[Option, ...]:

@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 
 from ..correction import DEFAULT_BART, build_correction_pairs
-from . import TRAINERS, Option
+from .registry import TRAINERS, Option
 from .loop import Trainer
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
@@ -259,7 +259,7 @@ class CorrectorTrainer(Trainer):
         return int(ckpt["step"]), float(ckpt["seconds"]), {**ckpt["config"], "steps": self.steps}
 
     def finish(self, out_dir: Path, result: dict) -> dict:
-        from semlink.metrics.text import error_rate
+        from semlink.edit_distance import error_rate
         from semlink.provenance import TEST_MODEL_MARKER, hash_path
 
         from ..correction import BartCorrector

@@ -28,29 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import METRICS, Metric
-
-
-def levenshtein(a, b) -> int:
-    """Edit distance between two sequences (strings or lists of words)."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
-
-
-def error_rate(refs: list[str], hyps: list[str], unit: str) -> float:
-    """CER (``unit="char"``) or WER (``unit="word"``) of ``hyps`` against ``refs``."""
-    split = (lambda s: list(s)) if unit == "char" else (lambda s: s.split())
-    edits = sum(levenshtein(split(r), split(h)) for r, h in zip(refs, hyps, strict=True))
-    total = sum(len(split(r)) for r in refs)
-    if total == 0:
-        return 0.0 if all(not split(h) for h in hyps) else 1.0
-    return edits / total
+from semlink.edit_distance import error_rate, levenshtein  # noqa: F401  (re-exported)
 
 
 def bleu01(refs: list[str], hyps: list[str]) -> float:

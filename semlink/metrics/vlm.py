@@ -42,9 +42,9 @@ def _unavailable(vlm: str):
             import transformers  # noqa: F401
         except ImportError:
             return "needs transformers: pip install 'semlink[vlm]'"
-        from semlink.semantic.vlm import _in_hf_cache
+        from semlink.semantic.vlm import in_hf_cache
 
-        if Path(vlm).expanduser().is_dir() or _in_hf_cache(vlm):
+        if Path(vlm).expanduser().is_dir() or in_hf_cache(vlm):
             return None
         return (f"VLM {vlm!r} is not on this machine (no download is possible here). On a machine "
                 f"with internet run: huggingface-cli download {vlm} , then copy the Hugging Face "
