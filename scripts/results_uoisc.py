@@ -74,7 +74,8 @@ def uoisc_cpu_run(describe: str) -> list[Path]:
         "| | PSNR [dB] |", "|---|---|",
         f"| UO-ISC w/o pretrained VLM, CPU run | **{ev['psnr_db']:.2f}** |",
         f"| trivial baseline: each image's mean colour | {ev['mean_image_psnr_db']:.2f} |", "",
-        "Through the PHY (Rayleigh: 128-symbol coherence, perfect CSI; LDPC k = 1024, rate 1/2, "
+        "Through the PHY (Rayleigh flat fading with one gain per image as in the paper's eq. (8), "
+        "`coherence: item`, perfect CSI; LDPC k = 1024, rate 1/2, "
         f"Gray 8-PSK; channel uses per image: {uses}):", "", "```bash",
         f"semlink run {scenario} --out out/results/uoisc_cpu_eval", "```", "", *rows, "",
         *provenance_section(summary)]
@@ -177,7 +178,7 @@ def uoisc_zero_shot(describe: str) -> list[Path]:
         "image's mean colour.", "",
         f"## Gallery: UO-ISC (this checkpoint), JPEG2000 and deep JSCC on the zero-shot images", "",
         "`docs/results/uoisc_gallery/` (`index.html` and one grid per animal image), flat "
-        "Rayleigh fading (coherence 128 symbols, perfect CSI), scenario "
+        "Rayleigh fading with one gain per image (eq. 8, `coherence: item`, perfect CSI), scenario "
         f"`{GALLERY_SCENARIO}`. Means over the {summary['runs'][0]['num_images']} animal images "
         "(`semlink summary`):", "", *rows, "",
         *provenance_section(summary),
