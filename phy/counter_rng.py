@@ -10,10 +10,11 @@ fading coefficient), and counts ``t`` along the item's symbols. Every item's
 numbers for a whole chain call come out of one batched computation, and they
 do not depend on which other items share the batch.
 
-Generator ``counter-hash-v1`` (:data:`NAME`), all in int64 tensor arithmetic
-on the chain's device, every intermediate value in ``[0, 2^63)`` (32-bit
-words; every product is of a 32-bit word with a constant below ``2^31``), so
-no signed overflow occurs and CPU and CUDA compute bit-identical integers:
+Generator ``counter-hash-v1`` (:data:`NAME`), defined on 32-bit words
+(products taken modulo ``2^32``); :func:`mix32` and :func:`stream_keys` write
+it in int64 arithmetic (every intermediate value in ``[0, 2^63)``), the
+kernels in int32 lanes (see below), and CPU and CUDA compute bit-identical
+integers:
 
 .. code-block:: text
 
@@ -43,8 +44,21 @@ C. Wellons' hash-prospector), with a Feistel key schedule so distinct
 ``tests/test_counter_rng.py`` against stored reference values and an
 independent pure-Python implementation, for uniformity (KS), Gaussian
 moments and the absence of correlation between neighbouring counters and
-items. On the CPU the work is cut into cache-sized chunks (the integer rounds
-are memory-bound otherwise); on CUDA into chunks of 2^25 counters.
+items.
+
+Speed (the same numbers as the definition above, bit for bit): the rounds
+run in place on int32 lanes (a word ``w`` held as its two's-complement
+pattern; int32 multiplication wraps modulo ``2^32`` on CPU vector and scalar
+units and on CUDA; right shifts are masked to logical ones), half the memory
+traffic of int64 and a native vector multiply; the float32 Box-Muller runs
+the reference operations (:func:`_minus_log_uniform`, :func:`_unit_phasor`)
+in place on reused buffers, with the 0/1 selections and sign flips done on
+bit patterns; scalars are 0-dim tensors on the device; a channel's noise
+(:func:`complex_normal_rows`) builds its counters per chunk instead of an
+index tensor. On the CPU the work is cut into cache-sized chunks of
+``_CPU_CHUNK`` draws (the rounds are memory-bound otherwise); on CUDA into
+chunks of ``_GPU_CHUNK`` draws. ``tests/test_counter_rng.py`` checks the
+kernels against the reference formulation and the pure-Python definition.
 """
 
 from __future__ import annotations
@@ -70,9 +84,13 @@ MAX_INDEX = 2**31 - 1
 #: Tags of the built-in draws (what is drawn); plug-ins may use any other int or a string.
 TAGS = {"noise": 0, "fading": 1, "pilot_noise": 2, "group_fading": 3}
 
-_CPU_CHUNK = 1 << 16          # elements per chunk on the CPU (fits the L2 cache)
-_GPU_CHUNK = 1 << 25          # elements per chunk elsewhere (256 MiB of int64 counters)
+_CPU_CHUNK = 1 << 15          # draws per chunk on the CPU (its buffers fit the L2 cache)
+_GPU_CHUNK = 1 << 24          # draws per chunk elsewhere (bounded temporaries)
 _MASK29 = (1 << 29) - 1
+_INT_MIN = -(1 << 31)         # the sign bit of an int32 lane
+#: 2^23 - mantissa of float32(sqrt 2) (0x3FB504F3): a float32 mantissa field plus this carries
+#: into the exponent field exactly when ``f >= sqrt 2`` (compared in float32, as torch does)
+_SQRT2_CARRY = (1 << 23) - 0x3504F3
 _LN2 = math.log(2.0)
 _SQRT_TWO = math.sqrt(2.0)
 
@@ -102,18 +120,6 @@ def mix32(x):
     return x ^ (x >> 15)
 
 
-def _mix32_(x: torch.Tensor, tmp: torch.Tensor) -> torch.Tensor:
-    """:func:`mix32` in place (``tmp``: scratch of the same shape)."""
-    torch.bitwise_right_shift(x, 16, out=tmp)
-    x.bitwise_xor_(tmp)
-    x.mul_(MUL1).bitwise_and_(MASK32)
-    torch.bitwise_right_shift(x, 15, out=tmp)
-    x.bitwise_xor_(tmp)
-    x.mul_(MUL2).bitwise_and_(MASK32)
-    torch.bitwise_right_shift(x, 15, out=tmp)
-    return x.bitwise_xor_(tmp)
-
-
 def stream_keys(seeds: torch.Tensor, tag) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The three 32-bit round keys of streams ``(seed, tag)``.
 
@@ -135,7 +141,7 @@ def _check_seeds(seeds: torch.Tensor) -> torch.Tensor:
 
 
 def _chunks(rows: int, per_row: int, device: torch.device):
-    """Row ranges of about ``_CPU_CHUNK`` elements on the CPU (cache-sized), of
+    """Row ranges of about ``_CPU_CHUNK`` draws on the CPU (cache-sized), of
     ``_GPU_CHUNK`` elsewhere (bounded temporaries, few kernel launches)."""
     size = _CPU_CHUNK if device.type == "cpu" else _GPU_CHUNK
     if rows * per_row <= size:
@@ -144,6 +150,82 @@ def _chunks(rows: int, per_row: int, device: torch.device):
     step = max(1, size // max(per_row, 1))
     for start in range(0, rows, step):
         yield start, min(rows, start + step)
+
+
+# -- the kernel: int32 lanes ---------------------------------------------------------------
+# A 32-bit word w is held in an int32 lane as w - 2^32 [w >= 2^31] (two's complement). The
+# rounds use xor, and, shifts (an arithmetic right shift masked to a logical one; left shifts
+# are defined on the unsigned pattern in torch) and int32 multiplication, which wraps modulo
+# 2^32 on CPU SIMD/scalar units and on CUDA: the same bits as the int64 definition above.
+
+def _as_i32(words: torch.Tensor) -> torch.Tensor:
+    """int64 32-bit words [...] -> int32 lanes holding the same bit patterns."""
+    return (words - ((words >> 31) << 32)).to(torch.int32)
+
+
+class _Consts:
+    """The kernels' scalars as 0-dim tensors on one device, with the values torch casts the
+    Python scalars to (int32 lanes; float32 for float32 operands, float64 for float64): the
+    same results, without a scalar conversion per operation (~1.5 us on a CPU, a third of a
+    cache-sized operation)."""
+
+    INT = {"m16": 0xFFFF, "m17": 0x1FFFF, "mul1": MUL1, "mul2": MUL2, "one": 1, "two": 2,
+           "s15": 15, "s16": 16, "s23": 23, "s31": 31, "bias": 127, "int_min": _INT_MIN,
+           "m29": _MASK29, "carry": _SQRT2_CARRY}
+    F32 = {"one": 1.0, "two": 2.0, "half": 0.5, "k_off": 159.0, "ln2": _LN2,
+           "theta": math.pi / 4 * 2.0**-29, "l9": 1.0 / 9, "l7": 1.0 / 7, "l5": 1.0 / 5,
+           "l3": 1.0 / 3, "s9": 1.0 / 362880, "s7": 1.0 / 5040, "s5": 1.0 / 120, "s3": 1.0 / 6}
+
+    def __init__(self, device) -> None:
+        for name, v in self.INT.items():
+            setattr(self, "i_" + name, torch.tensor(v, dtype=torch.int32, device=device))
+        for name, v in self.F32.items():
+            setattr(self, "f_" + name, torch.tensor(v, dtype=torch.float32, device=device))
+        self.d_offset = torch.tensor(2.0**31 + 0.5, dtype=torch.float64, device=device)
+
+
+_CONSTS: dict = {}
+
+
+def _consts(device: torch.device) -> _Consts:
+    found = _CONSTS.get(device)
+    if found is None:
+        found = _CONSTS[device] = _Consts(device)
+    return found
+
+
+def _mix32_i32_(x: torch.Tensor, tmp: torch.Tensor, c: _Consts) -> torch.Tensor:
+    """:func:`mix32` in place on int32 lanes (``tmp``: scratch of the same shape)."""
+    torch.bitwise_right_shift(x, c.i_s16, out=tmp)
+    x.bitwise_xor_(tmp.bitwise_and_(c.i_m16))
+    x.mul_(c.i_mul1)
+    torch.bitwise_right_shift(x, c.i_s15, out=tmp)
+    x.bitwise_xor_(tmp.bitwise_and_(c.i_m17))
+    x.mul_(c.i_mul2)
+    torch.bitwise_right_shift(x, c.i_s15, out=tmp)
+    return x.bitwise_xor_(tmp.bitwise_and_(c.i_m17))
+
+
+def _rounds_i32_(x: torch.Tensor, tmp: torch.Tensor, k1: torch.Tensor,
+                 k2: torch.Tensor) -> torch.Tensor:
+    """``mix(mix(mix(x) ^ k1) ^ k2)`` in place (``x`` already holds ``c ^ k0``)."""
+    c = _consts(x.device)
+    _mix32_i32_(x, tmp, c)
+    x.bitwise_xor_(k1)
+    _mix32_i32_(x, tmp, c)
+    x.bitwise_xor_(k2)
+    return _mix32_i32_(x, tmp, c)
+
+
+class _Keys:
+    """Round keys of ``[R]`` streams as int32 lanes, viewed to broadcast over ``[R, ...]``."""
+
+    def __init__(self, seeds: torch.Tensor, tag, dims: int) -> None:
+        view = (-1,) + (1,) * dims
+        self.k = [_as_i32(k).view(view) for k in stream_keys(seeds, tag)]
+
+    def rows(self, a: int, b: int):
+        return [k[a:b] for k in self.k]
 
 
 def uniform_bits(seeds: torch.Tensor, tag, counters: torch.Tensor) -> torch.Tensor:
@@ -158,19 +240,15 @@ def uniform_bits(seeds: torch.Tensor, tag, counters: torch.Tensor) -> torch.Tens
     if counters.shape[:1] != seeds.shape:
         raise ValueError(f"counters need one row per seed ({tuple(seeds.shape)}), got shape "
                          f"{tuple(counters.shape)}")
-    k0, k1, k2 = stream_keys(seeds, tag)
-    view = (-1,) + (1,) * (counters.dim() - 1)
+    keys = _Keys(seeds, tag, counters.dim() - 1)
     out = torch.empty(counters.shape, dtype=torch.int64, device=counters.device)
     per_row = counters[0].numel() if counters.shape[0] else 0
     for a, b in _chunks(counters.shape[0], per_row, counters.device):
-        x = out[a:b]
-        torch.bitwise_xor(counters[a:b], k0[a:b].view(view), out=x)
-        tmp = torch.empty_like(x)
-        _mix32_(x, tmp)
-        x.bitwise_xor_(k1[a:b].view(view))
-        _mix32_(x, tmp)
-        x.bitwise_xor_(k2[a:b].view(view))
-        _mix32_(x, tmp)
+        k0, k1, k2 = keys.rows(a, b)
+        x = torch.bitwise_xor(_as_i32(counters[a:b]), k0)
+        _rounds_i32_(x, torch.empty_like(x), k1, k2)
+        out[a:b] = x                                   # sign-extended ...
+        out[a:b].bitwise_and_(MASK32)                  # ... back to the word
     return out
 
 
@@ -188,6 +266,8 @@ def uniform(seeds: torch.Tensor, tag, index: torch.Tensor, dtype=torch.float32) 
     return bits_to_uniform(uniform_bits(seeds, tag, index), dtype)
 
 
+# -- Box-Muller: the definition (any dtype; float64 draws use it) ----------------------------
+
 def _minus_log_uniform(bits: torch.Tensor, dtype) -> torch.Tensor:
     """``-ln u`` for ``u = (bits + 1/2) 2^-32``, from +, -, *, / and bit operations only.
 
@@ -195,6 +275,9 @@ def _minus_log_uniform(bits: torch.Tensor, dtype) -> torch.Tensor:
     and mantissa ``f`` in ``[1, 2)`` are read from the IEEE bit pattern, ``f``
     is halved when ``>= sqrt 2``, and ``ln f = 2 s (1 + s^2/3 + ... + s^8/9)``,
     ``s = (f - 1)/(f + 1)``, ``|s| < 0.172`` (truncation < 3e-9 relative).
+
+    :input bits: [...] int64 in ``[0, 2^32)``. This is the reference formulation;
+    float32 draws run the same operations in :func:`_box_muller_f32_`.
     """
     if dtype == torch.float64:
         itype, mant_bits, bias = torch.int64, 52, 1023
@@ -219,7 +302,8 @@ def _unit_phasor(bits: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]
     """``(cos, sin)`` of ``2 pi u``: octant from the top 3 bits, the angle in
     ``(0, pi/4)`` from the other 29 (mirrored in odd octants), sine by its
     Taylor series to ``theta^9`` (truncation < 2e-9), cosine = sqrt(1 - sin^2);
-    octant swaps and signs by exact multiplications with 0/1."""
+    octant swaps and signs by exact multiplications with 0/1 (reference
+    formulation, see :func:`_minus_log_uniform`)."""
     octant = bits >> 29
     r = (bits & _MASK29) ^ ((octant & 1) * _MASK29)      # odd octants: 2^29 - 1 - r
     theta = (r.to(dtype) + 0.5) * (math.pi / 4 * 2.0**-29)
@@ -236,6 +320,106 @@ def _unit_phasor(bits: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]
     first = (cos * keep + sin * swap) * (1 - 2 * flags[1])
     second = (sin * keep + cos * swap) * (1 - 2 * flags[2])
     return first, second
+
+
+# -- Box-Muller in float32: the same operations in place, selections and signs as bit ops ----
+
+class _Scratch:
+    """Work buffers of one chunk of ``n`` float32 draws (reused across chunks)."""
+
+    def __init__(self, n: int, device) -> None:
+        self.x = torch.empty(2, n, dtype=torch.int32, device=device)    # the two counters' words
+        self.t = torch.empty(2, n, dtype=torch.int32, device=device)
+        self.f64 = torch.empty(n, dtype=torch.float64, device=device)
+        self.f = torch.empty(4, n, dtype=torch.float32, device=device)
+
+    def take(self, n: int):
+        return (self.x[:, :n], self.t[:, :n], self.f64[:n]) + tuple(self.f[:, :n])
+
+
+def _box_muller_f32_(x: torch.Tensor, t: torch.Tensor, f64: torch.Tensor, a: torch.Tensor,
+                     b: torch.Tensor, g: torch.Tensor, p: torch.Tensor,
+                     out: torch.Tensor) -> None:
+    """CN(0, 1) in float32 from the words ``x`` ([2, n] int32: radius, phase) into
+    ``out`` ([2, n] float32 view: real, imaginary), bit-identical to
+    :func:`_minus_log_uniform` and :func:`_unit_phasor`: the same IEEE operations on
+    the same values in the same order, in place; the 0/1 selections and sign flips
+    are done on bit patterns (exact, as the multiplications by 0/1 and +-1 are).
+    ``t``, ``f64``, ``a``, ``b``, ``g``, ``p``: scratch (clobbered)."""
+    c = _consts(x.device)
+    s0, s1 = x[0], x[1]
+    t0, t1 = t[0], t[1]
+    # radius: w = float32(b + 1/2) = float32(2 b + 1) / 2 (b + 1/2 is exact in float64)
+    torch.bitwise_xor(s0, c.i_int_min, out=t0)              # b - 2^31
+    f64.copy_(t0).add_(c.d_offset)
+    a.copy_(f64)
+    q = a.view(torch.int32)
+    torch.add(q, c.i_carry, out=t0).bitwise_right_shift_(c.i_s23)   # exponent of w + [f >= sqrt 2]
+    b.copy_(t0).sub_(c.f_k_off)                             # k = e(2b + 1) + high - 33
+    q.sub_(t0.sub_(c.i_bias).bitwise_left_shift_(c.i_s23))  # f, halved when >= sqrt 2
+    torch.add(a, c.f_one, out=p)
+    a.sub_(c.f_one).div_(p)                                 # s = (f - 1) / (f + 1)
+    torch.mul(a, a, out=g)                                  # s^2
+    torch.mul(g, c.f_l9, out=p).add_(c.f_l7)
+    p.mul_(g).add_(c.f_l5)
+    p.mul_(g).add_(c.f_l3)
+    p.mul_(g).add_(c.f_one)
+    a.mul_(p).mul_(c.f_two).add_(b.mul_(c.f_ln2)).neg_().sqrt_()   # radius = sqrt(-ln u)
+    # phase: r from the low 29 bits, mirrored in odd octants
+    torch.bitwise_left_shift(s1, c.i_two, out=t1).bitwise_right_shift_(c.i_s31)  # -1: odd octant
+    t1.bitwise_xor_(s1).bitwise_and_(c.i_m29)
+    b.copy_(t1).add_(c.f_half).mul_(c.f_theta)              # theta
+    torch.mul(b, b, out=g)
+    torch.mul(g, c.f_s9, out=p).sub_(c.f_s7)
+    p.mul_(g).add_(c.f_s5)
+    p.mul_(g).sub_(c.f_s3)
+    p.mul_(g).add_(c.f_one)
+    b.mul_(p)                                               # sin theta
+    torch.mul(b, b, out=g).neg_().add_(c.f_one).sqrt_()     # cos theta
+    # octant o = top 3 bits: swap = o0 ^ o1, sign of the first = o1 ^ o2, of the second = o2
+    gb, sb = g.view(torch.int32), b.view(torch.int32)
+    torch.bitwise_left_shift(s1, c.i_one, out=t1).bitwise_xor_(s1)   # bit 31: o2^o1, 30: o1^o0
+    torch.bitwise_xor(gb, sb, out=t0)                       # d = cos ^ sin
+    torch.bitwise_left_shift(t1, c.i_one, out=s0).bitwise_right_shift_(c.i_s31)
+    gb.bitwise_xor_(s0.bitwise_and_(t0))                    # first: sin if swap else cos
+    torch.bitwise_xor(gb, t0, out=sb)                       # second: the other one
+    gb.bitwise_xor_(t1.bitwise_and_(c.i_int_min))
+    sb.bitwise_xor_(torch.bitwise_and(s1, c.i_int_min, out=t0))
+    torch.mul(a, g, out=out[0])
+    torch.mul(a, b, out=out[1])
+
+
+def _complex_normal_chunks(seeds: torch.Tensor, tag, shape, device, dtype, fill) -> torch.Tensor:
+    """CN(0, 1) draws of ``shape`` = [R, ...]: ``fill(x0, a, b)`` writes the draw
+    numbers of rows ``a:b`` (int32, flat) into ``x0``; counters ``2t``, ``2t + 1``."""
+    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    out = torch.empty(shape, dtype=cdtype, device=device)
+    rows = shape[0]
+    per_row = math.prod(shape[1:]) if rows else 0
+    if out.numel() == 0:
+        return out
+    keys = _Keys(seeds, tag, 1)
+    chunks = list(_chunks(rows, per_row, device))
+    scratch = _Scratch(max(b - a for a, b in chunks) * per_row, device)
+    for a, b in chunks:
+        n = (b - a) * per_row
+        x, t, f64, fa, fb, fc, fp = scratch.take(n)
+        k0, k1, k2 = keys.rows(a, b)
+        xv, tv = x.view(2, b - a, per_row), t.view(2, b - a, per_row)
+        fill(x[0], a, b)
+        xv[0].bitwise_left_shift_(1).bitwise_xor_(k0)       # counter 2t ^ k0
+        torch.bitwise_xor(xv[0], 1, out=xv[1])              # counter 2t + 1 ^ k0
+        _rounds_i32_(xv, tv, k1, k2)
+        o = torch.view_as_real(out[a:b]).view(n, 2)
+        if dtype == torch.float64:
+            bits = x.to(torch.int64).bitwise_and_(MASK32)
+            radius = torch.sqrt(_minus_log_uniform(bits[0], dtype))
+            first, second = _unit_phasor(bits[1], dtype)
+            torch.mul(radius, first, out=o[:, 0])
+            torch.mul(radius, second, out=o[:, 1])
+        else:
+            _box_muller_f32_(x, t, f64, fa, fb, fc, fp, o.t())
+    return out
 
 
 def complex_normal(seeds: torch.Tensor, tag, index: torch.Tensor,
@@ -261,24 +445,37 @@ def complex_normal(seeds: torch.Tensor, tag, index: torch.Tensor,
     if index.shape[:1] != seeds.shape:
         raise ValueError(f"index needs one row per seed ({tuple(seeds.shape)}), got shape "
                          f"{tuple(index.shape)}")
-    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-    out = torch.empty(index.shape, dtype=cdtype, device=index.device)
-    k0, k1, k2 = stream_keys(seeds, tag)
-    view = (-1,) + (1,) * (index.dim() - 1)
-    per_row = 2 * (index[0].numel() if index.shape[0] else 0)
-    for a, b in _chunks(index.shape[0], per_row, index.device):
-        x = torch.stack([index[a:b] * 2, index[a:b] * 2 + 1])      # [2, r, ...] counters
-        tmp = torch.empty_like(x)
-        x.bitwise_xor_(k0[a:b].view(view))
-        _mix32_(x, tmp)
-        x.bitwise_xor_(k1[a:b].view(view))
-        _mix32_(x, tmp)
-        x.bitwise_xor_(k2[a:b].view(view))
-        _mix32_(x, tmp)
-        radius = torch.sqrt(_minus_log_uniform(x[0], dtype))
-        cos, sin = _unit_phasor(x[1], dtype)
-        out[a:b] = torch.complex(radius * cos, radius * sin)
-    return out
+
+    def fill(x0, a, b):
+        x0.view(index[a:b].shape).copy_(index[a:b])        # < 2^31: exact in int32
+
+    return _complex_normal_chunks(seeds, tag, tuple(index.shape), index.device, dtype, fill)
+
+
+def complex_normal_rows(seeds: torch.Tensor, tag, start: torch.Tensor, width: int,
+                        dtype=torch.float32) -> torch.Tensor:
+    """CN(0, 1) draws ``start[r], ..., start[r] + width - 1`` of each row's stream:
+    :func:`complex_normal` with ``index = start[:, None] + arange(width)`` (the same
+    numbers), without building the index (what a channel's noise uses).
+
+    :input seeds: [R] int64; :input start: [R] int64, ``start + width - 1 <= MAX_INDEX``.
+    :output n: [R, width] complex of ``dtype``, on the seeds' device.
+    """
+    seeds = _check_seeds(seeds)
+    if start.shape != seeds.shape:
+        raise ValueError(f"start needs one entry per seed ({tuple(seeds.shape)}), got shape "
+                         f"{tuple(start.shape)}")
+    width = int(width)
+    if width < 0:
+        raise ValueError(f"width must be >= 0, got {width}")
+    device = seeds.device
+    start32 = start.to(torch.int32).view(-1, 1)
+    cols = torch.arange(width, dtype=torch.int32, device=device)
+
+    def fill(x0, a, b):
+        torch.add(start32[a:b], cols, out=x0.view(b - a, width))
+
+    return _complex_normal_chunks(seeds, tag, (seeds.shape[0], width), device, dtype, fill)
 
 
 def normal(seeds: torch.Tensor, tag, index: torch.Tensor, dtype=torch.float32) -> torch.Tensor:

@@ -87,6 +87,58 @@ def test_gaussians_equal_stored_reference_values_and_the_math_library_definition
     assert (n64 - ref).abs().max() < 5e-8
 
 
+def _reference_normals(words: torch.Tensor) -> torch.Tensor:
+    """float32 CN(0, 1) from [2, n] int64 words by the module's reference formulation."""
+    radius = torch.sqrt(cr._minus_log_uniform(words[0], torch.float32))
+    first, second = cr._unit_phasor(words[1], torch.float32)
+    return torch.stack([radius * first, radius * second])
+
+
+def test_float32_kernel_equals_the_reference_formulation_bit_for_bit(device):
+    """The in-place float32 Box-Muller (int32 lanes, bit-pattern selections) gives the
+    bits of the readable reference (_minus_log_uniform, _unit_phasor), signed zeros
+    included, on edge words (0, 2^32 - 1, octant borders, the sqrt 2 mantissa
+    threshold) and a million random ones."""
+    edges = [0, 1, 2, 2**23 - 1, 2**23, 2**24 - 1, 2**24, 2**31 - 1, 2**31, 2**32 - 2,
+             2**32 - 1]
+    edges += [(o << 29) + d for o in range(8) for d in (0, 1, 2**29 - 2, 2**29 - 1)]
+    # words whose 2b + 1 rounds to mantissas next to float32(sqrt 2) = 0x3FB504F3
+    for e in range(0, 9):
+        for m in (0x3504F2, 0x3504F3, 0x3504F4):
+            edges += [((1 << 23 | m) << e) >> 1, (((1 << 23 | m) << e) >> 1) + 1]
+    edges = [w for w in edges if 0 <= w < 2**32]
+    rng = np.random.default_rng(11)
+    rand = rng.integers(0, 2**32, size=(2, 1 << 20), dtype=np.int64)
+    grid = np.array([[a for a in edges for _ in edges], [b for _ in edges for b in edges]])
+    words = torch.from_numpy(np.concatenate([grid, rand], axis=1)).to(device)
+    n = words.shape[1]
+    x = cr._as_i32(words)
+    f = torch.empty(4, n, dtype=torch.float32, device=device)
+    got = torch.empty(n, 2, dtype=torch.float32, device=device)
+    cr._box_muller_f32_(x, torch.empty_like(x), torch.empty(n, dtype=torch.float64, device=device),
+                        f[0], f[1], f[2], f[3], got.t())
+    want = _reference_normals(words)
+    assert torch.equal(got.t().contiguous().view(torch.int32), want.view(torch.int32))
+
+
+def test_channel_noise_rows_equal_indexed_draws_in_any_chunking(device, monkeypatch):
+    """complex_normal_rows (a channel's noise) = complex_normal on the explicit index,
+    whatever the chunk size (several rows per chunk, one row, a partial last chunk)."""
+    seeds = torch.arange(37, device=device) * 1000003 + 5
+    start = (torch.arange(37, device=device) * 611) % 2000 + (2**31 - 2600)   # up to MAX_INDEX
+    index = start.unsqueeze(1) + torch.arange(600, device=device)
+    want = cr.complex_normal(seeds, "noise", index)
+    for chunk in (1 << 15, 4096, 600, 1):
+        monkeypatch.setattr(cr, "_CPU_CHUNK", chunk)
+        monkeypatch.setattr(cr, "_GPU_CHUNK", chunk)
+        got = cr.complex_normal_rows(seeds, "noise", start, 600)
+        assert torch.equal(got, want), chunk
+        assert torch.equal(cr.complex_normal(seeds, "noise", index), want), chunk
+    assert cr.complex_normal_rows(seeds, 0, start, 0).shape == (37, 0)
+    with pytest.raises(ValueError, match="start needs one entry per seed"):
+        cr.complex_normal_rows(seeds, 0, start[:3], 4)
+
+
 def test_uniforms_are_uniform_and_neighbours_uncorrelated(device):
     rows, width = 64, 4096
     seeds = torch.arange(1000, 1000 + rows, device=device)

@@ -31,5 +31,5 @@ class AWGNChannel(Channel):
     def call(self, x: torch.Tensor, no) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._check_x(x)
         no_row = self._noise_per_row(no, x)
-        y = x + self._complex_noise(x.shape, no_row)
+        y = self._complex_noise(x.shape, no_row).add_(x)     # x + n
         return y, no_row.expand(x.shape)

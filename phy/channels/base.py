@@ -259,8 +259,8 @@ class Channel(Block):
                 raise ValueError(f"_complex_noise draws one value per symbol of the call "
                                  f"({d.seeds.shape[0]}, {d.width}), got shape {tuple(shape)}; "
                                  "draw other shapes with self.draws.complex_normal(tag, index)")
-            n = d.complex_normal("noise", d.symbol_index(), self.dtype)
-            return n * torch.sqrt(no_row).to(self.dtype)
+            n = d.symbol_normals("noise", self.dtype)
+            return n.mul_(torch.sqrt(no_row).to(self.dtype))
         std = torch.sqrt(no_row / 2).to(self.dtype)
         re = torch.randn(shape, generator=self._generator, device=self.device, dtype=self.dtype)
         im = torch.randn(shape, generator=self._generator, device=self.device, dtype=self.dtype)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..counter_rng import MAX_INDEX, complex_normal, normal, uniform
+from ..counter_rng import MAX_INDEX, complex_normal, complex_normal_rows, normal, uniform
 
 _MASK64 = (1 << 64) - 1
 
@@ -210,6 +210,12 @@ class RowDraws:
         """[rows, width] index of every symbol within its item."""
         cols = torch.arange(self.width, dtype=torch.int64, device=self.seeds.device)
         return self.offsets.unsqueeze(1) + cols
+
+    def symbol_normals(self, tag, dtype=torch.float32) -> torch.Tensor:
+        """[rows, width] CN(0, 1): one draw per symbol of the call, draw numbers
+        :meth:`symbol_index` of each row's item stream ``tag`` (the same numbers as
+        ``complex_normal(tag, symbol_index())``, without building the index)."""
+        return complex_normal_rows(self.seeds, tag, self.offsets, self.width, dtype)
 
     def complex_normal(self, tag, index: torch.Tensor, dtype=torch.float32, group=False):
         """CN(0, 1) draws number ``index`` ([rows, ...] int64) of each row's item (or
