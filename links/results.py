@@ -10,7 +10,9 @@ Layout of ``results.h5``::
                                codec_index, params_json, profiles_json, channel_label,
                                channel_index, channel_json, snr_index, snr_db, ebno_db,
                                seed, error, traceback, torch_threads (torch intra-op
-                               threads of the process that evaluated the point)
+                               threads of the process that evaluated the point),
+                               error_json (a failed point's error data, the exception's
+                               details(), e.g. a BudgetError's figures; "" when none)
         images          [num_images] names
         symbols_per_image  [num_images] int64, channel uses summed over streams
         fallback        [num_images] bool, decoder fell back (cliff effect)
@@ -57,7 +59,7 @@ FORMAT = "semlink-results-1"
 PHY_FIELDS = ("channel_uses", "bits", "bit_errors", "blocks", "block_errors", "crc_failures")
 POINT_ATTRS = ("id", "index", "status", "codec", "codec_label", "codec_index", "params_json",
                "profiles_json", "channel_label", "channel_index", "channel_json", "snr_index",
-               "snr_db", "ebno_db", "seed", "error", "traceback", "torch_threads")
+               "snr_db", "ebno_db", "seed", "error", "traceback", "torch_threads", "error_json")
 TIMINGS = ("encode_s", "phy_s", "decode_s", "metrics_s")
 PER_IMAGE_FLAGS = ("decoded_with_errors", "reused")
 

@@ -216,8 +216,11 @@ class PointRunner:
 
                 part["examples"] = keep.finish(metrics, codec_params(codec))
         except Exception as exc:  # noqa: BLE001 - a failing point is recorded, the sweep goes on
+            details_of = getattr(exc, "details", None)      # an error that carries data (.details())
+            details = details_of() if callable(details_of) else {}
             part.update(status="failed", images=per_image.names,
-                        error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+                        error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc(),
+                        error_json=json.dumps(details, sort_keys=True) if details else "")
         timings.update(peak.result())
         return part
 
@@ -301,8 +304,10 @@ def _name_failing_image(codec, items, exc: Exception) -> Exception:
     if culprit is None:
         return exc
     h, w = culprit.image.shape[-2:]
-    return type(exc)(f"image {culprit.name!r} ({h}x{w}): {exc}") if isinstance(exc, ValueError) \
+    named = type(exc)(f"image {culprit.name!r} ({h}x{w}): {exc}") if isinstance(exc, ValueError) \
         else ValueError(f"image {culprit.name!r} ({h}x{w}): {type(exc).__name__}: {exc}")
+    named.__dict__.update(vars(exc), image=culprit.name)   # an error's data (details()) is kept
+    return named
 
 
 @dataclass

@@ -10,7 +10,6 @@ numbers it rests on hold; otherwise it is left out or phrased after what was mea
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -26,9 +25,6 @@ MODULATION_NAMES = {"bpsk": "BPSK", "qpsk": "QPSK", "psk8": "8-PSK", "psk16": "1
 MODULATION_BITS = {"bpsk": 1, "qpsk": 2, "psk8": 3, "psk16": 4, "qam16": 4, "qam64": 6,
                    "qam256": 8}
 JSCC = "deepjscc"
-_NEEDS = re.compile(r"needs (\d+) bits, more than the budget of (\d+) bits for a (\d+)x(\d+) image")
-_IMAGE = re.compile(r"image '([^']+)'")
-_BELOW_BLOCK = re.compile(r"budget of (\d+) channel uses .* below one code block \((\d+) channel")
 
 
 # ----------------------------------------------------------------------------- naming
@@ -394,29 +390,33 @@ class Floor:
     codec: str
     settings: int
     failed: list[str]
-    needs_bits: list[int]          # bits its lowest quality needs (failed points' messages)
+    needs_bits: list[int]          # bits its lowest quality needs (failed points' error data)
     failed_budgets: list[int]      # payload budgets [bits] of those failures
     below_one_block: int           # settings whose budget is below one code block
     smallest_fit: tuple[int, Config] | None    # (payload budget [bits], configuration)
-    image_sizes: list[str]         # the failing images named by the messages, with their sizes
+    image_sizes: list[str]         # the failing images named by the error data, with their sizes
 
 
 def budget_floors(configs: list[Config], points: list[dict], scenario: dict) -> list[Floor]:
-    """Per separated codec: its failed settings with their recorded reasons, and what fits."""
-    errors = {p["codec_label"]: p["error"] for p in points if p["status"] != "ok"}
+    """Per separated codec: its failed settings with their recorded reasons, and what fits.
+
+    The reasons are the failed points' error data (``error_json``: the codec's
+    :class:`~semlink.semantic.classical.BudgetError` figures), never their messages."""
+    errors = {p["codec_label"]: json.loads(p.get("error_json") or "{}")
+              for p in points if p["status"] != "ok"}
     out = []
     for codec in dict.fromkeys(c.codec for c in configs if c.codec != JSCC):
         mine = {c.label: c for c in configs if c.codec == codec}
         failed = sorted(lab for lab, c in mine.items() if c.status != "ok")
         needs, budgets, sizes, below = [], [], set(), 0
         for lab in failed:
-            m = _NEEDS.search(errors.get(lab, ""))
-            if m:
-                needs.append(int(m.group(1)))
-                budgets.append(int(m.group(2)))
-                img = _IMAGE.search(errors.get(lab, ""))
-                sizes.add((f"{img.group(1)} " if img else "") + f"({m.group(3)}x{m.group(4)})")
-            elif _BELOW_BLOCK.search(errors.get(lab, "")):
+            err = errors.get(lab, {})
+            if err.get("reason") == "lowest_quality_too_big":
+                needs.append(int(err["needed_bits"]))
+                budgets.append(int(err["budget_bits"]))
+                sizes.add((f"{err['image']} " if err.get("image") else "")
+                          + f"({err['height']}x{err['width']})")
+            elif err.get("reason") == "below_one_block":
                 below += 1
         fits = []
         for c in mine.values():

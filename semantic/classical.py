@@ -54,6 +54,49 @@ from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 FALLBACK_VALUE = 0.5
 
 
+class BudgetError(ValueError):
+    """An image does not fit its codec's budget; the figures are attributes, not text to parse.
+
+    :param message: the human-readable error (what to raise, with the fix).
+    :param codec: the codec's name.
+    :param reason: ``"below_one_byte"`` (a ``rate_bpp`` budget under 8 bits),
+        ``"below_one_block"`` (a channel-use budget under one code block) or
+        ``"lowest_quality_too_big"`` (the codec's smallest file exceeds the budget).
+    :param height, width: the image's size [pixels].
+    :param budget_bits: the payload budget [bits] (`None` for ``below_one_block``).
+    :param needed_bits: bits of the lowest-quality file (``lowest_quality_too_big``).
+    :param budget_symbols: the channel-use budget per image (``below_one_block``).
+    :param block_channel_uses: channel uses of one code block (``below_one_block``).
+
+    :attr:`image` is the image's name where the caller knows it (a sweep sets it
+    when it names the failing image); :meth:`details` is all of it as a dict,
+    which sweeps store in the results (``error_json``).
+    """
+
+    REASONS = ("below_one_byte", "below_one_block", "lowest_quality_too_big")
+
+    def __init__(self, message: str, *, codec: str = "", reason: str = "",
+                 height: int | None = None, width: int | None = None,
+                 budget_bits: int | None = None, needed_bits: int | None = None,
+                 budget_symbols: int | None = None, block_channel_uses: int | None = None) -> None:
+        super().__init__(message)
+        if reason and reason not in self.REASONS:
+            raise ValueError(f"BudgetError reason must be one of {self.REASONS}, got {reason!r}")
+        self.codec, self.reason = codec, reason
+        self.height, self.width = height, width
+        self.budget_bits, self.needed_bits = budget_bits, needed_bits
+        self.budget_symbols, self.block_channel_uses = budget_symbols, block_channel_uses
+        self.image: str | None = None
+
+    def details(self) -> dict:
+        """The figures as a JSON-able dict (``type``: ``"BudgetError"``)."""
+        return {"type": "BudgetError", "codec": self.codec, "reason": self.reason,
+                "image": self.image, "height": self.height, "width": self.width,
+                "budget_bits": self.budget_bits, "needed_bits": self.needed_bits,
+                "budget_symbols": self.budget_symbols,
+                "block_channel_uses": self.block_channel_uses}
+
+
 def to_pil(img: torch.Tensor) -> Image.Image:
     """[3, H, W] float in [0, 1] -> 8-bit RGB PIL image."""
     arr = (img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0)
@@ -124,9 +167,11 @@ class ImageFileCodec(Codec):
         if self.rate_bpp is not None:
             bits = int(math.floor(self.rate_bpp * height * width))
             if bits < 8:
-                raise ValueError(f"{self.name}: rate_bpp={self.rate_bpp} gives a budget of {bits} "
-                                 f"bits for a {height}x{width} image, less than one byte; raise "
-                                 "rate_bpp or use larger images")
+                raise BudgetError(f"{self.name}: rate_bpp={self.rate_bpp} gives a budget of {bits} "
+                                  f"bits for a {height}x{width} image, less than one byte; raise "
+                                  "rate_bpp or use larger images", codec=self.name,
+                                  reason="below_one_byte", height=height, width=width,
+                                  budget_bits=bits)
             return bits
         symbols = self.symbols_per_image
         if self.bandwidth_ratio is not None:
@@ -135,12 +180,16 @@ class ImageFileCodec(Codec):
             if self._chain is None:
                 raise ValueError(f"{self.name}: a symbol budget needs the PHY profile; "
                                  "run it through a link (or call attach_phy)")
-            blocks = symbols // self._chain.channel_uses_per_block
+            per_block = self._chain.channel_uses_per_block
+            blocks = symbols // per_block
             if blocks == 0:
-                raise ValueError(f"{self.name}: the budget of {symbols} channel uses for a "
-                                 f"{height}x{width} image is below one code block "
-                                 f"({self._chain.channel_uses_per_block} channel uses); raise "
-                                 "symbols_per_image/bandwidth_ratio or use larger images")
+                raise BudgetError(f"{self.name}: the budget of {symbols} channel uses for a "
+                                  f"{height}x{width} image is below one code block "
+                                  f"({per_block} channel uses); raise "
+                                  "symbols_per_image/bandwidth_ratio or use larger images",
+                                  codec=self.name, reason="below_one_block", height=height,
+                                  width=width, budget_symbols=symbols,
+                                  block_channel_uses=per_block)
             return blocks * self._chain.config.k_info
         return None
 
@@ -206,10 +255,12 @@ class ImageFileCodec(Codec):
         if best is None:
             data = self.encode_file(im, hi if self.continuous_quality else lo)
             if len(data) * 8 > budget_bits:
-                raise ValueError(
+                raise BudgetError(
                     f"{self.name}: even the lowest quality needs {len(data) * 8} bits, more than "
                     f"the budget of {budget_bits} bits for a {im.height}x{im.width} image; "
-                    "raise symbols_per_image/rate_bpp")
+                    "raise symbols_per_image/rate_bpp", codec=self.name,
+                    reason="lowest_quality_too_big", height=im.height, width=im.width,
+                    budget_bits=budget_bits, needed_bits=len(data) * 8)
             best = (data, hi if self.continuous_quality else lo)
         return best
 

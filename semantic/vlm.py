@@ -23,7 +23,10 @@ not supported.  Nothing is ever downloaded by default (``local_files_only``);
 ``transformers`` is imported lazily, never at import time of this module.
 
 :func:`build_tiny_llava` writes a tiny *random* LLaVA for tests only; it is
-labelled ``semlink-tiny-test-model`` and loading it emits a warning.
+labelled ``semlink-tiny-test-model``. Loading it emits no warning of its own:
+its :class:`~semlink.provenance.ModelRecord` says ``test_model=True``, and
+``semlink run`` announces every flagged model of the codecs and metrics once,
+before the sweep (``links/runner.py``, ``flagged_models``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -153,9 +155,6 @@ class LlavaJudge:
                                   or self.model.config.image_token_index)
         self.is_test_model = is_dir and (TEST_MODEL_MARKER in _read(Path(self.model_id) / "README.md")
                                          or (Path(self.model_id) / PROVENANCE_MARKER).exists())
-        if self.is_test_model:
-            warnings.warn(f"{self.model_id} is a tiny RANDOM semlink test model, not a real LLaVA",
-                          stacklevel=2)
         self._ids_cache: tuple[tuple[str, ...], dict] | None = None
 
     # ------------------------------------------------------------------ inputs
@@ -321,7 +320,7 @@ def build_tiny_llava(path: str, seed: int = 0) -> str:
     Vision: CLIP 32x32 input, patch 8, hidden 32, 2 layers -> 16 image tokens
     (CLS dropped).  Text: Llama, hidden 32, 2 layers, word-level vocabulary
     built offline with ``tokenizers``.  Labelled ``semlink-tiny-test-model``
-    (README.md), and :class:`LlavaJudge` warns when it loads it."""
+    (README.md); :class:`LlavaJudge` records it as ``test_model`` (``is_test_model``)."""
     transformers = _require_transformers()
     from tokenizers import Tokenizer, models, pre_tokenizers, processors
 

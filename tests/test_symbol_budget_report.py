@@ -1,6 +1,7 @@
 """scripts/symbol_budget_report.py's computed findings: the UEP scan, paired gaps, the
-planner-consistent 'best within a budget', the budget-floor parsing, and the dirty-tree refusal."""
+planner-consistent 'best within a budget', the budget floors read from error data, and the dirty-tree refusal."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -68,14 +69,49 @@ def test_fraction_and_snr_list():
     assert sbf.snr_list([0, 5, 10]) == "0, 5 and 10 dB" and sbf.snr_list([2.5]) == "2.5 dB"
 
 
-def test_budget_floor_reasons_are_parsed_from_the_recorded_errors():
-    msg = ("ValueError: image 'kodim01.png' (128x192): hevc_intra: even the lowest quality needs "
-           "4408 bits, more than the budget of 4032 bits for a 128x192 image; raise ...")
-    m = sbf._NEEDS.search(msg)
-    assert m and m.groups() == ("4408", "4032", "128", "192")
-    block = ("ValueError: jpeg2000: the budget of 1000 channel uses for a 128x192 image is below "
-             "one code block (1024 channel uses); raise symbols_per_image")
-    assert sbf._BELOW_BLOCK.search(block)
+def test_budget_errors_carry_their_figures_and_floors_read_them():
+    """The codec's BudgetError carries the figures; a sweep keeps them through the name of the
+    failing image and stores them (error_json); budget_floors reads them, never the message."""
+    import torch
+
+    from semlink.links.sweep import _name_failing_image
+    from semlink.phy import DigitalChain
+    from semlink.semantic import make_codec
+    from semlink.semantic.classical import BudgetError
+
+    codec = make_codec("jpeg2000", {"symbols_per_image": 100})
+    codec.attach_phy({"bits": DigitalChain(code="ldpc5g", k=512, n=1024, modulation="qpsk",
+                                           device="cpu")})
+    with pytest.raises(BudgetError) as info:
+        codec.encode([torch.rand(3, 32, 48)])
+    err = info.value
+    assert (err.reason, err.height, err.width, err.budget_symbols) == ("below_one_block", 32, 48, 100)
+    assert err.block_channel_uses == 512 and err.budget_bits is None
+
+    class Item:
+        name, image = "kodim01.png", torch.zeros(3, 32, 48)
+
+    named = _name_failing_image(codec, [Item()], err)
+    assert isinstance(named, BudgetError) and str(named).startswith("image 'kodim01.png' (32x48)")
+    assert named.details() == {**err.details(), "image": "kodim01.png"}
+
+    codec = make_codec("jpeg2000", {"rate_bpp": 0.01})
+    with pytest.raises(BudgetError) as info:
+        codec.encode([torch.rand(3, 64, 96)])
+    tight = info.value.details()
+    assert tight["reason"] == "lowest_quality_too_big"
+    assert tight["needed_bits"] > tight["budget_bits"] == int(0.01 * 64 * 96)
+
+    configs = [_config("jpeg2000[a]", 20.0, 512), _config("jpeg2000[b]", 0.0, 100, status="failed"),
+               _config("jpeg2000[c]", 0.0, 200, status="failed")]
+    points = [{"codec_label": "jpeg2000[b]", "status": "failed", "error": "ValueError: reworded",
+               "error_json": json.dumps(named.details())},
+              {"codec_label": "jpeg2000[c]", "status": "failed", "error": "ValueError: reworded",
+               "error_json": json.dumps({**tight, "image": "kodim02.png"})}]
+    (floor,) = sbf.budget_floors(configs, points, {})
+    assert floor.failed == ["jpeg2000[b]", "jpeg2000[c]"] and floor.below_one_block == 1
+    assert floor.needs_bits == [tight["needed_bits"]] and floor.failed_budgets == [tight["budget_bits"]]
+    assert floor.image_sizes == ["kodim02.png (64x96)"]
 
 
 def test_report_refuses_a_dirty_tree(tmp_path, monkeypatch, capsys):

@@ -17,10 +17,21 @@ def tiny_path(tmp_path_factory):
     return build_tiny_llava(str(tmp_path_factory.mktemp("tiny_llava")), seed=0)
 
 
+def _judge_without_own_warning(path, **kw):
+    """A test model is announced once, before the sweep, from its record: loading it warns nothing."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        judge = LlavaJudge(path, **kw)
+    assert not [w for w in caught if "test model" in str(w.message).lower()]
+    assert judge.is_test_model and judge.models()[0].test_model
+    return judge
+
+
 @pytest.fixture(scope="module")
 def judge(tiny_path):
-    with pytest.warns(UserWarning, match="test model"):
-        return LlavaJudge(tiny_path, max_new_tokens=4)
+    return _judge_without_own_warning(tiny_path, max_new_tokens=4)
 
 
 def _images(seed, h=40, w=52):
@@ -85,8 +96,7 @@ def test_answer_and_answer_match(judge):
 
 
 def test_prompt_fallback_without_chat_template(tiny_path):
-    with pytest.warns(UserWarning):
-        j = LlavaJudge(tiny_path)
+    j = _judge_without_own_warning(tiny_path)
     assert "<image>" in j.prompt("q") and j.prompt("q") != "<image>\nq"  # chat template used
     j.processor.chat_template = None
     assert j.prompt("what is it?") == "<image>\nwhat is it?"
@@ -112,3 +122,17 @@ def test_missing_model_raises_with_fix():
     msg = str(err.value)
     assert "semlink-test/does-not-exist" in msg
     assert "huggingface-cli download" in msg and "no download" in msg
+
+
+def test_the_metrics_test_judge_is_announced_once_before_the_sweep(tiny_path):
+    """The judge's flag reaches the pre-sweep announcement through the metric's records."""
+    from types import SimpleNamespace
+
+    from semlink.links.runner import flagged_models
+    from semlink.metrics import get_metric
+
+    metric = get_metric("answer_match", {"vlm": tiny_path}, "cpu")
+    runner = SimpleNamespace(codec=None, metrics=[metric])
+    lines = flagged_models(runner, SimpleNamespace(points=lambda: []))
+    assert lines == [f"metric 'answer_match': vlm_judge '{tiny_path}' is TEST MODEL (a tiny model "
+                     "built for tests: its numbers mean nothing)"]
