@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -65,14 +64,21 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--captioner", action="append", required=True,
                     help="captioner reference ('llava', 'blip', HF id or folder); repeat")
-    ap.add_argument("--data", default=None, help="folder with annotations.json (default: COCO sample)")
+    ap.add_argument("--data", default="data://coco-sample",
+                    help="folder with annotations.json (default: the COCO sample, wherever "
+                         "semlink finds it; 'semlink data fetch coco-sample' gets it)")
     ap.add_argument("--max-images", type=int, default=None)
     ap.add_argument("--max-new-tokens", type=int, default=200)
     ap.add_argument("--device", default=None, help="default: cuda:0 when present, else cpu")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    data = Path(args.data) if args.data else \
-        Path(os.environ.get("SEMLINK_DATA", ROOT / ".." / "shared" / "data")) / "coco-sample"
+    from semlink.data import DatasetError, resolve_package_path
+
+    try:
+        data = Path(resolve_package_path(args.data)).expanduser()
+    except DatasetError as exc:
+        print(f"multisc_captioners: {exc}", file=sys.stderr)
+        return 2
     if not (data / "annotations.json").is_file():
         print(f"no annotations.json in {data}", file=sys.stderr)
         return 2

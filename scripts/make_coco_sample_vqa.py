@@ -1,7 +1,9 @@
 """Write a small hand-made VQA v2-format question set over the shared COCO sample.
 
-Reads ``../shared/data/coco-sample/coco_format/instances_val2017_subset.json``
-(or ``$SEMLINK_DATA/coco-sample/...``) and writes, in VQA v2 format,
+Reads ``coco_format/instances_val2017_subset.json`` of the COCO sample, found
+where every semlink tool finds it (``$SEMLINK_DATA``, ``../shared/data``, the
+user cache: :func:`semlink.data_fetch.require`; ``semlink data fetch
+coco-sample`` gets it) and writes, in VQA v2 format,
 ``tests/data/coco_sample_vqa/questions.json`` and ``annotations.json``.
 Questions per image, generated from its instance annotations (no image is
 copied, nothing is downloaded):
@@ -19,7 +21,6 @@ The committed files are this script's output; ``tests/test_vqa.py`` checks that.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -64,10 +65,12 @@ def make(instances: dict) -> tuple[dict, dict]:
 
 def main() -> int:
     root = Path(__file__).resolve().parent.parent
-    data = Path(os.environ.get("SEMLINK_DATA", root.parent / "shared" / "data"))
-    src = data / "coco-sample" / "coco_format" / "instances_val2017_subset.json"
-    if not src.is_file():
-        print(f"{src} not found: set SEMLINK_DATA to the shared data folder", file=sys.stderr)
+    from semlink.data_fetch import DataError, require
+
+    try:
+        src = require("coco-sample") / "coco_format" / "instances_val2017_subset.json"
+    except DataError as exc:
+        print(f"make_coco_sample_vqa: {exc}", file=sys.stderr)
         return 1
     questions, annotations = make(json.loads(src.read_text()))
     out = root / "tests" / "data" / "coco_sample_vqa"

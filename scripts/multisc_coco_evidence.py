@@ -1,7 +1,8 @@
 """Weight-free Multi-SC evidence on real data (the COCO sample): splits, text cost, object crops.
 
 Runs the parts of Multi-SC that need no model weights, on the real COCO
-val2017 sample in ``../shared/data/coco-sample`` (or ``$SEMLINK_DATA``):
+val2017 sample, found where every semlink tool finds it (``$SEMLINK_DATA``,
+``../shared/data``, the user cache; ``semlink data fetch coco-sample``):
 
 1. the ``oracle`` split (the dataset's own boxes as the detector) and the
    feature fusion of eq. 9: parts per image vs. the fusion threshold eps;
@@ -22,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,10 +31,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 EPS_GRID = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, math.inf)
-
-
-def _data_dir() -> Path:
-    return Path(os.environ.get("SEMLINK_DATA", ROOT / ".." / "shared" / "data")) / "coco-sample"
 
 
 def _iou(a, b) -> float:
@@ -59,9 +55,12 @@ def main(argv=None) -> int:
     from semlink.semantic.multisc.segment import SaliencyExtractor
     from semlink.semantic.text import make_text_encoding
 
-    coco = _data_dir()
-    if not coco.is_dir():
-        print(f"COCO sample not found at {coco}; set SEMLINK_DATA", file=sys.stderr)
+    from semlink.data_fetch import DataError, require
+
+    try:
+        coco = require("coco-sample")
+    except DataError as exc:
+        print(f"multisc_coco_evidence: {exc}", file=sys.stderr)
         return 2
     ann = json.loads((coco / "annotations.json").read_text())["images"]
     oracle = OracleBoxes(str(coco / "annotations.json"))
@@ -164,7 +163,7 @@ def _markdown(r: dict, sheet: str) -> str:
         "# Multi-SC on the COCO sample without weights",
         "",
         f"Produced by `{r['command']}` (git {r['env']['git_revision']}); "
-        f"{r['images']} COCO val2017 images from `../shared/data/coco-sample`. "
+        f"{r['images']} COCO val2017 images of the COCO sample (`data://coco-sample`). "
         "No model weights are involved: the split uses the dataset's own boxes (`oracle`), "
         "the captions are COCO's own, the object extractor is the weight-free saliency fallback. "
         "Raw numbers: `multisc_coco_weightfree.json`.",

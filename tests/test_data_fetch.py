@@ -218,3 +218,18 @@ def test_data_urls_in_datasets_and_scenarios(tmp_path, isolated, sources, monkey
     assert all(len(it.captions) == 5 for it in ds)
     assert ds.identity()["annotations"]["captions"]["sha256"] == next(
         f.sha256 for f in df.source("coco-sample").files if f.path == "annotations.json")
+
+
+def test_scenarios_and_doc_snippets_name_test_data_as_data_urls():
+    """The scenario files and the docs' snippets name Kodak24 and the COCO sample as
+    ``data://NAME/...`` (found wherever they are), never as a path into the project's own
+    ``../shared/data``, which a user's machine does not have. (``scenarios/uoisc*.yaml``
+    still name plain paths: their ``dataset.vqa`` files take no ``data://`` yet.)"""
+    root = Path(__file__).resolve().parents[1]
+    files = [p for p in sorted((root / "scenarios").glob("*.yaml")) if not p.name.startswith("uoisc")]
+    files += [root / "docs" / name for name in ("text.md", "codecs.md", "uoisc.md")]
+    bad = [f"{p.relative_to(root)}:{i}: {line.strip()}" for p in files
+           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+           if "shared/data/" in line]
+    assert not bad, "use data://NAME/... instead:\n" + "\n".join(bad)
+    assert any("data://kodak24" in p.read_text() for p in files)

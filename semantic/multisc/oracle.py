@@ -15,6 +15,8 @@ from __future__ import annotations
 import json
 import os
 
+from semlink.data import resolve_package_path
+
 from .split import coco_to_xyxy
 
 
@@ -25,11 +27,13 @@ def _basename(name: str) -> str:
 class OracleBoxes:
     """File name -> COCO boxes, scaled to the encoded image size.
 
-    :param path: annotation JSON (see the module docstring).
+    :param path: annotation JSON (see the module docstring); ``data://NAME/...`` names a
+        file of a test data set wherever it is found (e.g.
+        ``data://coco-sample/annotations.json``), ``pkg://`` a file of a package.
     """
 
     def __init__(self, path: str) -> None:
-        path = os.path.expanduser(os.fspath(path))
+        path = os.path.expanduser(resolve_package_path(os.fspath(path)))
         if not os.path.isfile(path):
             raise FileNotFoundError(f"oracle_annotations {path!r} does not exist; give a COCO "
                                     "instances JSON or a semlink annotations.json")
