@@ -78,7 +78,7 @@ def check_sweep_memory(runner, scenario, limit_bytes: int | None = None) -> None
     dataset = runner.dataset
     if len(dataset) == 0:
         return
-    sizes = [tuple(int(v) for v in dataset[i].image.shape[-2:]) for i in range(len(dataset))]
+    sizes = dataset.shapes                      # read from the cache, no image copied
     big = max(range(len(sizes)), key=lambda i: sizes[i][0] * sizes[i][1])
     h, w = sizes[big]
     if h * w <= PROXY_PIXELS or min(h, w) < CROPS[-1]:

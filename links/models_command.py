@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -93,18 +92,18 @@ def _metric_needs(name: str, params: dict) -> list[tuple[str, str]]:
 
 
 def codec_settings(raw: dict) -> list[dict]:
-    """The scenario's codec settings from its raw mapping, grids expanded (labels as in
-    :mod:`.scenario`), without building any codec: ``{"label", "name", "params"}``."""
+    """The scenario's codec settings from its raw mapping, grids expanded by the scenario's
+    own :func:`~semlink.links.scenario.grid_settings` (same labels), without building any
+    codec: ``{"label", "name", "params"}``."""
+    from .scenario import grid_settings
+
     out = []
-    for i, entry in enumerate(raw.get("codecs") or []):
+    for entry in raw.get("codecs") or []:
         entry = {"name": entry} if isinstance(entry, str) else dict(entry or {})
         name, label = entry.get("name"), entry.get("label", entry.get("name"))
-        params, grid = dict(entry.get("params") or {}), dict(entry.get("grid") or {})
-        keys = list(grid)
-        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-            suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
-            out.append({"label": f"{label}[{suffix}]" if suffix else str(label), "name": name,
-                        "params": {**params, **dict(zip(keys, combo))}})
+        for setting_label, params in grid_settings(str(label), dict(entry.get("params") or {}),
+                                                   dict(entry.get("grid") or {})):
+            out.append({"label": setting_label, "name": name, "params": params})
     return out
 
 
@@ -160,13 +159,12 @@ def scenario_needs(raw: dict, device: str = "cpu") -> list[dict]:
 
 
 def read_raw(path: str) -> dict:
-    """The scenario file's mapping (YAML), with a clear error when it is not one."""
-    import yaml
+    """The scenario file's mapping (:func:`~semlink.links.scenario.read_scenario_file`: every
+    error names the file), with a clear error when it is not a mapping."""
+    from .scenario import read_scenario_file
 
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"scenario file {str(p)!r} not found")
-    raw = yaml.safe_load(p.read_text())
+    raw = read_scenario_file(p)
     if not isinstance(raw, dict):
         raise ValueError(f"{p}: a scenario file is a mapping (dataset, codecs, ...), got "
                          f"{type(raw).__name__}")
@@ -315,13 +313,15 @@ class ModelsUnavailable(RuntimeError):
     """Before a run: a codec's model is missing, or the models will not fit on the device."""
 
 
-def preflight(scenario_path: str, device: str | None = None) -> dict:
+def preflight(scenario_path: str, device: str | None = None, raw: dict | None = None) -> dict:
     """The check ``semlink run`` makes before the first point (nothing is loaded).
 
     Every codec model must be found (a missing metric model only warns: the run skips
     that metric, as it always has), and the models' weights plus the activation
     allowance must fit on the device (:func:`~semlink.links.memory.model_memory_plan`).
 
+    :param raw: the scenario file's mapping when the caller has read it (``semlink run``
+        reads the file once); `None`: read here.
     :raises ModelsUnavailable: naming every missing model with where it was looked for,
         or every model with its size when they will not fit.
     :returns: ``{"report", "memory"}`` when the run can go ahead.
@@ -330,7 +330,7 @@ def preflight(scenario_path: str, device: str | None = None) -> dict:
 
     from .memory import model_memory_plan
 
-    raw = read_raw(scenario_path)
+    raw = read_raw(scenario_path) if raw is None else raw
     device = resolve_device(device or raw.get("device"), name="device")
     report = check_scenario(raw, device)
     plan = model_memory_plan(report["needs"], device)

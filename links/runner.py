@@ -109,7 +109,7 @@ def check_dataset_captions(runner: PointRunner, scenario: Scenario) -> None:
             continue
         k = int(getattr(codec, "captions_per_image", 1))
         ds = runner.dataset
-        short = [ds[i].name for i in range(len(ds)) if len(ds[i].captions) < k]
+        short = [n for n, c in zip(ds.names, ds.caption_counts) if c < k]   # no image copied
         if not short:
             continue
         where = f"codec {point.codec.label!r} (source: captions, captions_per_image={k})"
@@ -170,10 +170,7 @@ def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
     """Metric name -> why it is undefined on this dataset's image sizes."""
     from semlink.metrics import get_metric
 
-    sizes = {}
-    for i in range(len(dataset)):
-        item = dataset[i]
-        sizes[item.name] = tuple(int(v) for v in item.image.shape[-2:])
+    sizes = dict(zip(dataset.names, dataset.shapes))       # no image copied
     return {e["name"]: r for e in scenario.metrics
             if (r := get_metric(e["name"], e["params"],
                                 resolve_device(scenario.device)).too_small(sizes))}

@@ -244,14 +244,10 @@ def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = No
         label = entry.get("label", name)
         if not isinstance(label, str):
             _fail(f"{path}.label", f"expected a string, got {label!r}")
-        keys = list(grid)
         choices = _profile_choices(entry, name, profiles, all_profiles, path)
-        for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-            setting_params = {**params, **dict(zip(keys, combo))}
-            suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
+        for grid_label, setting_params in grid_settings(label, params, grid):
             for choice in choices:
-                out.append(CodecSetting(len(out), name,
-                                        (f"{label}[{suffix}]" if suffix else label) + choice.label,
+                out.append(CodecSetting(len(out), name, grid_label + choice.label,
                                         copy.deepcopy(setting_params),
                                         {**profiles, **choice.profiles}))
                 _check_codec(out[-1], path, device)
@@ -259,6 +255,19 @@ def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = No
     dup = {lbl for lbl in labels if labels.count(lbl) > 1}
     if dup:
         _fail("codecs", f"labels must be unique, {sorted(dup)} repeat; give each entry a label")
+    return out
+
+
+def grid_settings(label: str, params: dict, grid: dict) -> list[tuple[str, dict]]:
+    """One codec entry's settings: ``(label, params)`` per combination of its ``grid``
+    (the product of the value lists, the last key varying fastest), labelled
+    ``label[key=value,...]``; ``[(label, params)]`` without a grid. The one expansion
+    :func:`load_scenario` and ``semlink models check`` (which builds no codec) share."""
+    keys = list(grid)
+    out = []
+    for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
+        out.append((f"{label}[{suffix}]" if suffix else label, {**params, **dict(zip(keys, combo))}))
     return out
 
 
@@ -536,28 +545,35 @@ def read_scenario_file(path: str | Path) -> dict:
     return raw
 
 
-def precheck_scenario(path: str | Path) -> None:
+def precheck_scenario(path: str | Path, raw: dict | None = None) -> dict:
     """The checks of :func:`load_scenario` that load nothing heavy (no torch, codec, metric
     or channel): what ``semlink run`` asks first, so a wrong file fails in under a second.
 
+    :param raw: the file's mapping when the caller has read it (:func:`read_scenario_file`);
+        `None`: read here.
+    :returns: the file's mapping, so ``semlink run`` reads and parses the file once and
+        hands it to the model check and :func:`load_scenario` (``raw=``).
     :raises ScenarioError: naming the file and the key path.
     """
     path = Path(path)
-    raw = read_scenario_file(path)
+    raw = read_scenario_file(path) if raw is None else raw
     try:
-        _light_checks(raw, str(path), path.resolve().parent, check_paths=True)
+        _light_checks(copy.deepcopy(raw), str(path), path.resolve().parent, check_paths=True)
     except ScenarioError as exc:
         raise ScenarioError(f"{path}: {exc}") from None
+    return raw
 
 
-def load_scenario(path: str | Path, device: str | None = None) -> Scenario:
+def load_scenario(path: str | Path, device: str | None = None, raw: dict | None = None) -> Scenario:
     """Read and validate a YAML scenario file.
 
     :param device: when given, replaces the file's ``device`` key (``semlink run --device``);
         it is validated like the key and recorded in the scenario as run.
+    :param raw: the file's mapping already read (:func:`precheck_scenario` returns it);
+        `None`: read here. Paths in it are still relative to ``path``'s folder.
     """
     path = Path(path)
-    raw = read_scenario_file(path)
+    raw = read_scenario_file(path) if raw is None else copy.deepcopy(raw)
     if device is not None and isinstance(raw, dict):
         raw = {**raw, "device": device}
     try:

@@ -54,20 +54,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be a positive integer, got {args.threads}")
     from .scenario import load_scenario, precheck_scenario
 
-    precheck_scenario(args.scenario)
+    raw = precheck_scenario(args.scenario)      # the file is read and parsed once
     from .runner import SweepInterrupted, run_sweep
 
     if not args.skip_model_check:
         from .models_command import ModelsUnavailable, preflight
 
         try:
-            checked = preflight(args.scenario, device=args.device)
+            checked = preflight(args.scenario, device=args.device, raw=raw)
         except ModelsUnavailable as exc:
             print(f"semlink run: {exc}", file=sys.stderr)
             return 2
         if checked["report"]["models"]:
             print(f"semlink run: {checked['memory']['summary']}", file=sys.stderr)
-    scenario = load_scenario(args.scenario, device=args.device)
+    scenario = load_scenario(args.scenario, device=args.device, raw=raw)
     out = args.out or scenario.output
     if not out:
         raise ValueError("--out DIR is required (the scenario has no 'output' key)")

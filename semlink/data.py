@@ -384,6 +384,17 @@ class ImageDataset:
         """Sorted image file names, relative to the dataset root."""
         return [it.name for it in self._items]
 
+    @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """``(H, W)`` [pixels] of every image as served (after resize, crop and padding),
+        read from the cache: no image is copied (indexing copies the tensor)."""
+        return [(int(it.image.shape[-2]), int(it.image.shape[-1])) for it in self._items]
+
+    @property
+    def caption_counts(self) -> list[int]:
+        """Number of captions of every image (no image is copied)."""
+        return [len(it.captions) for it in self._items]
+
     def batches(self, batch_size: int) -> Iterator[list[DatasetItem]]:
         """Yield consecutive lists of up to ``batch_size`` items (the last may be shorter)."""
         if not _is_pos_int(batch_size):

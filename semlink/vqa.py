@@ -323,6 +323,18 @@ class VQADataset:
                        question_ids=[r.question_id for r in recs])
 
     @property
+    def shapes(self) -> list[tuple[int, int]]:
+        """``(H, W)`` [pixels] of every item's image (:attr:`ImageDataset.shapes`, no copy)."""
+        shapes = self.images.shapes
+        return [shapes[idx] for idx, _ in self._entries]
+
+    @property
+    def caption_counts(self) -> list[int]:
+        """Number of captions of every item's image (no image is copied)."""
+        counts = self.images.caption_counts
+        return [counts[idx] for idx, _ in self._entries]
+
+    @property
     def names(self) -> list[str]:
         """Item names: ``FILE#QUESTION_ID`` (per question) or ``FILE`` (per image)."""
         out = []

@@ -318,3 +318,19 @@ def test_real_kodak_glob():
         assert it.image.shape[1] % 64 == 0 and it.image.shape[2] % 64 == 0
         assert min(it.image.shape[1:]) == 256
     assert ds[3].original_size == (768, 512)  # kodim04 is portrait
+
+
+def test_shapes_and_caption_counts_copy_no_image(tmp_path, monkeypatch):
+    """What the checks before a sweep read (sizes, caption counts) comes from the cache:
+    no item is built, so no image tensor is copied."""
+    _write(tmp_path, ["a.png", "b.png"], w=10, h=6)
+    _rgb(5, 9, seed=3).save(tmp_path / "c.png")
+    (tmp_path / "caps.json").write_text(json.dumps({"a.png": ["x", "y"], "c.png": ["z"]}))
+    ds = ImageDataset(str(tmp_path), captions=str(tmp_path / "caps.json"), resize=[4, 6])
+    want_shapes = [tuple(ds[i].image.shape[-2:]) for i in range(len(ds))]
+    want_counts = [len(ds[i].captions) for i in range(len(ds))]
+    monkeypatch.setattr(ImageDataset, "__getitem__", lambda self, i: pytest.fail("copied an item"))
+    assert ds.shapes == want_shapes == [(4, 6)] * 3
+    assert ds.caption_counts == want_counts == [2, 0, 1]
+    plain = ImageDataset(str(tmp_path))
+    assert plain.shapes == [(6, 10), (6, 10), (9, 5)] and plain.caption_counts == [0, 0, 0]

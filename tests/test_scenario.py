@@ -69,3 +69,42 @@ def test_file_errors_name_the_file(tmp_path, image_dir):
     (image_dir.parent / "s2.yaml").write_text(yaml.safe_dump(raw))
     sc = load_scenario(image_dir.parent / "s2.yaml")
     assert sc.dataset["path"] == str(image_dir)
+
+
+def test_semlink_run_parses_the_scenario_file_once(image_dir, monkeypatch):
+    """precheck, the model check and load_scenario share one read of the file (it was read
+    and parsed three times); the run still resolves paths relative to the file."""
+    from semlink.links import scenario as scenario_module
+    from semlink.links.cli import main
+
+    raw = base(image_dir)
+    raw["dataset"] = {"path": "images", "max_images": 1}
+    raw["snr_db"] = [10]
+    f = image_dir.parent / "once.yaml"
+    f.write_text(yaml.safe_dump(raw))
+    calls = []
+    real = scenario_module.yaml.safe_load
+    monkeypatch.setattr(scenario_module.yaml, "safe_load",
+                        lambda text: calls.append(1) or real(text))
+    assert main(["run", str(f), "--out", str(image_dir.parent / "out"), "--no-plot",
+                 "--device", "cpu"]) == 0
+    assert len(calls) == 1
+    assert (image_dir.parent / "out" / "results.h5").is_file()
+
+
+def test_models_check_expands_grids_like_the_scenario(image_dir):
+    """`semlink models check` lists codec settings without building a codec, by the same
+    grid expansion as load_scenario: the same labels and parameters, in the same order."""
+    from semlink.links.models_command import codec_settings
+    from semlink.links.scenario import grid_settings
+
+    raw = base(image_dir)
+    raw["codecs"] = [{"name": "raw_pixels", "label": "raw", "params": {"downsample": 2},
+                      "grid": {"bit_depth": [4, 8], "profile": ["default"]}},
+                     "analog_pixels"]
+    sc = parse_scenario(raw)
+    listed = codec_settings(raw)
+    assert [c["label"] for c in listed] == [c.label for c in sc.codecs] == [
+        "raw[bit_depth=4,profile=default]", "raw[bit_depth=8,profile=default]", "analog_pixels"]
+    assert [c["params"] for c in listed] == [c.params for c in sc.codecs]
+    assert grid_settings("x", {"a": 1}, {}) == [("x", {"a": 1})]
