@@ -18,6 +18,7 @@ import csv
 import math
 import shlex
 import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,8 @@ from semlink.phy import AnalogChain, make_channel, snr_db_to_no
 from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
-from .training.registry import TRAINERS, Option
+from .training.config import config_options, make_config, setting
+from .training.registry import TRAINERS
 from .training.loop import Trainer, run_training
 
 
@@ -111,72 +113,82 @@ def evaluate(model: DeepJSCC, images, snrs, channel, seed: int = 0,
     return out
 
 
+@dataclass
+class DeepJSCCConfig:
+    """Every setting of a deep JSCC training run: ``semlink train deepjscc`` options, the
+    :class:`DeepJSCCTrainer` and its records (``train_config.json``, the checkpoint's
+    ``meta``) come from these fields. Bad values raise ``ValueError`` here, before any
+    image is read.
+
+    ``snr_db``: training Es/N0 [dB]; ``ratio``: bandwidth ratio k/n (= c / 96);
+    ``lr_decay_step``: from this step on the learning rate is ``lr / 10`` (the paper lowers
+    Adam's rate from 1e-3 to 1e-4 late in training); ``eval_data``: held-out images evaluated
+    at the end at ``eval_snr_db`` (``eval.csv``).
+    """
+
+    data: str = setting(help="training images (folder or glob)", kind="str", required=True)
+    snr_db: float = setting(10.0, "training Es/N0 [dB]", kind="float")
+    ratio: float = setting(1 / 6, "bandwidth ratio k/n = c/96", kind="float")
+    channel: str | dict = setting("awgn", "channel name, e.g. awgn, rayleigh", kind="str")
+    steps: int = setting(3000, "optimisation steps", kind="int")
+    batch_size: int = setting(16, "patches per step", kind="int")
+    crop: int = setting(64, "random crop size (multiple of 4)", kind="int")
+    lr: float = setting(1e-3, "Adam learning rate", kind="float")
+    lr_decay_step: int | None = setting(None, "from this step on, lr/10", kind="int")
+    seed: int = setting(0, "seed of init, batches and channel", kind="int")
+    eval_data: str | None = setting(None, "held-out images evaluated at the end", kind="str")
+    eval_snr_db: list = setting(help="evaluation Es/N0 points [dB]", kind="floats",
+                                default_factory=lambda: [0.0, 5.0, 10.0, 15.0, 20.0])
+    device: str = setting(DEFAULT_DEVICE, "torch device: auto (first CUDA device if any, else "
+                          "cpu), cpu, cuda, cuda:N", kind="str")
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "crop"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if self.crop % 4:
+            raise ValueError(f"crop must be a multiple of 4, got {self.crop}")
+        channels_for_ratio(self.ratio)                  # a ratio no channel count gives: error now
+        self.eval_snr_db = [float(v) for v in self.eval_snr_db]
+
+
 @TRAINERS.register("deepjscc", "deep JSCC (Bourtsoulatze et al. 2019): MSE through the channel")
 class DeepJSCCTrainer(Trainer):
-    """Deep JSCC trainer (see the module docstring); ``semlink train deepjscc``.
-
-    :param data: training images (folder or glob).
-    :param snr_db: training Es/N0 [dB].
-    :param ratio: bandwidth ratio k/n (= c / 96).
-    :param channel: channel name or spec (``awgn``, ``rayleigh``, ...).
-    :param steps: optimisation steps; ``batch_size`` random ``crop x crop`` patches each.
-    :param lr_decay_step: from this step on the learning rate is ``lr / 10`` (the
-        paper lowers Adam's rate from 1e-3 to 1e-4 late in training).
-    :param eval_data: held-out images evaluated at the end at ``eval_snr_db`` (``eval.csv``).
-    """
+    """Deep JSCC trainer (see the module docstring; ``semlink train deepjscc``) for a
+    :class:`DeepJSCCConfig`."""
 
     name = "deepjscc"
     log_fields = ("loss_mse", "train_psnr_db")
-    OPTIONS = (
-        Option("data", "str", None, "training images (folder or glob)", required=True),
-        Option("snr_db", "float", 10.0, "training Es/N0 [dB]"),
-        Option("ratio", "float", 1 / 6, "bandwidth ratio k/n = c/96"),
-        Option("channel", "str", "awgn", "channel name, e.g. awgn, rayleigh"),
-        Option("steps", "int", 3000, "optimisation steps"),
-        Option("batch_size", "int", 16, "patches per step"),
-        Option("crop", "int", 64, "random crop size (multiple of 4)"),
-        Option("lr", "float", 1e-3, "Adam learning rate"),
-        Option("lr_decay_step", "int", None, "from this step on, lr/10"),
-        Option("seed", "int", 0, "seed of init, batches and channel"),
-        Option("eval_data", "str", None, "held-out images evaluated at the end"),
-        Option("eval_snr_db", "floats", [0.0, 5.0, 10.0, 15.0, 20.0], "evaluation Es/N0 points [dB]"),
-        Option("device", "str", DEFAULT_DEVICE,
-               "torch device: auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N"),
-    )
+    CONFIG = DeepJSCCConfig
+    OPTIONS = config_options(DeepJSCCConfig)
 
-    def __init__(self, data: str, snr_db: float = 10.0, ratio: float = 1 / 6, channel="awgn",
-                 steps: int = 3000, batch_size: int = 16, crop: int = 64, lr: float = 1e-3,
-                 lr_decay_step: int | None = None, seed: int = 0, eval_data: str | None = None,
-                 eval_snr_db=(0, 5, 10, 15, 20), device: str = DEFAULT_DEVICE) -> None:
-        device = resolve_device(device, name="device")   # before any data is read
-        for name, v in (("steps", steps), ("batch_size", batch_size), ("crop", crop)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if crop % 4:
-            raise ValueError(f"crop must be a multiple of 4, got {crop}")
-        self.c = channels_for_ratio(ratio)
-        self.images = _images(data, "--data")
-        self.eval_images = _images(eval_data, "--eval-data") if eval_data else []
-        self.steps, self.batch_size, self.crop, self.lr = steps, batch_size, crop, lr
-        self.lr_decay_step, self.device, self.channel_spec = lr_decay_step, device, channel
-        self.eval_data, self.eval_snr_db = eval_data, list(eval_snr_db)
-        self.meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(snr_db),
-                     "ratio": self.c / 96, "channel": channel, "crop": crop,
-                     "batch_size": batch_size, "lr": lr, "lr_decay_step": lr_decay_step,
-                     "data": str(data), "num_train_images": len(self.images), "seed": seed}
+    def __init__(self, config: DeepJSCCConfig) -> None:
+        if not isinstance(config, DeepJSCCConfig):
+            raise TypeError(f"DeepJSCCTrainer takes a DeepJSCCConfig, got {type(config).__name__}; "
+                            "build one with DeepJSCCConfig(data=..., ...)")
+        cfg = config
+        device = resolve_device(cfg.device, name="device")   # before any data is read
+        self.c = channels_for_ratio(cfg.ratio)
+        self.images = _images(cfg.data, "--data")
+        self.eval_images = _images(cfg.eval_data, "--eval-data") if cfg.eval_data else []
+        self.steps, self.batch_size, self.crop, self.lr = cfg.steps, cfg.batch_size, cfg.crop, cfg.lr
+        self.lr_decay_step, self.device, self.channel_spec = cfg.lr_decay_step, device, cfg.channel
+        self.eval_data, self.eval_snr_db = cfg.eval_data, list(cfg.eval_snr_db)
+        self.meta = {"paper": "Bourtsoulatze, Kurka, Gunduz 2019", "snr_db": float(cfg.snr_db),
+                     "ratio": self.c / 96, "channel": cfg.channel, "crop": cfg.crop,
+                     "batch_size": cfg.batch_size, "lr": cfg.lr, "lr_decay_step": cfg.lr_decay_step,
+                     "data": str(cfg.data), "num_train_images": len(self.images), "seed": cfg.seed}
         # how this run was made (not compared on resume): written into every checkpoint
-        arguments = {"data": str(data), "snr_db": float(snr_db), "ratio": ratio,
-                     "channel": channel, "steps": steps, "batch_size": batch_size, "crop": crop,
-                     "lr": lr, "lr_decay_step": lr_decay_step, "seed": seed,
-                     "eval_data": eval_data, "eval_snr_db": [float(v) for v in eval_snr_db],
+        arguments = {**asdict(cfg), "data": str(cfg.data), "snr_db": float(cfg.snr_db),
                      "device": device}
         self.provenance = _provenance_meta(arguments, self.images, self.eval_images)
-        torch.manual_seed(seed)
+        torch.manual_seed(cfg.seed)
         self.model = DeepJSCC(self.c).to(device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=lr)
-        self.gen = torch.Generator(device="cpu").manual_seed(seed)   # host-side batch sampling
-        self.ch = make_channel(channel, seed=seed + 1, device=device)
-        self.no = snr_db_to_no(snr_db)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.gen = torch.Generator(device="cpu").manual_seed(cfg.seed)   # host-side batch sampling
+        self.ch = make_channel(cfg.channel, seed=cfg.seed + 1, device=device)
+        self.no = snr_db_to_no(cfg.snr_db)
         self.model.train()
 
     def config(self) -> dict:
@@ -241,20 +253,23 @@ class DeepJSCCTrainer(Trainer):
         return ev
 
 
-def train_deepjscc(data: str, out: str, snr_db: float = 10.0, ratio: float = 1 / 6,
-                   channel="awgn", steps: int = 3000, batch_size: int = 16, crop: int = 64,
-                   lr: float = 1e-3, seed: int = 0, resume: bool = False,
-                   eval_data: str | None = None, eval_snr_db=(0, 5, 10, 15, 20),
-                   checkpoint_every: int = 250, log_every: int = 25, device: str = DEFAULT_DEVICE,
-                   progress: bool | None = None, lr_decay_step: int | None = None) -> dict:
+def train_deepjscc(config: DeepJSCCConfig | str, out: str, resume: bool = False,
+                   checkpoint_every: int = 250, log_every: int = 25, progress: bool | None = None,
+                   **settings) -> dict:
     """Train (or resume) a deep JSCC model into ``out``; return final metrics and file paths.
+
+    :param config: a :class:`DeepJSCCConfig`, or the training images (``data``) with the other
+        settings as keywords (the fields of :class:`DeepJSCCConfig`; an unknown name raises a
+        ``TypeError`` listing the valid ones).
 
     :class:`DeepJSCCTrainer` on the shared loop
     (:func:`~semlink.semantic.training.loop.run_training`).
     """
-    trainer = DeepJSCCTrainer(data, snr_db=snr_db, ratio=ratio, channel=channel, steps=steps,
-                              batch_size=batch_size, crop=crop, lr=lr, lr_decay_step=lr_decay_step,
-                              seed=seed, eval_data=eval_data, eval_snr_db=eval_snr_db,
-                              device=device)
-    return run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
-                        log_every=log_every, progress=progress)
+    if isinstance(config, DeepJSCCConfig):
+        if settings:
+            raise TypeError(f"train_deepjscc: settings {sorted(settings)} given next to a "
+                            "DeepJSCCConfig; set them in the config (dataclasses.replace)")
+    else:
+        config = make_config(DeepJSCCConfig, {"data": config, **settings})
+    return run_training(DeepJSCCTrainer(config), out, resume=resume,
+                        checkpoint_every=checkpoint_every, log_every=log_every, progress=progress)

@@ -22,8 +22,9 @@ every ``log_every`` steps.
 from __future__ import annotations
 
 import json
+import logging
 import math
-import sys
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -33,11 +34,14 @@ from torch import nn
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .train_deepjscc import _batch, psnr_db
+from .training.config import config_options, make_config, setting
 from .training.registry import TRAINERS, Option
 from .training.loop import Trainer, run_training
 from .uoisc import (DEFAULT_CODEBOOK_SIZE, DEFAULT_DIM, DEFAULT_LAYERS, DEFAULT_SEGMENT_LENGTH,
                     build_uoisc, load_uoisc, save_uoisc)
 from .vq import check_vq_settings
+
+log = logging.getLogger(__name__)
 
 
 def bits_by_segment_length(model) -> dict[str, int]:
@@ -134,13 +138,140 @@ def _training_images(data: str, queries: str | None, size: int, vqa: dict | None
     if queries:
         raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
     ds = VQADataset(ImageDataset(data, resize=size, key="--data"), per="image", key="--vqa", **vqa)
-    print(f"train uoisc: {ds.counts.line()}", file=sys.stderr)
+    log.info("train uoisc: %s", ds.counts.line())
     return ds
+
+
+_VQA_OPTIONS = {"vqa_questions": "questions", "vqa_annotations": "annotations",
+                "instances": "instances", "split": "split", "split_rule": "rule"}
+
+
+@dataclass
+class UoiscConfig:
+    """Every setting of a UO-ISC training run: ``semlink train uoisc`` options, the
+    :class:`UoiscTrainer` and its records (``train_config.json``, the checkpoint's
+    ``config`` and ``meta.train_args``) all come from these fields.
+
+    Model (``model_config()``, the checkpoint's build config): ``clip_model``,
+    ``pretrained`` (``None``/``"none"``: random init, trained), ``clip_config`` (open_clip
+    config dict, or a JSON file read here), ``layers``, ``dim`` D, ``segment_length`` l (an
+    int, or a list: one codebook set per l, trained together), ``codebook_size`` K,
+    ``text_alignment``, ``decoder_channels``, ``frozen``, ``beta``. Training
+    (``train_args()``, compared on resume): data, queries, batch size, learning rate, loss
+    weights, channel in the loop (``snr_db`` is Es/N0 [dB]), seed, VQA split. Steps, device
+    and evaluation may change on resume. Bad values raise ``ValueError`` here, before
+    anything is built.
+    """
+
+    data: str = setting(help="training images (folder, glob)", kind="str", required=True)
+    queries: str | None = setting(
+        None, "queries: COCO captions/instances JSON, {file: [queries]} JSON or CSV", kind="str")
+    image_size: int | None = setting(None, "training crop size [px] (default: the CLIP input)",
+                                     kind="int")
+    clip_model: str = setting("ViT-B-16", "open_clip model name or local-dir:PATH", kind="str")
+    pretrained: str | None = setting(
+        "openai", "open_clip tag, weights file, or 'none' (random init, trained)", kind="str")
+    clip_config: dict | str | None = setting(None, "JSON file with an open_clip model config",
+                                             kind="str")
+    layers: list = setting(help="1-based ViT layers to transmit", kind="ints",
+                           default_factory=lambda: list(DEFAULT_LAYERS))
+    dim: int = setting(DEFAULT_DIM, "projection dimension D", kind="int")
+    segment_length: int | list = setting(DEFAULT_SEGMENT_LENGTH, "VQ segment length l", kind="int")
+    codebook_size: int = setting(DEFAULT_CODEBOOK_SIZE, "codewords K per segment (power of two)",
+                                 kind="int")
+    decoder_channels: int = setting(128, "decoder width", kind="int")
+    text_alignment: bool = setting(True, "FiLM with the query (--no-text-alignment: baseline "
+                                   "without FiLM/relevance)")
+    frozen: bool | None = setting(None, "freeze CLIP (default: frozen iff pretrained)")
+    beta: float = setting(0.25, "VQ commitment weight (eq. 12)", kind="float")
+    steps_phase1: int = setting(1000, "phase I steps", kind="int")
+    steps_phase2: int = setting(0, "phase II (adversarial) steps", kind="int")
+    batch_size: int = setting(8, "images per step", kind="int")
+    lr: float = setting(2e-4, "Adam learning rate", kind="float")
+    lambda_rel: float = setting(0.1, "weight of the relevance loss", kind="float")
+    gamma_adv: float = setting(0.01, "weight of the adversarial loss", kind="float")
+    pixel_loss: str = setting("l2", "pixel loss: l2 or l1", kind="str")
+    vlm: str | None = setting(None, "LLaVA-family model id or folder (relevance loss)", kind="str")
+    channel: str = setting("none", "none | indices:P | phy", kind="str")
+    profile: dict | None = setting(None, "digital chain of --channel phy (default: LDPC 1/2, "
+                                   "8-PSK, Rayleigh every 128 symbols)")
+    snr_db: float = setting(10.0, "training Es/N0 [dB] with --channel phy", kind="float")
+    seed: int = setting(0, "seed of init, batches and channel", kind="int")
+    device: str = setting(DEFAULT_DEVICE, "torch device: auto (first CUDA device if any, else "
+                          "cpu), cpu, cuda, cuda:N", kind="str")
+    default_query: str = setting("What is in the image?", "query of images without one",
+                                 kind="str")
+    vqa: dict | None = setting(None, "VQA questions over --data: {questions, annotations, "
+                               "instances, split, rule} (see semlink.vqa)")
+    eval_data: str | None = setting(None, "held-out images: PSNR vs mean-image baseline",
+                                    kind="str")
+    eval_queries: str | None = setting(None, "queries of the held-out images (default: "
+                                       "--queries)", kind="str")
+    eval_split: str = setting("animals", "split of the VQA questions on --eval-data", kind="str")
+
+    #: command-line spellings that :meth:`from_cli` turns into the fields above
+    CLI_EXTRA = (
+        Option("segment_lengths", "ints", None,
+               "several l trained together (one codebook set each); replaces --segment-length"),
+        Option("no_text_alignment", "flag", False, "baseline without FiLM/relevance"),
+        Option("vqa_questions", "str", None,
+               "VQA-format questions over --data (VQA v2 JSON, JSON list or CSV); instead of --queries"),
+        Option("vqa_annotations", "str", None, "VQA v2 annotations JSON (answers)"),
+        Option("instances", "str", None, "COCO instances JSON: animal categories and objects for --split"),
+        Option("split", "str", "all", "animal zero-shot split: all, exclude_animals, animals"),
+        Option("split_rule", "str", "either", "animal-related by: objects, question, either"),
+    )
+
+    def __post_init__(self) -> None:
+        if isinstance(self.segment_length, (list, tuple)):
+            self.segment_length = [int(v) for v in self.segment_length]
+        check_vq_settings(self.dim, self.segment_length, self.codebook_size)
+        if self.pixel_loss not in ("l1", "l2"):
+            raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {self.pixel_loss!r}")
+        if not (self.channel in ("none", "phy") or self.channel.startswith("indices:")):
+            raise ValueError(f"channel must be 'none', 'indices:P' or 'phy', got {self.channel!r}")
+        if isinstance(self.pretrained, str) and self.pretrained.lower() == "none":
+            self.pretrained = None
+        if isinstance(self.clip_config, (str, Path)):         # command line: a JSON file
+            with open(self.clip_config) as f:
+                self.clip_config = json.load(f)
+        self.layers = list(self.layers)
+
+    @classmethod
+    def from_cli(cls, options: dict) -> "UoiscConfig":
+        """The config of ``semlink train uoisc`` options (``CLI_EXTRA`` spellings included)."""
+        opts = dict(options)
+        lengths = opts.pop("segment_lengths", None)
+        if lengths:
+            opts["segment_length"] = [int(v) for v in lengths]
+        if opts.pop("no_text_alignment", False):
+            opts["text_alignment"] = False
+        vqa = {key: opts.pop(name, None) for name, key in _VQA_OPTIONS.items()}
+        if vqa["questions"]:
+            opts["vqa"] = vqa
+        return make_config(cls, opts)
+
+    def model_config(self) -> dict:
+        """The build config of :func:`~semlink.semantic.uoisc.build_uoisc` (stored in checkpoints)."""
+        return dict(clip_model=self.clip_model, pretrained=self.pretrained, layers=list(self.layers),
+                    frozen=self.frozen, clip_config=self.clip_config, dim=self.dim,
+                    segment_length=self.segment_length, codebook_size=self.codebook_size,
+                    text_alignment=self.text_alignment, decoder_channels=self.decoder_channels,
+                    beta=self.beta)
+
+    def train_args(self) -> dict:
+        """The training arguments a checkpoint records and a resume must repeat."""
+        return dict(data=str(self.data), queries=None if self.queries is None else str(self.queries),
+                    image_size=self.image_size, batch_size=self.batch_size, lr=self.lr,
+                    lambda_rel=self.lambda_rel, gamma_adv=self.gamma_adv,
+                    pixel_loss=self.pixel_loss, vlm=None if self.vlm is None else str(self.vlm),
+                    channel=self.channel, profile=self.profile, snr_db=self.snr_db,
+                    seed=self.seed, default_query=self.default_query, vqa=self.vqa)
 
 
 @TRAINERS.register("uoisc", "UO-ISC (user-oriented image semantic coding), two phases")
 class UoiscTrainer(Trainer):
-    """UO-ISC trainer on the shared loop (``semlink train uoisc``); see :func:`train_uoisc`.
+    """UO-ISC trainer on the shared loop (``semlink train uoisc``) for a :class:`UoiscConfig`.
 
     Phase I for ``steps_phase1`` steps, then phase II (adversarial) for
     ``steps_phase2``; the step is the paper's Algorithm 1 (module docstring).
@@ -149,123 +280,60 @@ class UoiscTrainer(Trainer):
     name = "uoisc"
     log_fields = ("phase", "segment_length", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
     resumable_changes = ("steps_phase1", "steps_phase2", "steps")
-    OPTIONS = (
-        Option("data", "str", None, "training images (folder, glob)", required=True),
-        Option("queries", "str", None, "queries: COCO captions/instances JSON, {file: [queries]} JSON or CSV"),
-        Option("clip_model", "str", "ViT-B-16", "open_clip model name or local-dir:PATH"),
-        Option("pretrained", "str", "openai", "open_clip tag, weights file, or 'none' (random init, trained)"),
-        Option("clip_config", "str", None, "JSON file with an open_clip model config"),
-        Option("layers", "ints", list(DEFAULT_LAYERS), "1-based ViT layers to transmit"),
-        Option("dim", "int", DEFAULT_DIM, "projection dimension D"),
-        Option("segment_length", "int", DEFAULT_SEGMENT_LENGTH, "VQ segment length l"),
-        Option("segment_lengths", "ints", None,
-               "several l trained together (one codebook set each); replaces --segment-length"),
-        Option("codebook_size", "int", DEFAULT_CODEBOOK_SIZE, "codewords K per segment (power of two)"),
-        Option("decoder_channels", "int", 128, "decoder width"),
-        Option("no_text_alignment", "flag", False, "baseline without FiLM/relevance"),
-        Option("steps_phase1", "int", 1000, "phase I steps"),
-        Option("steps_phase2", "int", 0, "phase II (adversarial) steps"),
-        Option("batch_size", "int", 8, "images per step"),
-        Option("lr", "float", 2e-4, "Adam learning rate"),
-        Option("lambda_rel", "float", 0.1, "weight of the relevance loss"),
-        Option("gamma_adv", "float", 0.01, "weight of the adversarial loss"),
-        Option("pixel_loss", "str", "l2", "pixel loss: l2 or l1"),
-        Option("vlm", "str", None, "LLaVA-family model id or folder (relevance loss)"),
-        Option("channel", "str", "none", "none | indices:P | phy"),
-        Option("snr_db", "float", 10.0, "training Es/N0 [dB] with --channel phy"),
-        Option("vqa_questions", "str", None,
-               "VQA-format questions over --data (VQA v2 JSON, JSON list or CSV); instead of --queries"),
-        Option("vqa_annotations", "str", None, "VQA v2 annotations JSON (answers)"),
-        Option("instances", "str", None, "COCO instances JSON: animal categories and objects for --split"),
-        Option("split", "str", "all", "animal zero-shot split: all, exclude_animals, animals"),
-        Option("split_rule", "str", "either", "animal-related by: objects, question, either"),
-        Option("eval_data", "str", None, "held-out images: PSNR vs mean-image baseline"),
-        Option("eval_queries", "str", None, "queries of the held-out images (default: --queries)"),
-        Option("eval_split", "str", "animals", "split of the VQA questions on --eval-data"),
-        Option("seed", "int", 0, "seed of init, batches and channel"),
-        Option("device", "str", DEFAULT_DEVICE,
-               "torch device: auto (first CUDA device if any, else cpu), cpu, cuda, cuda:N"),
-    )
+    CONFIG = UoiscConfig
+    OPTIONS = config_options(UoiscConfig)
 
-    def __init__(self, data: str, queries: str | None = None, image_size: int | None = None,
-                 clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
-                 clip_config: dict | str | None = None, layers=DEFAULT_LAYERS, dim: int = DEFAULT_DIM,
-                 segment_length: int | list[int] = DEFAULT_SEGMENT_LENGTH,
-                 codebook_size: int = DEFAULT_CODEBOOK_SIZE, text_alignment: bool = True,
-                 decoder_channels: int = 128, frozen: bool | None = None,
-                 steps_phase1: int = 1000, steps_phase2: int = 0, batch_size: int = 8,
-                 lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
-                 gamma_adv: float = 0.01, pixel_loss: str = "l2", vlm: str | None = None,
-                 channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
-                 seed: int = 0, device: str = DEFAULT_DEVICE, default_query: str = "What is in the image?",
-                 vqa: dict | None = None, no_text_alignment: bool = False,
-                 vqa_questions: str | None = None, vqa_annotations: str | None = None,
-                 instances: str | None = None, split: str = "all", split_rule: str = "either",
-                 eval_data: str | None = None, eval_queries: str | None = None,
-                 eval_split: str = "animals", segment_lengths: list[int] | None = None) -> None:
-        device = resolve_device(device, name="device")          # before anything is built
-        if segment_lengths:
-            segment_length = [int(v) for v in segment_lengths]
-        check_vq_settings(dim, segment_length, codebook_size)      # before anything is built
-        if isinstance(clip_config, str):                 # command line: a JSON file
-            with open(clip_config) as f:
-                clip_config = json.load(f)
-        if isinstance(pretrained, str) and pretrained.lower() == "none":
-            pretrained = None
-        text_alignment = text_alignment and not no_text_alignment
-        if vqa is None and vqa_questions:
-            vqa = {"questions": vqa_questions, "annotations": vqa_annotations,
-                   "instances": instances, "split": split, "rule": split_rule}
-        self.eval_data, self.eval_split = eval_data, eval_split
-        self.eval_queries = eval_queries or queries
-        train_args = dict(data=str(data), queries=None if queries is None else str(queries),
-                          image_size=image_size, batch_size=batch_size, lr=lr, lambda_rel=lambda_rel,
-                          gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=None if vlm is None else str(vlm),
-                          channel=channel, profile=profile, snr_db=snr_db, seed=seed,
-                          default_query=default_query, vqa=vqa)
-        if pixel_loss not in ("l1", "l2"):
-            raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {pixel_loss!r}")
-        if not (channel in ("none", "phy") or channel.startswith("indices:")):
-            raise ValueError(f"channel must be 'none', 'indices:P' or 'phy', got {channel!r}")
-        config = dict(clip_model=clip_model, pretrained=pretrained, layers=list(layers), frozen=frozen,
-                      clip_config=clip_config, dim=dim, segment_length=segment_length,
-                      codebook_size=codebook_size, text_alignment=text_alignment,
-                      decoder_channels=decoder_channels, beta=beta)
+    def __init__(self, config: UoiscConfig) -> None:
+        if not isinstance(config, UoiscConfig):
+            raise TypeError(f"UoiscTrainer takes a UoiscConfig, got {type(config).__name__}; build "
+                            "one with UoiscConfig(data=..., ...)")
+        device = resolve_device(config.device, name="device")          # before anything is built
+        self.settings = config
+        text_alignment, vqa, seed = config.text_alignment, config.vqa, config.seed
+        self.eval_data, self.eval_split = config.eval_data, config.eval_split
+        self.eval_queries = config.eval_queries or config.queries
+        model_config, train_args = config.model_config(), config.train_args()
         torch.manual_seed(seed)
-        model = build_uoisc(**config).to(device)
-        size = image_size or model.clip.image_size[0]
+        model = build_uoisc(**model_config).to(device)
+        size = config.image_size or model.clip.image_size[0]
         if (size, size) != model.clip.image_size:
             raise ValueError(f"image_size {size} differs from the CLIP model's {model.clip.image_size}")
-        ds = _training_images(data, queries, size, vqa)
+        ds = _training_images(config.data, config.queries, size, vqa)
         self.images = [ds[i].image for i in range(len(ds))]
         self.item_queries = [ds[i].queries for i in range(len(ds))]
         self.judge = None
-        if vlm and text_alignment and lambda_rel > 0:
+        if config.vlm and text_alignment and config.lambda_rel > 0:
             from .vlm import LlavaJudge
 
-            self.judge = LlavaJudge(vlm, device=device)
+            self.judge = LlavaJudge(config.vlm, device=device)
         self.disc = PatchDiscriminator().to(device)
-        self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
-        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=lr)
+        self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+        self.opt_d = torch.optim.Adam(self.disc.parameters(), lr=config.lr)
         self.gen = torch.Generator(device="cpu").manual_seed(seed)   # host-side sampling
         self.chain = None
-        if channel == "phy":
+        if config.channel == "phy":
             from semlink.phy import DigitalChain
 
-            spec = dict(profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
-                                    "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
+            spec = dict(config.profile or {"code": "ldpc5g", "rate": 0.5, "modulation": "psk8",
+                                           "channel": {"name": "rayleigh", "coherence": {"symbols": 128}}})
             self.chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, device=device,
                                       **{k: v for k, v in spec.items() if k != "kind"})
-        self.model, self.model_config, self.train_args = model.train(), config, train_args
-        self.size, self.device, self.data, self.vqa = size, device, data, vqa
-        self.steps_phase1, self.steps_phase2 = steps_phase1, steps_phase2
-        self.batch_size, self.lr, self.lambda_rel, self.gamma_adv = batch_size, lr, lambda_rel, gamma_adv
-        self.pixel_loss, self.vlm, self.channel, self.snr_db = pixel_loss, vlm, channel, snr_db
-        self.text_alignment, self.default_query = text_alignment, default_query
+        self.model, self.model_config, self.train_args = model.train(), model_config, train_args
+        self.size, self.device, self.data, self.vqa = size, device, config.data, vqa
+        self.steps_phase1, self.steps_phase2 = config.steps_phase1, config.steps_phase2
+        self.batch_size, self.lr = config.batch_size, config.lr
+        self.lambda_rel, self.gamma_adv = config.lambda_rel, config.gamma_adv
+        self.pixel_loss, self.vlm, self.channel = config.pixel_loss, config.vlm, config.channel
+        self.snr_db, self.text_alignment = config.snr_db, text_alignment
+        self.default_query = config.default_query
 
     def config(self) -> dict:
+        """``train_config.json``'s ``config``, all from the :class:`UoiscConfig`: the model's
+        build config, the training arguments, the steps, and under ``settings`` every field of
+        the config (evaluation and device included)."""
         return {"model": self.model_config, **self.train_args, "steps_phase1": self.steps_phase1,
-                "steps_phase2": self.steps_phase2}
+                "steps_phase2": self.steps_phase2,
+                "settings": json.loads(json.dumps(asdict(self.settings), default=str))}
 
     def total_steps(self) -> int:
         return self.steps_phase1 + self.steps_phase2
@@ -349,20 +417,14 @@ class UoiscTrainer(Trainer):
         return out
 
 
-def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int | None = None,
-                clip_model: str = "ViT-B-16", pretrained: str | None = "openai",
-                clip_config: dict | None = None, layers=DEFAULT_LAYERS, dim: int = DEFAULT_DIM,
-                segment_length: int | list[int] = DEFAULT_SEGMENT_LENGTH,
-                codebook_size: int = DEFAULT_CODEBOOK_SIZE, text_alignment: bool = True,
-                decoder_channels: int = 128, frozen: bool | None = None,
-                steps_phase1: int = 1000, steps_phase2: int = 0, batch_size: int = 8,
-                lr: float = 2e-4, lambda_rel: float = 0.1, beta: float = 0.25,
-                gamma_adv: float = 0.01, pixel_loss: str = "l2", vlm: str | None = None,
-                channel: str = "none", profile: dict | None = None, snr_db: float = 10.0,
-                seed: int = 0, resume: bool = False, checkpoint_every: int = 200,
-                log_every: int = 25, device: str = DEFAULT_DEVICE, progress: bool | None = None,
-                default_query: str = "What is in the image?", vqa: dict | None = None) -> dict:
-    """Train UO-ISC; returns paths, steps and the last losses.
+def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
+                checkpoint_every: int = 200, log_every: int = 25, progress: bool | None = None,
+                **settings) -> dict:
+    """Train UO-ISC into ``out``; returns paths, steps and the last losses.
+
+    :param config: a :class:`UoiscConfig`, or the training images (``data``) with the other
+        settings as keywords (the fields of :class:`UoiscConfig`; an unknown name raises a
+        ``TypeError`` listing the valid ones).
 
     ``vqa`` (instead of ``queries``): VQA-format questions over the images of
     ``data`` and the animal zero-shot split, ``{questions, annotations,
@@ -377,15 +439,13 @@ def train_uoisc(data: str, out: str, queries: str | None = None, image_size: int
     logging, device and progress may change); otherwise it raises a
     ``ValueError`` naming the differing arguments.
     """
-    trainer = UoiscTrainer(data, queries=queries, image_size=image_size, clip_model=clip_model,
-                           pretrained=pretrained, clip_config=clip_config, layers=layers, dim=dim,
-                           segment_length=segment_length, codebook_size=codebook_size,
-                           text_alignment=text_alignment, decoder_channels=decoder_channels,
-                           frozen=frozen, steps_phase1=steps_phase1, steps_phase2=steps_phase2,
-                           batch_size=batch_size, lr=lr, lambda_rel=lambda_rel, beta=beta,
-                           gamma_adv=gamma_adv, pixel_loss=pixel_loss, vlm=vlm, channel=channel,
-                           profile=profile, snr_db=snr_db, seed=seed, device=device,
-                           default_query=default_query, vqa=vqa)
+    if isinstance(config, UoiscConfig):
+        if settings:
+            raise TypeError(f"train_uoisc: settings {sorted(settings)} given next to a UoiscConfig; "
+                            "set them in the config (dataclasses.replace(config, ...))")
+    else:
+        config = make_config(UoiscConfig, {"data": config, **settings})
+    trainer = UoiscTrainer(config)
     result = run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
                           log_every=log_every, progress=progress)
     result.pop("phase", None)

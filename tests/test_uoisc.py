@@ -246,7 +246,7 @@ def test_evaluation_uses_each_images_own_queries(tmp_path, monkeypatch):
     assert res["pairs"] == 6 and res["default_query_images"] == 6
 
 
-def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, monkeypatch, capsys):
+def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, monkeypatch, caplog):
     """Training sees only animal-free images with their own questions; evaluation the animal ones."""
     from pathlib import Path
 
@@ -269,12 +269,15 @@ def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, mon
         return original(self, imgs, tokens)
 
     monkeypatch.setattr(UOISCModel, "align", recording_align)
-    res = train_uoisc(str(coco / "val2017"), str(tmp_path / "vqa"), image_size=32, vqa=vqa,
-                      clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
-                      layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
-                      batch_size=4, steps_phase1=2, progress=False)
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="semlink"):      # the split is logged (INFO)
+        res = train_uoisc(str(coco / "val2017"), str(tmp_path / "vqa"), image_size=32, vqa=vqa,
+                          clip_model=CONFIG["clip_model"], pretrained=None, clip_config=TINY_CLIP,
+                          layers=[2, 4], dim=32, segment_length=8, codebook_size=16,
+                          decoder_channels=16, batch_size=4, steps_phase1=2, progress=False)
     assert res["steps"] == 2
-    assert "kept 218 questions on 26 images" in capsys.readouterr().err
+    assert "kept 218 questions on 26 images" in caplog.text
     import json
 
     questions = [q["question"] for q in json.loads(Path(vqa["questions"]).read_text())["questions"]]

@@ -25,9 +25,17 @@ def trainer_options(name: str) -> tuple[Option, ...]:
 
 
 def make_trainer(name: str, options: dict) -> Trainer:
-    """Build trainer ``name`` from its options (constructor keyword arguments)."""
+    """Build trainer ``name`` from its options: a trainer with a configuration dataclass
+    (``CONFIG``, :mod:`~semlink.semantic.training.config`) gets the config built from them,
+    any other trainer takes them as constructor keyword arguments."""
     _load_builtin()
-    trainer = TRAINERS.create(name, **options)
+    config_cls = getattr(TRAINERS.get(name), "CONFIG", None)
+    if config_cls is not None:
+        from .config import config_from_options
+
+        trainer = TRAINERS.create(name, config=config_from_options(config_cls, options))
+    else:
+        trainer = TRAINERS.create(name, **options)
     if not isinstance(trainer, Trainer):
         raise TypeError(f"trainer {name!r} built a {type(trainer).__name__}, not a semlink Trainer")
     return trainer
