@@ -110,7 +110,7 @@ class QueryAwareCodec(Codec):
         if not 0 < strength <= 1:
             raise ValueError(f"query_aware: strength must be in (0, 1], got {strength!r}")
         from .correction import check_corrector_transport, make_corrector
-        from .text_transport import load_embedding_table, make_transport
+        from .text_transport import embedding_table_loader, make_transport
 
         self.vlm_ref, self.diffusion_ref, self.device = str(vlm), str(diffusion), str(device)
         self.image_codec_name, self.image_rate_bpp = image_codec, float(image_rate_bpp)
@@ -118,8 +118,7 @@ class QueryAwareCodec(Codec):
         if text_transport == "embedding" and not text_embedding_model:
             raise ValueError("query_aware: text_transport: embedding needs text_embedding_model: "
                              "<model ref> (the language model whose token table is sent)")
-        table = ((lambda: load_embedding_table(text_embedding_model, device=self.device))
-                 if text_transport == "embedding" else None)
+        table = embedding_table_loader(text_transport, text_embedding_model, device=self.device)
         self.transport = make_transport(text_transport, text_encoding, table,
                                         text_embedding_model or "", text_quant_bits, text_quant_clip)
         self.corrector = make_corrector(corrector, device=self.device)

@@ -101,13 +101,10 @@ class TextCodec(Codec):
         self.stream_kinds = dict.fromkeys(self.streams, self.transport.kind)
 
     def _table_loader(self):
-        if self.transport_spec != "embedding":
-            return None
-        if self.embedding_model:
-            from .text_transport import load_embedding_table
+        from .text_transport import embedding_table_loader
 
-            return lambda: load_embedding_table(self.embedding_model, device=self.device)
-        return lambda: self.captioner.embedding_table()
+        return embedding_table_loader(self.transport_spec, self.embedding_model,
+                                      lambda: self.captioner, self.device)
 
     @property
     def encoding(self):

@@ -236,6 +236,30 @@ def load_embedding_table(ref: str, device: str = "auto") -> EmbeddingTable:
     return EmbeddingTable(weight, tok, ref, rec)
 
 
+def embedding_table_loader(transport: str, model: str | None = None, captioner=None,
+                           device: str = "auto"):
+    """The ``table`` of :func:`make_transport` as every codec and the corrector trainer choose it.
+
+    :param transport: ``"bits"`` (no table: returns `None`) or ``"embedding"``.
+    :param model: a model reference whose input embedding table is sent
+        (:func:`load_embedding_table` on ``device``); it wins over the captioner.
+    :param captioner: without ``model``: a zero-argument callable returning the
+        :class:`~semlink.semantic.captioning.Captioner` whose language model's table is sent
+        (a callable, so a captioner built on first use is not built here).
+    :returns: `None`, or a zero-argument loader of the :class:`EmbeddingTable` (the model
+        loads when the transport first needs it; call it to load now).
+    :raises ValueError: ``embedding`` with neither a model nor a captioner.
+    """
+    if transport != "embedding":
+        return None
+    if model:
+        return lambda: load_embedding_table(str(model), device=device)
+    if captioner is None:
+        raise ValueError("transport: embedding needs an embedding table: embedding_model: "
+                         "<model ref>, or a captioner whose language model's table is sent")
+    return lambda: captioner().embedding_table()
+
+
 class EmbeddingTransport(TextTransport):
     """Token embeddings of a caption, analog or scalar-quantised (see the module docstring).
 

@@ -331,3 +331,26 @@ def test_corrector_folders_from_before_transports_count_as_caption_bits(tmp_path
     plain = tmp_path / "plain"
     plain.mkdir()
     assert trained_transport(str(plain)) is None and trained_transport("no/such-model") is None
+
+
+def test_embedding_table_loader_is_the_one_choice_of_table(monkeypatch):
+    """bits: no table; embedding: a named model wins, else the captioner's table; nothing is
+    loaded (nor the captioner built) until the loader is called; neither is an error."""
+    from semlink.semantic import text_transport as tt
+
+    assert tt.embedding_table_loader("bits", "some/model", lambda: 1 / 0) is None
+    with pytest.raises(ValueError, match="embedding_model"):
+        tt.embedding_table_loader("embedding")
+    loaded = []
+    monkeypatch.setattr(tt, "load_embedding_table",
+                        lambda ref, device="auto": loaded.append((ref, device)) or "table")
+    load = tt.embedding_table_loader("embedding", "some/model", lambda: 1 / 0, device="cpu")
+    assert loaded == [] and load() == "table" and loaded == [("some/model", "cpu")]
+    built = []
+
+    def captioner():
+        built.append(1)
+        return SimpleNamespace(embedding_table=lambda: "captioner table")
+
+    load = tt.embedding_table_loader("embedding", None, captioner)
+    assert built == [] and load() == "captioner table" and built == [1]

@@ -202,13 +202,11 @@ class MultiSCCodec(Codec):
         self.objects = ObjectChannel(object_codec, object_params, object_size,
                                      embedder=self._embed if object_codec == "clip_embed" else None)
         from ..correction import check_corrector_transport
-        from ..text_transport import load_embedding_table, make_transport
+        from ..text_transport import embedding_table_loader, make_transport
 
         self.text_embedding_model = text_embedding_model
-        table = None
-        if text_transport == "embedding":
-            table = ((lambda: load_embedding_table(text_embedding_model, device=self.device))
-                     if text_embedding_model else (lambda: self.captioner.embedding_table()))
+        table = embedding_table_loader(text_transport, text_embedding_model,
+                                       lambda: self.captioner, self.device)
         self.text_transport = make_transport(text_transport, text_encoding, table,
                                              text_embedding_model or captioner,
                                              text_quant_bits, text_quant_clip)

@@ -164,12 +164,11 @@ class CorrectorTrainer(Trainer):
         if transport == "embedding" and not embedding_model and cap is None:
             raise ValueError("--transport embedding needs --embedding-model <model ref> (or "
                              "--captioner, whose language model's table is then sent)")
-        table = None
-        if transport == "embedding":
-            from ..text_transport import load_embedding_table
+        from ..text_transport import embedding_table_loader
 
-            table = (load_embedding_table(embedding_model, device) if embedding_model
-                     else cap.embedding_table())
+        load = embedding_table_loader(transport, embedding_model,
+                                      None if cap is None else (lambda: cap), device)
+        table = load() if load is not None else None        # loaded now, before the texts
         tr = make_transport(transport, encoding, table, embedding_model or captioner or "",
                             quant_bits, quant_clip)
         texts = list(texts) if texts else collect_texts(captions, data, cap, parts, device)
