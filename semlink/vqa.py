@@ -52,7 +52,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .data import DatasetError, DatasetItem, ImageDataset, _basename, _is_pos_int
+from .data import (DatasetError, DatasetItem, ImageDataset, _basename, _is_pos_int,
+                   resolve_package_path)
 
 SPLITS = ("all", "exclude_animals", "animals")
 RULES = ("objects", "question", "either")
@@ -279,6 +280,10 @@ class VQADataset:
         if max_items is not None and not _is_pos_int(max_items):
             raise DatasetError(f"{key}: max_images must be a positive integer, got {max_items!r}")
         self.images, self.key, self.per = images, key, per
+        # data://NAME/... (a test data set wherever it is) and pkg:// name files like plain paths
+        questions, annotations, instances = (
+            None if p is None else os.path.expanduser(resolve_package_path(os.fspath(p)))
+            for p in (questions, annotations, instances))
         self.config = {"questions": questions, "annotations": annotations, "instances": instances,
                        "split": split, "rule": rule, "per": per}
         by_name = {_basename(n): i for i, n in enumerate(images.names)}

@@ -224,7 +224,7 @@ def test_scenarios_and_doc_snippets_name_test_data_as_data_urls():
     """The scenario files and the docs' snippets name Kodak24 and the COCO sample as
     ``data://NAME/...`` (found wherever they are), never as a path into the project's own
     ``../shared/data``, which a user's machine does not have. (``scenarios/uoisc*.yaml``
-    still name plain paths: their ``dataset.vqa`` files take no ``data://`` yet.)"""
+    are left to their owner: they still name plain paths.)"""
     root = Path(__file__).resolve().parents[1]
     files = [p for p in sorted((root / "scenarios").glob("*.yaml")) if not p.name.startswith("uoisc")]
     files += [root / "docs" / name for name in ("text.md", "codecs.md", "uoisc.md")]

@@ -161,3 +161,13 @@ def test_scenario_dataset_block_feeds_vqa_questions_to_the_sweep(tmp_path):
     bad = {**raw, "dataset": {**raw["dataset"], "vqa": {"questions": QUESTIONS, "split": "cats"}}}
     with pytest.raises(ScenarioError, match=r"dataset.vqa.split: expected one of"):
         parse_scenario(bad)
+
+
+def test_vqa_files_may_be_named_by_data_urls(coco_images):
+    """``dataset.vqa`` files take ``data://NAME/...`` like ``dataset.path`` and ``captions``: the
+    same split as with the plain path, and the resolved file recorded."""
+    url = "data://coco-sample/coco_format/instances_val2017_subset.json"
+    by_url = VQADataset(coco_images, QUESTIONS, ANSWERS, url, split="animals", rule="objects")
+    plain = VQADataset(coco_images, QUESTIONS, ANSWERS, _instances(), split="animals", rule="objects")
+    assert by_url.names == plain.names and len(by_url) == 32
+    assert Path(by_url.config["instances"]).resolve() == Path(_instances()).resolve()
