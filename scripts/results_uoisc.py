@@ -336,7 +336,7 @@ def _sl_train() -> tuple[dict, list[str]]:
     out = SL_DIR / "train"
     rel = str(out.relative_to(ROOT))
     resume = ["--resume"] if (out / "last.pt").is_file() else []
-    args = [*SL_TRAIN[:2], "--out", rel, "--checkpoint-every", "100", "--log-every", "10",
+    args = [*SL_TRAIN[:2], "--out", rel, "--checkpoint-every", "100", "--log-every", "5",
             *resume, *SL_TRAIN[2:]]
     return json.loads(semlink(args)), ["semlink", *args]
 
@@ -345,7 +345,11 @@ def _loss_curve(csv_path: Path, figure: Path, last_step: int) -> dict:
     """Training PSNR per l against the step, from train_log.csv (as logged, every 10 steps).
 
     Rows after ``last_step`` (the checkpoint's step) were logged by a continuation that was
-    stopped before its next checkpoint and are not part of the model; they are left out."""
+    stopped before its next checkpoint and are not part of the model; they are left out. A
+    step logged twice (by a run stopped after it and by the resumed run, which repeats the
+    steps since the checkpoint bit for bit) counts once, as the resumed run logged it.
+    ``late[l]``: mean training PSNR of the last quarter of l's logged steps, of the quarter
+    before, and their difference."""
     import csv
 
     import matplotlib
@@ -353,7 +357,8 @@ def _loss_curve(csv_path: Path, figure: Path, last_step: int) -> dict:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in csv.DictReader(csv_path.open()) if int(r["step"]) <= last_step]
+    by_step = {int(r["step"]): r for r in csv.DictReader(csv_path.open())}
+    rows = [by_step[k] for k in sorted(by_step) if k <= last_step]
     fig, ax = plt.subplots(figsize=(6, 3.6))
     by_l: dict[str, list] = {}
     for r in rows:
@@ -365,7 +370,9 @@ def _loss_curve(csv_path: Path, figure: Path, last_step: int) -> dict:
         n = max(1, len(pts) // 4)
         first, last = pts[-2 * n:-n], pts[-n:]
         late[v] = {"last_quarter_psnr_db": sum(p[1] for p in last) / len(last),
-                   "previous_quarter_psnr_db": sum(p[1] for p in first) / max(1, len(first))}
+                   "previous_quarter_psnr_db": sum(p[1] for p in first) / max(1, len(first)),
+                   "rows": len(pts), "rows_per_quarter": n}
+        late[v]["change_db"] = late[v]["last_quarter_psnr_db"] - late[v]["previous_quarter_psnr_db"]
     ax.set_xlabel("training step")
     ax.set_ylabel("training PSNR of the batch [dB]")
     ax.legend(fontsize=8)
@@ -497,14 +504,25 @@ def uoisc_segment_length(describe: str) -> list[Path]:
         tables += [f"### {ch}", "", *rows, ""]
     by_l = ev.get("psnr_db_by_segment_length", {})
     bits = ev.get("bits_per_image_by_segment_length", {})
-    eval_rows = ["| l | bits per image | PSNR on Kodak24, no channel errors [dB] | training PSNR, "
-                 "last quarter of the logged steps [dB] | the quarter before [dB] |",
-                 "|---|---|---|---|---|"]
+    eval_rows = ["| l | bits per image | PSNR on Kodak24, no channel errors [dB] | logged steps | "
+                 "training PSNR, last quarter of them [dB] | the quarter before [dB] | change [dB] |",
+                 "|---|---|---|---|---|---|---|"]
     for v in sorted(by_l, key=int):
         lt = curve["late"].get(v, {})
-        eval_rows.append(f"| {v} | {bits.get(v, 0):,} | {by_l[v]:.2f} | "
+        eval_rows.append(f"| {v} | {bits.get(v, 0):,} | {by_l[v]:.2f} | {lt.get('rows', 0)} | "
                          f"{fmt(lt.get('last_quarter_psnr_db'), 2)} | "
-                         f"{fmt(lt.get('previous_quarter_psnr_db'), 2)} |")
+                         f"{fmt(lt.get('previous_quarter_psnr_db'), 2)} | "
+                         f"{fmt(lt.get('change_db'), 2)} |")
+    changes = [lt["change_db"] for lt in curve["late"].values()]
+    flat = bool(changes) and max(abs(c) for c in changes) <= 0.1
+    verdict = ("**It has flattened**: for every l the last quarter of the logged steps is within "
+               "0.1 dB of the quarter before." if flat else
+               f"**It has not flattened**: the last quarter of the logged steps differs from the "
+               f"quarter before by {min(changes):+.2f} to {max(changes):+.2f} dB per l (the aim "
+               f"was within 0.1 dB). The training stopped at step {curve['last_step']} because "
+               "the CPU time of this session allowed no more (the checkpoint continues with "
+               "`--resume` and a larger `--steps-phase1`); the numbers below describe this "
+               "under-trained model." if changes else "")
     text = [
         "# Segment length as a symbol-budget axis: UO-ISC trained on a CPU", "",
         "Issue 21: the codebook segment length l of UO-ISC (`../shared/papers/uo-isc.md`, "
@@ -531,18 +549,17 @@ def uoisc_segment_length(describe: str) -> list[Path]:
         "gain per image (eq. 8) widens the cliff into a slope; what the planner would choose. "
         "**What it cannot say:** anything about the paper's absolute quality or its claims on "
         "answer match rate and user-intent relevance (no pretrained CLIP, no LLaVA, no text "
-        "alignment, trained for minutes on 30 images), nor whether a frozen pretrained CLIP "
+        "alignment, trained briefly on a CPU on 30 images), nor whether a frozen pretrained CLIP "
         "would rank l the same way. Fig. 5's robustness argument (a bit error hurts one "
         "segment) is visible only where code blocks fail partially.", "",
         f"## Training ({train_wall:.0f} s in this regeneration; "
         f"{curve['seconds']:.0f} s of training in all)", "", "```bash", " ".join(train_cmd), "```",
         "", f"Data: the 30 images of the shared COCO sample, random 224 x 224 crops; "
-        f"{curve['last_step']} steps of batch 8. Training curve (from `train_log.csv`, every 10 "
-        "steps; each point is one batch at one l; with l cycling over 4 values a log every 10 "
-        "steps records only the steps of l = 16 and 64; the codebooks of l = 8 and 32 get the "
-        "same number of steps). Compare the last two quarters in the table below to see whether "
-        "it has flattened:", "",
-        f"![training]({curve_fig.name})", "",
+        f"{curve['last_step']} steps of batch 8, each at one l (the four codebook sets get the "
+        "same number of steps). Training curve from `train_log.csv` (each point one batch at one "
+        "l; the first 300 steps were logged every 10 steps, which with l cycling over 4 values "
+        "hits only l = 16 and 64, the later ones every 5 steps, all four l):", "",
+        f"![training]({curve_fig.name})", "", verdict, "",
         f"Held-out Kodak24 ({ev['images']} images, 224 x 224 centre crops), from the command's "
         f"`--eval-data` step (mean-colour baseline: {ev['mean_image_psnr_db']:.2f} dB):", "",
         *eval_rows, "",
