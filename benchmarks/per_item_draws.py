@@ -8,7 +8,7 @@ depend on the batch size (nor on the device). This measures, on the same
 
 * ``sionna``: Sionna's ``AWGN`` block (``torch.randn``, one call, batch-dependent);
 * ``counter``: semlink's ``AWGNChannel.transmit_items`` with a ``DrawPlan``
-  (counter-hash-v1, all items in one call);
+  (counter-hash-v2, all items in one call);
 * ``per-item``: the earlier scheme, one call and one ``torch.Generator`` per
   item (what plug-in channels without ``counter_draws`` still get).
 

@@ -129,7 +129,7 @@ class Link:
 
 def noise_generator_label(scenario) -> str:
     """What draws the noise of a scenario's channels, for the results header:
-    ``"counter-hash-v1"``, or the sorted names joined by commas when a plug-in
+    ``"counter-hash-v2"``, or the sorted names joined by commas when a plug-in
     channel without counter draws (``"torch-per-item"``) takes part.
 
     :param scenario: a :class:`~semlink.links.scenario.Scenario` (its channel

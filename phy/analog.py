@@ -166,5 +166,5 @@ class AnalogChain:
 
     @property
     def noise_generator(self) -> str:
-        """Scheme that draws this chain's noise (``counter-hash-v1`` or ``torch-per-item``)."""
+        """Scheme that draws this chain's noise (``counter-hash-v2`` or ``torch-per-item``)."""
         return self.channel.noise_generator

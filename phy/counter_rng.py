@@ -10,7 +10,7 @@ fading coefficient), and counts ``t`` along the item's symbols. Every item's
 numbers for a whole chain call come out of one batched computation, and they
 do not depend on which other items share the batch.
 
-Generator ``counter-hash-v1`` (:data:`NAME`), defined on 32-bit words
+Generator ``counter-hash-v2`` (:data:`NAME`), defined on 32-bit words
 (products taken modulo ``2^32``); :func:`mix32` and :func:`stream_keys` write
 it in int64 arithmetic (every intermediate value in ``[0, 2^63)``), the
 kernels in int32 lanes (see below), and CPU and CUDA compute bit-identical
@@ -31,7 +31,9 @@ integers:
 The integers, the uniforms **and the Gaussians** are bit-identical on CPU and
 CUDA and at every position of a batch: after the int64 rounds only IEEE
 operations that are correctly rounded everywhere are used (+, -, *, /, sqrt,
-int <-> float conversion, bit views). ``ln u`` is an atanh series on the
+int <-> float conversion, bit views; ``sqrt`` from the processor's own
+instruction, not ``torch.sqrt``, which is not correctly rounded on either device,
+see :func:`_exact_sqrt_`). ``ln u`` is an atanh series on the
 mantissa read from the float's bit pattern, ``cos``/``sin`` a Taylor series
 on an octant-reduced angle (no ``log``/``sin`` from a device's math library,
 whose last bits differ between devices and between vectorised and scalar
@@ -66,10 +68,15 @@ from __future__ import annotations
 import math
 import zlib
 
+import numpy as np
 import torch
 
-#: Name recorded in results for noise drawn by this module.
-NAME = "counter-hash-v1"
+#: Name recorded in results for noise drawn by this module. ``counter-hash-v1`` (results
+#: written before 2026-12-04 18:30 UTC) is the same definition computed with ``torch.sqrt``,
+#: whose roots are not correctly rounded (one ulp off for 16 % of float32 roots on AVX512
+#: CPUs, and differently on CUDA): its Gaussians differ from v2's in the last bit of some
+#: values and were not the same on CPU and CUDA. ``--resume`` keeps the two apart.
+NAME = "counter-hash-v2"
 #: Name recorded for the earlier scheme (one ``torch.Generator`` per item, device dependent).
 LEGACY_NAME = "torch-per-item"
 
@@ -179,9 +186,14 @@ class _Consts:
     def __init__(self, device) -> None:
         for name, v in self.INT.items():
             setattr(self, "i_" + name, torch.tensor(v, dtype=torch.int32, device=device))
-        for name, v in self.F32.items():
-            setattr(self, "f_" + name, torch.tensor(v, dtype=torch.float32, device=device))
+        for name, x in self.F32.items():
+            setattr(self, "f_" + name, torch.tensor(x, dtype=torch.float32, device=device))
         self.d_offset = torch.tensor(2.0**31 + 0.5, dtype=torch.float64, device=device)
+
+    def __getattr__(self, name: str) -> torch.Tensor:
+        """Only reached for a name that is not set (the ``i_*``/``f_*`` tensors are instance
+        attributes): an AttributeError; tells type checkers that the attributes are tensors."""
+        raise AttributeError(f"{type(self).__name__} has no constant {name!r}")
 
 
 _CONSTS: dict = {}
@@ -298,6 +310,29 @@ def _minus_log_uniform(bits: torch.Tensor, dtype) -> torch.Tensor:
     return -(s * p * 2 + k * _LN2)
 
 
+def _exact_sqrt_(x: torch.Tensor, scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """Correctly rounded square root of ``x`` (float32 or float64), in place, on every device.
+
+    ``torch.sqrt`` is not correctly rounded: on this project's CPU machines (torch 2.14,
+    AVX512 kernels) 16 % of float32 roots and 1.3 % of float64 roots are one ulp off
+    (checked in exact rational arithmetic), and on an H200 CUDA's float32 roots differed
+    from those for 0.7 % of the inputs. IEEE 754 requires a correctly rounded sqrt, which
+    the processors' own instructions give: on the CPU numpy's ``sqrt`` (the hardware
+    instruction), on CUDA the float64 root (NVIDIA: 0 ulp; ``-use_fast_math`` touches only
+    single precision); a float32 root is the float64 root rounded to float32 (double
+    rounding is innocuous for sqrt: 53 >= 2 * 24 + 2 bits). ``scratch``: an optional float64
+    buffer of ``x``'s size (off the CPU, to avoid an allocation). Other devices (MPS: no
+    float64) fall back to ``torch.sqrt`` and are not bit-identical.
+    """
+    if x.device.type == "cpu":
+        a = x.numpy()
+        np.sqrt(a, out=a)
+        return x
+    if x.dtype != torch.float32 or x.device.type == "mps":
+        return x.sqrt_()
+    wide = x.double() if scratch is None else scratch.view(x.shape).copy_(x)
+    return x.copy_(wide.sqrt_())
+
 def _unit_phasor(bits: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
     """``(cos, sin)`` of ``2 pi u``: octant from the top 3 bits, the angle in
     ``(0, pi/4)`` from the other 29 (mirrored in odd octants), sine by its
@@ -313,7 +348,7 @@ def _unit_phasor(bits: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]
     p = p * t - (1.0 / 6)
     p = p * t + 1.0
     sin = theta * p
-    cos = torch.sqrt(1 - sin * sin)
+    cos = _exact_sqrt_(1 - sin * sin)
     flags = torch.stack([((octant + 1) >> 1) & 1, ((octant + 2) >> 2) & 1,
                          (octant >> 2) & 1]).to(dtype)
     swap, keep = flags[0], 1 - flags[0]
@@ -364,7 +399,7 @@ def _box_muller_f32_(x: torch.Tensor, t: torch.Tensor, f64: torch.Tensor, a: tor
     p.mul_(g).add_(c.f_l5)
     p.mul_(g).add_(c.f_l3)
     p.mul_(g).add_(c.f_one)
-    a.mul_(p).mul_(c.f_two).add_(b.mul_(c.f_ln2)).neg_().sqrt_()   # radius = sqrt(-ln u)
+    _exact_sqrt_(a.mul_(p).mul_(c.f_two).add_(b.mul_(c.f_ln2)).neg_(), f64)   # radius = sqrt(-ln u)
     # phase: r from the low 29 bits, mirrored in odd octants
     torch.bitwise_left_shift(s1, c.i_two, out=t1).bitwise_right_shift_(c.i_s31)  # -1: odd octant
     t1.bitwise_xor_(s1).bitwise_and_(c.i_m29)
@@ -375,7 +410,7 @@ def _box_muller_f32_(x: torch.Tensor, t: torch.Tensor, f64: torch.Tensor, a: tor
     p.mul_(g).sub_(c.f_s3)
     p.mul_(g).add_(c.f_one)
     b.mul_(p)                                               # sin theta
-    torch.mul(b, b, out=g).neg_().add_(c.f_one).sqrt_()     # cos theta
+    _exact_sqrt_(torch.mul(b, b, out=g).neg_().add_(c.f_one), f64)   # cos theta
     # octant o = top 3 bits: swap = o0 ^ o1, sign of the first = o1 ^ o2, of the second = o2
     gb, sb = g.view(torch.int32), b.view(torch.int32)
     torch.bitwise_left_shift(s1, c.i_one, out=t1).bitwise_xor_(s1)   # bit 31: o2^o1, 30: o1^o0
@@ -413,7 +448,7 @@ def _complex_normal_chunks(seeds: torch.Tensor, tag, shape, device, dtype, fill)
         o = torch.view_as_real(out[a:b]).view(n, 2)
         if dtype == torch.float64:
             bits = x.to(torch.int64).bitwise_and_(MASK32)
-            radius = torch.sqrt(_minus_log_uniform(bits[0], dtype))
+            radius = _exact_sqrt_(_minus_log_uniform(bits[0], dtype))
             first, second = _unit_phasor(bits[1], dtype)
             torch.mul(radius, first, out=o[:, 0])
             torch.mul(radius, second, out=o[:, 1])

@@ -348,7 +348,7 @@ class DigitalChain:
 
     @property
     def noise_generator(self) -> str:
-        """Scheme that draws this chain's noise (``counter-hash-v1`` or ``torch-per-item``)."""
+        """Scheme that draws this chain's noise (``counter-hash-v2`` or ``torch-per-item``)."""
         return self.channel.noise_generator
 
     def _report(self, blocks, rx_blocks, crc_ok, seg, snr) -> DigitalReport:

@@ -256,7 +256,7 @@ def test_plug_in_channel_with_counter_draws_is_called_once_and_batch_independent
 
     chain = DigitalChain(code="none", k=64, crc=None, modulation="qpsk", device=device,
                          channel=PhaseJitter(seed=1, device=device))
-    assert chain.noise_generator == "counter-hash-v1"
+    assert chain.noise_generator == "counter-hash-v2"
     rng = np.random.default_rng(2)
     a, b = rng.integers(0, 2, 640, dtype=np.uint8), rng.integers(0, 2, 192, dtype=np.uint8)
     rx_two, rep = chain.transmit([a, b], snr_db=4.0, draw_seeds=[11, 12])

@@ -114,6 +114,6 @@ def test_item_seeds_are_vectorised_distinct_and_recorded(device):
     scenario = type("S", (), {"channels": [type("C", (), {"spec": {"name": "awgn"}})()],
                               "profiles": {"p": {"kind": "analog",
                                                  "channel": {"name": "rayleigh"}}}})()
-    assert noise_generator_label(scenario) == "counter-hash-v1"
+    assert noise_generator_label(scenario) == "counter-hash-v2"
     link = Link(PROFILES, "awgn", seed=0, device=device)
-    assert link.chain("default").noise_generator == "counter-hash-v1"
+    assert link.chain("default").noise_generator == "counter-hash-v2"

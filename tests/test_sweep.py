@@ -146,10 +146,15 @@ def test_resume_refuses_a_run_whose_noise_came_from_another_generator(tmp_path):
     assert main(["run", str(scenario), "--out", str(tmp_path / "o"), "--no-plot"]) == 0
     header_file = tmp_path / "o" / ".points" / "header.json"
     header = json.loads(header_file.read_text())
-    assert header["noise_generator"] == "counter-hash-v1"
+    assert header["noise_generator"] == "counter-hash-v2"
     del header["noise_generator"]
     header_file.write_text(json.dumps(header))
-    with pytest.raises(ValueError, match="'torch-per-item' generator.*'counter-hash-v1'"):
+    with pytest.raises(ValueError, match="'torch-per-item' generator.*'counter-hash-v2'"):
+        run_sweep(load_scenario(scenario), str(tmp_path / "o"), resume=True, progress=False)
+    # a folder of the first counter-based scheme (torch.sqrt roots) is not continued either
+    header["noise_generator"] = "counter-hash-v1"
+    header_file.write_text(json.dumps(header))
+    with pytest.raises(ValueError, match="'counter-hash-v1' generator.*'counter-hash-v2'"):
         run_sweep(load_scenario(scenario), str(tmp_path / "o"), resume=True, progress=False)
 
 

@@ -68,7 +68,7 @@ def make_channel(spec: Any, seed: int | None = None, precision: str | None = Non
 
 def noise_generator_of(spec: Any) -> str:
     """The scheme that draws a channel's noise in chains, without building it:
-    ``"counter-hash-v1"`` (``counter_draws = True``) or ``"torch-per-item"``.
+    ``"counter-hash-v2"`` (``counter_draws = True``) or ``"torch-per-item"``.
 
     :param spec: as for :func:`make_channel`.
     """

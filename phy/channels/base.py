@@ -104,7 +104,7 @@ class Channel(Block):
     @property
     def noise_generator(self) -> str:
         """Name of the scheme that draws this channel's noise in chains (recorded in results):
-        ``"counter-hash-v1"`` or ``"torch-per-item"``."""
+        ``"counter-hash-v2"`` or ``"torch-per-item"``."""
         return NAME if self.counter_draws else LEGACY_NAME
 
     @property
