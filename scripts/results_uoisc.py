@@ -445,6 +445,22 @@ def _fidelity_figures(summary: dict, metric: str) -> list[Path]:
     return files
 
 
+def _stamped_wall(name: str) -> float:
+    """Seconds from ``resumable_run``'s ``NAME.start`` to ``NAME.end`` stamps."""
+    start, end = (float((OUT / f"{name}.{k}").read_text()) for k in ("start", "end"))
+    return end - start
+
+
+def _stage_line(results: Path) -> str:
+    """The sum over a sweep's points of their stage timings, as text (seconds)."""
+    from semlink.links.results import load_results
+
+    _, points = load_results(str(results))
+    stages = ("encode_s", "phy_s", "decode_s", "metrics_s")
+    total = {k: sum(p["timings"].get(k, 0.0) for p in points) for k in stages}
+    return ", ".join(f"{k[:-2]} {v:.0f} s" for k, v in total.items())
+
+
 def _uoisc_picks(results: Path) -> list[str]:
     """Per channel, SNR and budget: the UO-ISC configuration ``semlink plan``'s rule picks
     among the UO-ISC settings only (:func:`best_within`), and the overall pick."""
@@ -565,8 +581,10 @@ def uoisc_segment_length(describe: str) -> list[Path]:
         *eval_rows, "",
         "## The sweep", "", "```bash",
         f"semlink run {SL_SCENARIO} --out {sweep.relative_to(ROOT)} --resume", "```", "",
-        f"{sum(len(r['snr_db']) for r in summary['runs'])} points in {sweep_wall:.0f} s in this "
-        f"regeneration ({environment_line(summary, describe)}); "
+        f"{sum(len(r['snr_db']) for r in summary['runs'])} points; {sweep_wall:.0f} s in this "
+        f"regeneration, {_stamped_wall('uoisc_segment_length/sweep'):.0f} s wall clock from the "
+        f"sweep's first start to its end (resumed runs included); the points' own stage times "
+        f"add up to {_stage_line(results)} ({environment_line(summary, describe)}); "
         f"{summary['runs'][0]['num_images']} Kodak images per point. JPEG2000 gets the payload "
         "of UO-ISC at each l (rate_bpp = bits / 224^2), so on every profile at most the same "
         "code blocks; deep JSCC runs at its two shipped ratios. Es/N0 per channel use.", "",
