@@ -62,6 +62,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 
 import numpy as np
 import scipy.sparse as sp
@@ -139,6 +140,33 @@ def layer_starts(num_cns: int, z: int, cn_vn: np.ndarray, cn_ptr: np.ndarray) ->
     return starts
 
 
+def sionna_decoding_graph(encoder: LDPC5GEncoder, layered: bool = False) -> sp.csr_matrix:
+    """The parity-check matrix Sionna's ``LDPC5GDecoder`` decodes on for ``encoder``.
+
+    Sionna prunes the punctured degree-1 variable nodes (and, for the layered
+    schedule, rounds the pruning to whole lifting blocks); this reads that graph
+    on the host.  The decoder is built on a CPU twin of the encoder (same
+    ``k``, ``n``, ``num_bits_per_symbol``; the graph does not depend on the
+    device): Sionna refuses a decoder on one device whose encoder lives on
+    another, so building it on ``"cpu"`` from a CUDA encoder fails, and a
+    decoder on the encoder's CUDA device would only allocate GPU buffers that
+    are never used.
+
+    :param encoder: the code's :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder`, any device.
+    :param layered: the graph of Sionna's ``cn_schedule="layered"`` decoder.
+    :returns: ``[num_cns, num_vns]`` scipy CSR matrix (0/1).
+    """
+    twin = encoder
+    if str(encoder.device) != "cpu":
+        with warnings.catch_warnings():     # the encoder's own construction already warned
+            warnings.simplefilter("ignore", UserWarning)
+            twin = LDPC5GEncoder(encoder.k, encoder.n,
+                                 num_bits_per_symbol=encoder.num_bits_per_symbol, device="cpu")
+    dec = LDPC5GDecoder(twin, num_iter=1, device="cpu",
+                        cn_schedule="layered" if layered else "flooding")
+    return sp.csr_matrix(dec.pcm)
+
+
 class TritonBPDecoder:
     """5G LDPC BP decoder in Triton kernels, batched over code words.
 
@@ -208,9 +236,8 @@ class TritonBPDecoder:
         self._rule, self._offset = CN_RULES[cn_update]
         self._dtype = MESSAGE_DTYPES[messages]
         # Sionna's decoding graph (errors for a (k, n) outside 5G are Sionna's own)
-        sionna = LDPC5GDecoder(encoder, num_iter=1, device="cpu",
-                               cn_schedule="layered" if schedule == "layered" else "flooding")
-        pcm = sp.csr_matrix(sionna.pcm, dtype=np.int8)
+        pcm = sp.csr_matrix(sionna_decoding_graph(encoder, layered=schedule == "layered"),
+                            dtype=np.int8)
         pcm.sort_indices()
         self.num_cns, self.num_vns = pcm.shape
         self.num_edges = int(pcm.nnz)

@@ -69,6 +69,39 @@ def test_graph_is_sionnas(k, n, device):
         layer_starts(pcm.shape[0], 2 * enc.z, cn_vn, cn_ptr)
 
 
+class _DeviceCheckingDecoder(LDPC5GDecoder):
+    """Sionna's decoder with the device check newer Sionna 2.x releases make: a decoder on
+    one device whose encoder is on another is refused (the H200 run of 2026-12-04 crashed
+    ``decoder: triton`` on it: a CPU decoder built from a ``cuda:0`` encoder)."""
+
+    def __init__(self, encoder, *args, device=None, **kwargs):
+        if device is not None and str(device) != str(encoder.device):
+            raise ValueError(f"LDPC5GDecoder is on device {device!r}, but its encoder "
+                             f"(LDPC5GEncoder) is on device {encoder.device!r}")
+        super().__init__(encoder, *args, device=device, **kwargs)
+
+
+@pytest.mark.parametrize("schedule", ["flooding", "layered"])
+def test_graph_of_an_encoder_on_another_device(monkeypatch, schedule, device):
+    """An encoder on a CUDA device (a stand-in here: a CPU encoder that reports ``cuda:0``)
+    gives the triton decoder Sionna's graph without building a Sionna decoder across two
+    devices; the graph equals the one of a CPU encoder."""
+    import semlink.phy.ldpc_triton as lt
+    monkeypatch.setattr(lt, "LDPC5GDecoder", _DeviceCheckingDecoder)
+    ref = TritonBPDecoder(LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu"),
+                          schedule=schedule, device=device)
+    enc = LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu")
+    enc._device_str = "cuda:0"          # what Sionna's Object.device reports on a GPU
+    assert enc.device == "cuda:0"
+    dec = TritonBPDecoder(enc, schedule=schedule, device=device)
+    for name in ("_cn_ptr", "_cn_vn", "_vn_ptr", "_vn_edge"):
+        assert torch.equal(getattr(dec, name).cpu(), getattr(ref, name).cpu()), name
+    assert dec._layers == ref._layers and dec.num_vns == ref.num_vns
+    # the emulated check is live: Sionna's decoder on the CPU from this encoder is refused
+    with pytest.raises(ValueError, match="is on device 'cuda:0'"):
+        _DeviceCheckingDecoder(enc, num_iter=1, device="cpu")
+
+
 def _agreement(snr_db, words, device):
     enc, u, llr = _llrs(128, 256, snr_db, words, seed=int(snr_db * 100) + 5)
     enc_cpu = LDPC5GEncoder(128, 256, device="cpu")
