@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+
+#: one bitstream: a 1-D array, tensor or list of 0/1 values
+BitsLike = np.ndarray | torch.Tensor | Sequence[int]
+#: a device as the chains take it (``None``: the default, see :func:`semlink.device.resolve_device`)
+DeviceLike = str | torch.device | None
 
 CODES = {"ldpc5g": "3GPP 5G NR LDPC (38.212) with rate matching, BP decoding",
          "none": "uncoded (bits mapped directly), optional CRC per block"}
@@ -104,13 +111,14 @@ def make_code_config(code: str = "ldpc5g", k: int | None = None, n: int | None =
     return cfg
 
 
-def as_bit_tensor(bits, name: str = "bitstream", device=None) -> torch.Tensor:
+def as_bit_tensor(bits: BitsLike, name: str = "bitstream", device: DeviceLike = None) -> torch.Tensor:
     """Convert one bitstream (0/1 values: list, numpy, torch) to a uint8 tensor."""
     flat, _ = concat_bitstreams([bits], device, name, single=True)
     return flat
 
 
-def concat_bitstreams(bitstreams, device=None, name: str = "bitstreams", single: bool = False):
+def concat_bitstreams(bitstreams: Sequence[BitsLike], device: DeviceLike = None, name: str = "bitstreams",
+                      single: bool = False) -> tuple[torch.Tensor, np.ndarray]:
     """All bitstreams as **one** flat uint8 tensor on ``device``, checked once.
 
     :param bitstreams: list of 1-D 0/1 arrays/tensors/lists (any lengths, 0 allowed).
@@ -120,12 +128,12 @@ def concat_bitstreams(bitstreams, device=None, name: str = "bitstreams", single:
     :raises ValueError: naming ``name[i]`` of the first stream that is not 1-D
         or holds a value other than 0/1.
     """
-    single = name if single else None
+    single_name = name if single else None
     parts, lengths = [], np.empty(len(bitstreams), dtype=np.int64)
     for i, b in enumerate(bitstreams):
         t = b if isinstance(b, torch.Tensor) else torch.from_numpy(np.asarray(b))
         if t.dim() != 1:
-            label = single or f"{name}[{i}]"
+            label = single_name or f"{name}[{i}]"
             raise ValueError(f"{label} must be 1-D (one bitstream), got shape {tuple(t.shape)}")
         parts.append(t)
         lengths[i] = t.shape[0]
@@ -136,11 +144,13 @@ def concat_bitstreams(bitstreams, device=None, name: str = "bitstreams", single:
     flat = (torch.cat(parts) if len(parts) > 1 else parts[0]).to(device)
     if flat.numel():
         unsigned = flat.dtype in (torch.uint8, torch.bool)
+        if unsigned and (flat.dtype == torch.bool or int(flat.max()) <= 1):
+            return flat.to(torch.uint8), lengths            # one reduction, one host sync
         bad = flat > 1 if unsigned else (flat != 0) & (flat != 1)
         if bool(bad.any()):
             first = int(torch.nonzero(bad)[0, 0])
             i = int(np.searchsorted(np.cumsum(lengths), first, side="right"))
-            label = single or f"{name}[{i}]"
+            label = single_name or f"{name}[{i}]"
             raise ValueError(f"{label} must contain only 0/1 bits; use bytes_to_bits() for bytes")
     return flat.to(torch.uint8), lengths
 
@@ -150,7 +160,7 @@ def bytes_to_bits(data: bytes) -> np.ndarray:
     return np.unpackbits(np.frombuffer(bytes(data), dtype=np.uint8))
 
 
-def bits_to_bytes(bits) -> bytes:
+def bits_to_bytes(bits: BitsLike) -> bytes:
     """uint8 bits (MSB first, length a multiple of 8) -> bytes."""
     arr = np.asarray(bits, dtype=np.uint8)
     if arr.size % 8:
@@ -199,7 +209,9 @@ class Segmentation:
         return cols < self.valid.unsqueeze(1)
 
 
-def segment(bitstreams, k_info: int, device=None, lengths=None):
+def segment(bitstreams: Sequence[BitsLike] | torch.Tensor, k_info: int, device: DeviceLike = None,
+            lengths: np.ndarray | None = None,
+            dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, Segmentation]:
     """Cut variable-length bitstreams into one ``[num_blocks, k_info]`` tensor.
 
     Every block is a window of the concatenated bits (one ``index_select`` of
@@ -210,12 +222,17 @@ def segment(bitstreams, k_info: int, device=None, lengths=None):
         or (with ``lengths``) their concatenation as one flat tensor.
     :param lengths: [num_items] host int array of the lengths when
         ``bitstreams`` is the flat concatenation (:func:`concat_bitstreams`).
-    :output blocks: [num_blocks, k_info], float32, zero-padded per stream.
+    :param dtype: dtype of the blocks (``torch.float32``; ``torch.uint8`` saves a
+        conversion where the consumer reads integers, e.g. an uncoded mapper).
+    :output blocks: [num_blocks, k_info], 0/1 of ``dtype``, zero-padded per stream.
     :output seg: :class:`Segmentation` to reassemble with :func:`reassemble`.
     """
     if lengths is None:
         flat, lengths = concat_bitstreams(list(bitstreams), device)
     else:
+        if not isinstance(bitstreams, torch.Tensor):
+            raise TypeError(f"segment: with lengths, bitstreams must be the flat bit tensor of "
+                            f"concat_bitstreams, got {type(bitstreams).__name__}")
         flat, lengths = bitstreams.to(device), np.asarray(lengths, dtype=np.int64)
     blocks_host = (lengths + k_info - 1) // k_info
     num_blocks = int(blocks_host.sum())
@@ -235,14 +252,14 @@ def segment(bitstreams, k_info: int, device=None, lengths=None):
     seg = Segmentation(lengths_t, blocks_t, block_item_t, valid_t, k_info, lengths, blocks_host,
                        padded)
     if num_blocks == 0:
-        return torch.zeros(0, k_info, dtype=torch.float32, device=device), seg
+        return torch.zeros(0, k_info, dtype=dtype, device=device), seg
     flat = flat.to(torch.uint8)
     if not padded and flat.numel() == num_blocks * k_info:
-        return flat.view(num_blocks, k_info).to(torch.float32), seg
+        return flat.view(num_blocks, k_info).to(dtype), seg
     padded_flat = torch.cat([flat, torch.zeros(k_info, dtype=torch.uint8, device=flat.device)])
     rows = padded_flat.unfold(0, k_info, 1).index_select(0, src_t)  # [num_blocks, k_info]
     mask = seg.payload_mask()
-    return (rows * mask).to(torch.float32), seg
+    return (rows if mask is None else rows * mask).to(dtype), seg
 
 
 def reassemble(blocks: torch.Tensor, seg: Segmentation) -> list[torch.Tensor]:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,14 +22,15 @@ from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
-from .channels import AWGNChannel, Channel, make_channel
+from .channels import AWGNChannel, Channel, ChannelSpec, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
-from .coding import CodeConfig, concat_bitstreams, make_code_config, reassemble, segment
+from .coding import (BitsLike, CodeConfig, Segmentation, concat_bitstreams, make_code_config, reassemble,
+                     segment)
 from .counter_rng import MAX_INDEX
 from .interleaving import INTERLEAVERS, BitInterleaver
 from .ldpc_decoding import DECODERS, check_max_iter, make_ldpc_decoder
 from .modulation import make_constellation
-from .snr import snr_db_to_no
+from .snr import DbLike, snr_db_to_no
 from .sionna_config import resolve_device, resolve_precision
 
 
@@ -120,7 +123,8 @@ class DigitalChain:
 
     def __init__(self, code: str = "ldpc5g", k: int | None = None, n: int | None = None,
                  rate: float | None = None, crc: str | None = "auto",
-                 modulation: str = "qpsk", points=None, channel="awgn",
+                 modulation: str = "qpsk", points: Sequence[complex] | np.ndarray | None = None,
+                 channel: ChannelSpec = "awgn",
                  demapping: str = "app", max_iter: int = 20, early_termination: bool = True,
                  interleaver: str = "auto", cn_update: str = "boxplus-phi",
                  decoder: str = "sionna", seed: int | None = None, precision: str | None = None,
@@ -139,7 +143,7 @@ class DigitalChain:
                              f"got {interleaver!r}")
         if decoder not in DECODERS:
             raise ValueError(f"decoder must be one of {list(DECODERS)}, got {decoder!r}")
-        kw = dict(precision=self.precision, device=self.device)
+        kw: dict[str, Any] = dict(precision=self.precision, device=self.device)
         self.modulation = modulation
         self.constellation = make_constellation(modulation, points=points, **kw)
         self.bits_per_symbol = self.constellation.num_bits_per_symbol
@@ -247,7 +251,7 @@ class DigitalChain:
         """Eb/N0 [dB] for an Es/N0 [dB] per channel use."""
         return float(snr_db) - 10.0 * math.log10(self.info_bits_per_channel_use)
 
-    def _resolve_snr(self, num_items: int, snr_db, ebno_db) -> np.ndarray:
+    def _resolve_snr(self, num_items: int, snr_db: DbLike | None, ebno_db: DbLike | None) -> np.ndarray:
         if (snr_db is None) == (ebno_db is None):
             raise ValueError("give exactly one of snr_db (Es/N0 per channel use) or ebno_db (Eb/N0)")
         if ebno_db is not None:
@@ -262,19 +266,22 @@ class DigitalChain:
                 )
             values = np.broadcast_to(values, (num_items,))
         if not np.all(np.isfinite(values)):
-            raise ValueError(f"snr_db/ebno_db must be finite numbers, got {snr_db if ebno_db is None else ebno_db!r}")
+            raise ValueError(f"snr_db/ebno_db must be finite numbers, got "
+                             f"{snr_db if ebno_db is None else ebno_db!r}")
         return np.array(values, dtype=float)
 
     # -- core --------------------------------------------------------------------
-    def transmit_blocks(self, blocks: torch.Tensor, no: torch.Tensor, plan: DrawPlan | None = None):
+    def transmit_blocks(self, blocks: torch.Tensor, no: torch.Tensor,
+                        plan: DrawPlan | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Send a ``[num_blocks, k_info]`` bit matrix through the PHY in one pass.
 
-        :input blocks: [B, k_info], float 0/1.
+        :input blocks: [B, k_info], 0/1 as float or uint8 (uint8 saves the
+            conversions on the uncoded path: the mapper reads integers).
         :input no: [B], noise variance per complex symbol for each block.
         :input plan: which blocks form which item and each item's seeds
             (:class:`~semlink.phy.channels.draws.DrawPlan`); `None`: every block
             is its own item and all draws come from the channel's generator.
-        :output rx: [B, k_info], float 0/1, decoded payload bits.
+        :output rx: [B, k_info], 0/1 decoded payload bits, of the dtype of ``blocks``.
         :output crc_ok: [B] bool, or `None` without CRC.
 
         After the call, :attr:`last_iterations` holds the BP iterations of
@@ -287,7 +294,10 @@ class DigitalChain:
                                     if self.decoder else None)
             return blocks.clone(), (torch.ones(0, dtype=torch.bool, device=self.device)
                                     if self.crc_encoder else None)
-        u = self.crc_encoder(blocks) if self.crc_encoder else blocks
+        as_bytes = blocks.dtype == torch.uint8
+        coded = self.crc_encoder is not None or self.encoder is not None
+        u = blocks.to(torch.float32) if as_bytes and coded else blocks
+        u = self.crc_encoder(u) if self.crc_encoder else u
         c = self.encoder(u) if self.encoder else u
         if self.symbol_padding:
             c = torch.nn.functional.pad(c, (0, self.symbol_padding))
@@ -295,6 +305,8 @@ class DigitalChain:
             c = self.bit_interleaver.interleave(c)
         x = self.mapper(c)
         y, no_eff = self.channel.transmit_items(x, no, plan)
+        if no_eff.dim() == 2 and no_eff.shape[1] > 1 and no_eff.stride(1) == 0:
+            no_eff = no_eff[:, :1]       # one value per row (AWGN): the demapper broadcasts it
         llr = self.demapper(y, no_eff)
         if self.bit_interleaver is not None:
             llr = self.bit_interleaver.deinterleave(llr)
@@ -302,14 +314,19 @@ class DigitalChain:
             llr = llr[:, : cfg.n]
         if self.decoder:
             u_hat, self.last_iterations = self.decoder(llr)
+        elif as_bytes and not self.crc_decoder:
+            u_hat, self.last_iterations = (llr > 0).view(torch.uint8), None
         else:
             u_hat, self.last_iterations = (llr > 0).to(llr.dtype), None
         if self.crc_decoder:
             rx, crc_ok = self.crc_decoder(u_hat)
-            return rx, crc_ok.reshape(-1)
-        return u_hat, None
+            return rx.to(blocks.dtype), crc_ok.reshape(-1)
+        return u_hat.to(blocks.dtype), None
 
-    def transmit(self, bitstreams, snr_db=None, ebno_db=None, draw_seeds=None, group_seeds=None):
+    def transmit(self, bitstreams: Sequence[BitsLike], snr_db: DbLike | None = None,
+                 ebno_db: DbLike | None = None, draw_seeds: Sequence[int] | np.ndarray | None = None,
+                 group_seeds: Sequence[int] | np.ndarray | None = None,
+                 ) -> tuple[list[torch.Tensor], DigitalReport]:
         """Transmit a batch of variable-length bitstreams.
 
         :param bitstreams: list of 1-D 0/1 arrays/tensors (any length, 0 allowed).
@@ -336,8 +353,9 @@ class DigitalChain:
             raise ValueError(f"bitstreams: a stream of {int(lengths.max())} bits needs more than "
                              f"{MAX_INDEX} channel symbols (the draw counter range); split it")
         seeds, groups = item_draw_seeds(self.channel, num_items, draw_seeds, group_seeds)
-        blocks, seg = segment(flat, cfg.k_info, device=self.device, lengths=lengths)
-        no_item = torch.as_tensor(snr_db_to_no(snr), dtype=blocks.dtype, device=self.device)
+        blocks, seg = segment(flat, cfg.k_info, device=self.device, lengths=lengths,
+                              dtype=torch.uint8)
+        no_item = torch.as_tensor(snr_db_to_no(snr), dtype=torch.float32, device=self.device)
         no_block = no_item[seg.block_item]
         counts = torch.stack([seg.blocks_per_item, seg.blocks_per_item * self.symbols_per_block])
         plan = DrawPlan(counts[0], counts[1], seeds, groups, int(nb.sum()),
@@ -351,16 +369,17 @@ class DigitalChain:
         """Scheme that draws this chain's noise (``counter-hash-v2`` or ``torch-per-item``)."""
         return self.channel.noise_generator
 
-    def _report(self, blocks, rx_blocks, crc_ok, seg, snr) -> DigitalReport:
+    def _report(self, blocks: torch.Tensor, rx_blocks: torch.Tensor, crc_ok: torch.Tensor | None,
+                seg: Segmentation, snr: np.ndarray) -> DigitalReport:
         num_items = seg.lengths.numel()
         dev = blocks.device
-        wrong = (blocks != rx_blocks)
+        wrong = blocks ^ rx_blocks                 # uint8 0/1
         mask = seg.payload_mask()
         payload_wrong = wrong if mask is None else wrong & mask
         block_wrong = wrong.any(dim=1)             # payload or filler bit (genie)
         failed = ~crc_ok if crc_ok is not None else block_wrong
         # per-block counts summed per item: bit errors, block errors, CRC failures, iterations
-        per_block = torch.stack([payload_wrong.sum(dim=1).to(torch.float64),
+        per_block = torch.stack([payload_wrong.sum(dim=1, dtype=torch.float64),
                                  block_wrong.to(torch.float64),
                                  failed.to(torch.float64) if crc_ok is not None else
                                  torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev),
@@ -368,9 +387,9 @@ class DigitalChain:
                                  if self.last_iterations is not None else
                                  torch.zeros(seg.num_blocks, dtype=torch.float64, device=dev)],
                                 dim=1)
-        counts = torch.zeros(num_items, 4, dtype=torch.float64, device=dev)
-        counts.index_add_(0, seg.block_item, per_block)
-        counts = counts.cpu().numpy()                                    # one transfer
+        counts_dev = torch.zeros(num_items, 4, dtype=torch.float64, device=dev)
+        counts_dev.index_add_(0, seg.block_item, per_block)
+        counts = counts_dev.cpu().numpy()                                # one transfer
         failed_np = failed.cpu().numpy()                                 # per block
         nb, lengths = seg.blocks_host, seg.lengths_host
         pad = nb * self.config.k_info - lengths + nb * self.symbol_padding
