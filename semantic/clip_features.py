@@ -89,11 +89,12 @@ class ClipFeatures(nn.Module):
         return self
 
     def image_features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        """[B, 3, H, W] in [0, 1] (H, W = the model's image size) -> per layer [B, N, width]."""
+        """[B, 3, H, W] in [0, 1] (H, W = the model's image size), any device -> per layer
+        [B, N, width] on the model's device."""
         if tuple(images.shape[-2:]) != self.image_size:
             raise ValueError(f"images must be {self.image_size[0]}x{self.image_size[1]} for this CLIP "
                              f"model, got {tuple(images.shape[-2:])}; set dataset.resize/crop accordingly")
-        x = (images - self.mean) / self.std
+        x = (images.to(self.mean.device) - self.mean) / self.std     # computed where CLIP lives
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             out = self.clip.visual.forward_intermediates(
                 x, indices=[i - 1 for i in self.layers], intermediates_only=True, output_fmt="NLC")
@@ -106,8 +107,10 @@ class ClipFeatures(nn.Module):
             return self.tokenizer(list(queries))
 
     def text_features(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Token ids [B, T] -> (features [B, T, width_text], valid-token mask [B, T])."""
+        """Token ids [B, T], any device -> (features [B, T, width_text], valid-token mask
+        [B, T]), both on the model's device."""
         c = self.clip
+        tokens = tokens.to(c.token_embedding.weight.device)
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
             x = c.token_embedding(tokens) + c.positional_embedding[: tokens.shape[1]]
             x = c.transformer(x, attn_mask=c.attn_mask[: tokens.shape[1], : tokens.shape[1]])

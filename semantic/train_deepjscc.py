@@ -223,8 +223,9 @@ class DeepJSCCTrainer(Trainer):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=self.lr)
         self.opt.load_state_dict(ckpt["optimizer"])
         meta = ckpt["meta"]
-        self.gen.set_state(meta["rng_data"])
-        self.ch.generator.set_state(meta["rng_channel"])
+        # RNG states are host ByteTensors; map_location moved them to the training device
+        self.gen.set_state(meta["rng_data"].cpu())
+        self.ch.generator.set_state(meta["rng_channel"].cpu())
         saved = {"c": ckpt["c"], **{k: meta.get(k) for k in self.meta if k != "paper"},
                  "steps": self.steps}
         return int(ckpt["step"]), float(meta.get("train_seconds", 0.0)), saved

@@ -404,7 +404,7 @@ class UoiscTrainer(Trainer):
         self.opt.load_state_dict(ckpt["optimizer"])
         self.disc.load_state_dict(ckpt["discriminator"])
         self.opt_d.load_state_dict(ckpt["optimizer_d"])
-        self.gen.set_state(ckpt["rng_data"])
+        self.gen.set_state(ckpt["rng_data"].cpu())    # a host ByteTensor; map_location moved it
         return int(ckpt["step"]), float(ckpt["meta"].get("train_seconds", 0.0)), self.config()
 
     def finish(self, out_dir: Path, result: dict) -> dict:

@@ -252,6 +252,8 @@ def load_uoisc(path, map_location="cpu") -> tuple[UOISCModel, dict]:
     if bad or unexpected:
         raise ValueError(f"{path}: checkpoint does not match its config (missing {bad[:5]}, "
                          f"unexpected {unexpected[:5]})")
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)    # load_state_dict copies into the CPU-built model
     return model.eval(), ckpt
 
 

@@ -171,6 +171,20 @@ def _solid_colour_dataset(folder):
     return folder, folder.parent / "queries.json"
 
 
+def test_a_loaded_checkpoint_is_on_its_map_location(tmp_path, monkeypatch):
+    """load_uoisc(path, map_location=D) returns the model on D (the H200 run found it on the
+    CPU next to CUDA images). No CUDA here: the checkpoint is read on the host and the move
+    the loader makes is recorded."""
+    import semlink.semantic.uoisc as uoisc
+
+    save_uoisc(tmp_path / "m.pt", tiny(), CONFIG)
+    real_load, moves = torch.load, []
+    monkeypatch.setattr(uoisc.torch, "load", lambda *a, **kw: real_load(*a, **{**kw, "map_location": "cpu"}))
+    monkeypatch.setattr(uoisc.UOISCModel, "to", lambda self, *a, **kw: moves.append(a) or self)
+    model, _ = uoisc.load_uoisc(tmp_path / "m.pt", map_location="cuda:0")
+    assert moves == [("cuda:0",)] and not model.training
+
+
 def test_training_pairs_each_image_with_one_of_its_own_queries(tmp_path, monkeypatch):
     """The (image, query) pairs the training step feeds to FiLM match: a solid colour with its name."""
     from semlink.semantic.train_uoisc import train_uoisc
@@ -181,7 +195,7 @@ def test_training_pairs_each_image_with_one_of_its_own_queries(tmp_path, monkeyp
     original = UOISCModel.align
 
     def recording_align(self, imgs, tokens):
-        consumed.append((imgs.detach().clone(), tokens.clone(), self))
+        consumed.append((imgs.detach().cpu(), tokens.cpu(), self))
         return original(self, imgs, tokens)
 
     monkeypatch.setattr(UOISCModel, "align", recording_align)
@@ -232,7 +246,7 @@ def test_evaluation_uses_each_images_own_queries(tmp_path, monkeypatch):
     original = UOISCModel.align
 
     def recording_align(self, imgs, tokens):
-        seen.append((imgs.mean(dim=(2, 3)) * 255, tokens, self.clip))
+        seen.append((imgs.mean(dim=(2, 3)).cpu() * 255, tokens.cpu(), self.clip))
         return original(self, imgs, tokens)
 
     monkeypatch.setattr(UOISCModel, "align", recording_align)
@@ -265,7 +279,7 @@ def test_training_and_zero_shot_evaluation_on_the_vqa_animal_split(tmp_path, mon
     original = UOISCModel.align
 
     def recording_align(self, imgs, tokens):
-        consumed.append((tokens.clone(), self.clip))
+        consumed.append((tokens.cpu(), self.clip))
         return original(self, imgs, tokens)
 
     monkeypatch.setattr(UOISCModel, "align", recording_align)

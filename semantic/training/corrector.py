@@ -254,7 +254,7 @@ class CorrectorTrainer(Trainer):
             raise ValueError(f"{path} is not a semlink corrector checkpoint")
         self.model.load_state_dict(ckpt["state_dict"])
         self.opt.load_state_dict(ckpt["optimizer"])
-        self.gen.set_state(ckpt["rng_data"])
+        self.gen.set_state(ckpt["rng_data"].cpu())    # a host ByteTensor; map_location moved it
         return int(ckpt["step"]), float(ckpt["seconds"]), {**ckpt["config"], "steps": self.steps}
 
     def finish(self, out_dir: Path, result: dict) -> dict:
