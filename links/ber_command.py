@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 
 from .snr_points import check_range, check_values, range_count
+
+log = logging.getLogger(__name__)
 
 
 def parse_points(text: str, option: str) -> list[float]:
@@ -22,14 +25,15 @@ def parse_points(text: str, option: str) -> list[float]:
             parts = [float(p) for p in text.split(":")]
             if len(parts) != 3:
                 raise ValueError
+            start, stop, step = parts
             try:
-                range_count(*parts)
+                range_count(start, stop, step)
             except ValueError as exc:      # well-formed, but the step cannot get there
                 raise ValueError(f"{option} {text!r}: {exc}") from None
-            check_range(*parts, f"{option} {text!r}")    # counted before any list is built
+            check_range(start, stop, step, f"{option} {text!r}")    # counted before any list is built
             from semlink.phy.snr import db_range
 
-            values = db_range(*parts)
+            values = db_range(start, stop, step)
         else:
             values = [float(p) for p in text.split(",") if p.strip()]
             check_values(values, f"{option} {text!r}")
@@ -96,8 +100,8 @@ def _channel_spec(args) -> dict:
     if args.coherence is not None and args.coherence_length is not None:
         raise ValueError("give --coherence or the deprecated --coherence-length, not both")
     if args.coherence_length is not None:
-        print(f"semlink ber: --coherence-length is deprecated; use --coherence "
-              f"{args.coherence_length}", file=sys.stderr)
+        log.warning("semlink ber: --coherence-length is deprecated; use --coherence %s",
+                    args.coherence_length)
         spec["coherence"] = {"symbols": args.coherence_length}
     if args.coherence is not None:
         text = args.coherence.strip()

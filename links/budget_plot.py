@@ -64,7 +64,7 @@ def _styles(configs: list[Config]) -> dict[str, dict]:
         if c.scheme not in members:
             members.append(c.scheme)
     out = {}
-    for f, (codec, schemes) in enumerate(families.items()):
+    for f, (_codec, schemes) in enumerate(families.items()):
         cmap = matplotlib.colormaps[_FAMILY_MAPS[f % len(_FAMILY_MAPS)]]
         tokens = [_profile_tokens(s) for s in schemes]
         mods = list(dict.fromkeys(t[1] for t in tokens if t[1]))
@@ -223,7 +223,7 @@ def plot_metric_vs_snr_at_budget(paths, budget: float, metric: str = "psnr",
 
 def _legend_entries(axes) -> tuple[list, list]:
     """Legend handles of all panels, each label once (the Pareto front last)."""
-    seen = {}
+    seen: dict = {}
     for ax in axes:
         for h, lbl in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lbl, h)

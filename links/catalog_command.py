@@ -46,7 +46,8 @@ def write_snapshot(path: Path = SNAPSHOT_PATH) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m semlink.catalog --write | --check``."""
-    parser = argparse.ArgumentParser(prog="python -m semlink.catalog", description="regenerate or check the built-in catalog snapshot")
+    parser = argparse.ArgumentParser(prog="python -m semlink.catalog",
+                                     description="regenerate or check the built-in catalog snapshot")
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--write", action="store_true", help=f"regenerate {SNAPSHOT_PATH.name}")
     mode.add_argument("--check", action="store_true", help="exit 1 when the snapshot is stale")

@@ -1,9 +1,16 @@
-"""The ``semlink`` command line: ``ber | run | summary | plot | plan | gallery | list | info | train | models | data``.
+"""The ``semlink`` command line.
+
+Commands: ``ber | run | summary | plot | plan | gallery | list | info | train | models | data``.
 
 Heavy modules (torch, Sionna, codecs) are imported only by the command that
 needs them: ``semlink --help`` builds the ``ber`` sub-parser (whose module
 imports the PHY) only when ``ber`` is the command, so help answers at once;
 likewise ``train`` (the trainer registry), ``models``, ``gallery`` and ``data``.
+
+Progress and warnings are semlink's log (:mod:`semlink.log`), shown on stderr
+for the duration of a command; ``-q/--quiet`` keeps warnings and errors,
+``-v/--verbose`` adds debug messages. A command's product (tables, ``--json``,
+file lists) is printed on stdout.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import importlib
 import json
 import sys
 
+from semlink.log import cli_handler
 from semlink.runtime import tune_malloc
 
 from . import plan_command, sweep_commands
@@ -94,11 +102,40 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     p.add_argument("--torch", action="store_true",
                    help="import torch (about 2 s) and report its own CUDA check and thread count")
     p.set_defaults(func=_cmd_info)
+    _add_verbosity(parser, top=True)
     return parser
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """``-q/--quiet`` and ``-v/--verbose`` on ``parser`` and every sub-command under it, so
+    they may stand before or after the command (``semlink -q run X`` = ``semlink run X -q``).
+
+    Sub-parsers default to ``SUPPRESS``: a flag given before the command is not reset by
+    the sub-command's own default. Placeholders of lazy commands (no ``-h``) are skipped.
+    """
+    group = parser.add_mutually_exclusive_group()
+    default = "normal" if top else argparse.SUPPRESS
+    group.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="quiet",
+                       default=default, help="show only warnings and errors (no progress lines)")
+    group.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="verbose",
+                       default=default, help="also show debug messages")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in {id(c): c for c in action.choices.values()}.values():
+                if child.add_help:
+                    _add_verbosity(child)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``semlink`` command."""
+    """Entry point of the ``semlink`` command.
+
+    :param argv: the arguments (default: ``sys.argv[1:]``).
+    :returns: the exit status (0 ok, 1 a check or point failed, 2 an error, 130 interrupted).
+
+    semlink's log (progress, warnings) is shown on stderr while the command runs
+    (:func:`semlink.log.cli_handler`; ``--quiet``: warnings and errors only, ``--verbose``:
+    also debug); the command's own output (tables, ``--json``) goes to stdout.
+    """
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in LAZY_COMMANDS else "")
@@ -108,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         from semlink.models import set_allow_download
 
         set_allow_download(True)
+    with cli_handler(args.verbosity):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed command; known errors become one line on stderr and exit status 2."""
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

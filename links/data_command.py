@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
+
+from semlink.log import set_prefix
 
 
 def add_parser(sub) -> None:
@@ -89,12 +90,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     names = df.names() if args.all else list(dict.fromkeys(args.names))
     for name in names:
         df.source(name)           # every name checked before anything is fetched
-    logger = logging.getLogger("semlink.data_fetch")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("semlink data: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+    set_prefix("semlink.data_fetch", "semlink data: ")     # the fetcher's lines, as always
     errors = []
     for name in names:
         found = df.find(name) if args.dest is None else None

@@ -123,9 +123,9 @@ def build_grids(path: str, snrs: list[float] | None = None, images: list[str] | 
             if ex["name"] not in kept:
                 kept.append(ex["name"])
     if images:
-        missing = [n for n in images if n not in kept]
-        if missing:
-            raise ValueError(f"--images {missing} were not kept in {path}; kept: {kept}")
+        not_kept = [n for n in images if n not in kept]
+        if not_kept:
+            raise ValueError(f"--images {not_kept} were not kept in {path}; kept: {kept}")
         kept = [n for n in kept if n in images]
     if metrics is None:
         recorded = {m for p in points for ex in p["examples"]["items"] for m in ex["metrics"]}
@@ -138,7 +138,7 @@ def build_grids(path: str, snrs: list[float] | None = None, images: list[str] | 
     grids = []
     for name in kept:
         rows = []
-        for (ci, ch, seed), pts in sorted(schemes.items()):
+        for (_ci, ch, seed), pts in sorted(schemes.items()):
             label = pts[0]["codec_label"]
             if len(channels) > 1:
                 label += f" / {ch}"
@@ -147,8 +147,9 @@ def build_grids(path: str, snrs: list[float] | None = None, images: list[str] | 
             original, cells = None, []
             by_x = {x_of(p): p for p in pts}
             for x in have:
-                p = by_x.get(x)
-                ex = next((e for e in p["examples"]["items"] if e["name"] == name), None) if p else None
+                at_x = by_x.get(x)
+                ex = next((e for e in at_x["examples"]["items"] if e["name"] == name),
+                          None) if at_x else None
                 if ex is None:
                     cells.append(Cell(None, ["(not run)" if p is None else "(not kept)"]))
                     continue

@@ -24,16 +24,20 @@ per call give every item's seed.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from semlink.phy import AnalogChain
-from semlink.phy.channels import noise_generator_of
+from semlink.phy import AnalogChain, DigitalChain
+from semlink.phy.channels import ChannelSpec, noise_generator_of
 from semlink.phy.channels.draws import derive_item_seeds, derive_seed
 from semlink.phy.counter_rng import NAME as NOISE_GENERATOR
 from semlink.semantic.payload import Payload, ReceivedPayload, Stream, StreamReport
 
 from .profiles import build_chain
+
+if TYPE_CHECKING:
+    from .scenario import Scenario
 
 
 class Link:
@@ -47,17 +51,17 @@ class Link:
     :param device, precision: as for the chains.
     """
 
-    def __init__(self, profiles: dict[str, dict], channel="awgn", seed: int = 0,
+    def __init__(self, profiles: dict[str, dict], channel: ChannelSpec = "awgn", seed: int = 0,
                  device: str | None = None, precision: str | None = None) -> None:
         self.profiles = profiles
         self.channel = channel
         self.device = device
         self.precision = precision
-        self._chains: dict[str, object] = {}
+        self._chains: dict[str, DigitalChain | AnalogChain] = {}
         self.seed = int(seed)
         self._next_image = 0
 
-    def chain(self, profile: str):
+    def chain(self, profile: str) -> DigitalChain | AnalogChain:
         """The (cached) chain of ``profile``."""
         if profile not in self.profiles:
             raise KeyError(f"unknown PHY profile {profile!r}; defined: {sorted(self.profiles)}")
@@ -127,7 +131,7 @@ class Link:
         return ReceivedPayload(received, payload.side_info, reports, float(snr_db))
 
 
-def noise_generator_label(scenario) -> str:
+def noise_generator_label(scenario: Scenario) -> str:
     """What draws the noise of a scenario's channels, for the results header:
     ``"counter-hash-v2"``, or the sorted names joined by commas when a plug-in
     channel without counter draws (``"torch-per-item"``) takes part.
@@ -140,7 +144,8 @@ def noise_generator_label(scenario) -> str:
     return ",".join(sorted({noise_generator_of(spec) for spec in specs} or {NOISE_GENERATOR}))
 
 
-def _stream_report(kind: str, profile: str, rep, sl: slice, chain) -> StreamReport:
+def _stream_report(kind: str, profile: str, rep: Any, sl: slice, chain: Any) -> StreamReport:
+    """One stream's slice ``sl`` of a chain's report (a DigitalReport or an AnalogReport)."""
     if kind == "analog":
         zeros = np.zeros(sl.stop - sl.start, dtype=np.int64)
         nan = np.full(len(zeros), np.nan)

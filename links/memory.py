@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -26,6 +27,7 @@ BYTES_PER_ANALOG_SYMBOL = 64
 #: Bytes per image pixel held around a batch: original, reconstruction, metric copies.
 BYTES_PER_PIXEL = 3 * 4 * 6
 
+log = logging.getLogger(__name__)
 _warned: set = set()
 
 
@@ -132,7 +134,7 @@ def check_point_memory(payload, link, items, limit_bytes: int | None = None) -> 
         raise MemoryError(f"{what}; refused before running out of memory: {fix}")
     if need > have / 2 and (h, w, len(items)) not in _warned:
         _warned.add((h, w, len(items)))
-        print(f"semlink run: warning: {what}; {fix}", file=sys.stderr, flush=True)
+        log.warning("semlink run: warning: %s; %s", what, fix)
     return need
 
 
@@ -213,6 +215,7 @@ def model_memory_plan(needs: list[dict], device: str, limit_bytes: int | None = 
                      "params": n.get("params"), "bytes": size})
     weights = sum(r["bytes"] for r in rows)
     allowance = int(weights * ACTIVATION_FRACTION) + ACTIVATION_FIXED_BYTES if rows else 0
+    have: int | None
     if device_name is not None and limit_bytes is not None:
         name, have = device_name, limit_bytes
     else:

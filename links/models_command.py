@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 from pathlib import Path
 
 from semlink.device import resolve_device
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
     fp.set_defaults(func=cmd_fetch)
 
 
-def _size(n: int | None) -> str:
+def _size(n: float | None) -> str:
     if n is None:
         return "-"
     for unit in ("B", "KiB", "MiB", "GiB"):
@@ -108,13 +109,14 @@ def codec_settings(raw: dict) -> list[dict]:
 
 
 def _codec_needs(name: str, params: dict) -> list[tuple[str, str]]:
-    """``(role, ref)`` a codec setting needs: the class's :meth:`~semlink.semantic.codec.Codec.declared_models`,
-    or, for codecs that only answer once built (``required_models`` overridden), the built codec's."""
+    """``(role, ref)`` a codec setting needs: the class's
+    :meth:`~semlink.semantic.codec.Codec.declared_models`, or, for codecs that only answer
+    once built (``required_models`` overridden), the built codec's."""
     from semlink.semantic import CODECS, make_codec
     from semlink.semantic.codec import Codec
 
-    cls = CODECS.get(name)
-    if getattr(cls.declared_models, "__func__", None) is not Codec.declared_models.__func__:
+    cls: Any = CODECS.get(name)       # a Codec subclass (the registry holds factories)
+    if getattr(cls.declared_models, "__func__", None) is not Codec.__dict__["declared_models"].__func__:
         return list(cls.declared_models(params))
     if getattr(cls, "required_models", Codec.required_models) is not Codec.required_models:
         return list(make_codec(name, params).required_models())
@@ -280,7 +282,7 @@ def cmd_stand_ins(args: argparse.Namespace) -> int:
     from semlink import stand_ins
     from semlink.models import models_dir
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name, entry in stand_ins.CATALOG.items():
         folder = models_dir() / "stand_in" / stand_ins.StandInRef(name).folder_name
         rows.append({"ref": f"stand_in:{name}", "stands_in_for": list(entry.stands_in_for),

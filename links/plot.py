@@ -80,10 +80,10 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     for m in [m for m in metrics if m not in ("ber", "bler")]:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for r in runs:
-            pts = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m])
-                   if s is not None and v is not None] if m in r["metrics"] else []
-            if pts:
-                ax.plot(*zip(*pts), marker="o", linestyle="none", label=_legend(r))
+            uses = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m])
+                    if s is not None and v is not None] if m in r["metrics"] else []
+            if uses:
+                ax.plot(*zip(*uses), marker="o", linestyle="none", label=_legend(r))
         ax.set_xlabel("channel uses per image [complex symbols]")
         ax.set_ylabel(_LABELS.get(m, m))
         ax.grid(True, alpha=0.3)

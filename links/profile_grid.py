@@ -230,7 +230,7 @@ def expand_profile_grid(grid: Any, codec_name: str, bindings: dict, profiles: di
     choices = []
     for combo in itertools.product(*(s[3] for s in per_stream)):
         names, labels, settings = {}, [], {}
-        for (stream, base_name, base, _), (values, spec) in zip(per_stream, combo):
+        for (stream, base_name, _base, _), (values, spec) in zip(per_stream, combo):
             name = generated_name(base_name, values)
             profiles[name] = spec
             names[stream] = name

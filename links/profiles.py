@@ -29,12 +29,15 @@ from typing import Any
 
 from semlink.phy import AnalogChain, DigitalChain
 
-DIGITAL_KEYS = {"kind": str, "code": str, "k": int, "n": int, "rate": (int, float),
-                "crc": (str, type(None)), "modulation": str, "points": list,
-                "demapping": str, "max_iter": int, "early_termination": bool,
-                "interleaver": str, "num_iter": int, "cn_update": str, "decoder": str,
-                "channel": (str, dict)}
-ANALOG_KEYS = {"kind": str, "power": (int, float), "normalize": str, "channel": (str, dict)}
+#: a profile key -> the type(s) its value may have
+KeyTypes = dict[str, type | tuple[type, ...]]
+DIGITAL_KEYS: KeyTypes = {"kind": str, "code": str, "k": int, "n": int, "rate": (int, float),
+                          "crc": (str, type(None)), "modulation": str, "points": list,
+                          "demapping": str, "max_iter": int, "early_termination": bool,
+                          "interleaver": str, "num_iter": int, "cn_update": str, "decoder": str,
+                          "channel": (str, dict)}
+ANALOG_KEYS: KeyTypes = {"kind": str, "power": (int, float), "normalize": str,
+                         "channel": (str, dict)}
 DEFAULT_PROFILES = {
     "default": {"kind": "digital", "code": "ldpc5g", "rate": 0.5, "modulation": "qpsk"},
     "analog": {"kind": "analog", "power": 1.0},
@@ -56,7 +59,8 @@ def check_profile(name: str, spec: Any, where: str = "profiles") -> dict:
                              f"{', '.join(sorted(allowed))}")
         if (isinstance(value, bool) and allowed[key] is not bool) \
                 or not isinstance(value, allowed[key]):
-            types = allowed[key] if isinstance(allowed[key], tuple) else (allowed[key],)
+            want = allowed[key]
+            types = want if isinstance(want, tuple) else (want,)
             raise ValueError(f"{path}.{key}: expected {' or '.join(t.__name__ for t in types)}, "
                              f"got {value!r}")
     if kind == "digital" and "num_iter" in spec and "max_iter" in spec:

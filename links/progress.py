@@ -1,4 +1,4 @@
-"""Progress of a sweep on stderr: a bar on a terminal, plain lines otherwise.
+"""Progress of a sweep: a bar on a terminal, plain lines otherwise.
 
 Without a terminal (logs, ``nohup``, CI) one line per finished point gives
 the point, its status, the elapsed time and an ETA; a point that runs long
@@ -6,15 +6,22 @@ also reports its images as they finish (at most one line per
 :data:`INNER_EVERY_S` seconds), and a stage that runs long (one image's
 metrics on a very long caption, say) says which stage it is in, from a
 heartbeat thread, at most every :data:`INNER_EVERY_S` seconds.
+
+The plain lines are ``INFO`` records of this module's logger (the ``semlink``
+command shows them on stderr; ``semlink run --quiet`` drops them), or go to
+the stream a caller passes.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 
 INNER_EVERY_S = 30.0
+
+log = logging.getLogger(__name__)
 
 
 def _clock(seconds: float) -> str:
@@ -34,10 +41,13 @@ class Progress:
     :param todo: points this run evaluates; ``num_images``: images per point.
     :param bar: tqdm bar (default: when stderr is a terminal). Plain lines are
         written whenever stderr is not a terminal.
+    :param stream: where the bar and the plain lines go (default: the bar on stderr, the
+        lines as ``INFO`` records of the ``semlink.links.progress`` logger).
     """
 
     def __init__(self, total: int, already: int, todo: int, num_images: int,
                  bar: bool | None = None, stream=None) -> None:
+        self.to_log = stream is None
         self.stream = stream or sys.stderr
         tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.lines = not tty
@@ -46,7 +56,8 @@ class Progress:
         self.t0 = self.t_point = self.t_line = time.perf_counter()
         self.images_in_point = 0
         self.current = None
-        self.stage_name, self.t_stage = None, self.t0
+        self.stage_name: str | None = None
+        self.t_stage = self.t0
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._beat = None
@@ -132,4 +143,7 @@ class Progress:
             self.bar = None
 
     def _print(self, text: str) -> None:
-        print(f"semlink run: {text}", file=self.stream, flush=True)
+        if self.to_log:
+            log.info("semlink run: %s", text)
+        else:
+            print(f"semlink run: {text}", file=self.stream, flush=True)

@@ -32,8 +32,8 @@ within seconds when the driver is killed.
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from typing import Iterator
 
 from semlink.extras import require
@@ -41,6 +41,8 @@ from semlink.runtime import tune_malloc
 
 from .ray_watchdog import start_watchdog, stop_watchdog
 from .scenario import Point, Scenario, parse_scenario
+
+log = logging.getLogger(__name__)
 
 
 class PointWorker:
@@ -122,9 +124,9 @@ def run_points_on_ray(scenario: Scenario, points: list[Point], address: str | No
         count = min(len(points), worker_count(ray, scenario, gpu, num_workers))
         cpus = ray.cluster_resources().get("CPU", 0)
         if not gpu and cpus and count * threads > cpus:
-            print(f"semlink run: {count} Ray worker(s) x {threads} torch thread(s) > {cpus:g} "
-                  "CPUs: workers share cores (--threads sets the count; the local executor "
-                  "gives identical numbers only with the same count)", file=sys.stderr)
+            log.warning("semlink run: %d Ray worker(s) x %d torch thread(s) > %g CPUs: workers "
+                        "share cores (--threads sets the count; the local executor gives "
+                        "identical numbers only with the same count)", count, threads, cpus)
         actor_cls = ray.remote(PointWorker).options(**options)
         actors = [actor_cls.remote(scenario.raw, scenario.source, str(scenario.base_dir),
                                    reuse_error_free, sorted(skip_metrics), threads)

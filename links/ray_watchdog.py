@@ -55,6 +55,7 @@ def start_watchdog(driver_pid: int) -> subprocess.Popen:
 def stop_watchdog(watchdog: subprocess.Popen, timeout_s: float = 5.0) -> None:
     """End the watchdog after a normal end (it then kills nothing it has not been told to)."""
     try:
+        assert watchdog.stdin is not None       # start_watchdog opens it (stdin=PIPE)
         watchdog.stdin.write(STOP)
         watchdog.stdin.close()
         watchdog.wait(timeout=timeout_s)

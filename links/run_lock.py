@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import IO
 
 
 class OutputLock:
@@ -22,7 +23,7 @@ class OutputLock:
     def __init__(self, out_dir: str | Path) -> None:
         self.dir = Path(out_dir)
         self.path = self.dir / ".lock"
-        self._file = None
+        self._file: IO[str] | None = None
 
     def __enter__(self) -> "OutputLock":
         try:

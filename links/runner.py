@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from dataclasses import dataclass
 
@@ -21,6 +21,8 @@ from .results import ResultsStore
 from .run_lock import OutputLock
 from .scenario import Scenario
 from .sweep import PointRunner, built_codecs, resolve_device
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -227,8 +229,8 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
     runner = PointRunner(scenario, reuse_error_free=reuse_error_free)
     num_images = len(runner.dataset)          # validates the dataset before anything runs
     if getattr(runner.dataset, "counts", None) is not None:     # VQA questions and their split
-        print(f"semlink run: {runner.dataset.counts.line()}", file=sys.stderr)
-    resolve_device(scenario.device)
+        log.info("semlink run: %s", runner.dataset.counts.line())
+    device = resolve_device(scenario.device)
     header = _header(scenario)
     identity = runner.dataset.identity()
     header["dataset_identity_json"] = json.dumps(identity, sort_keys=True)
@@ -250,18 +252,22 @@ def _run_sweep(scenario: Scenario, out_dir: str, resume: bool, executor: str,
                                      "--out folder")
             was = json.loads(old.get("env_json") or "{}").get("torch_threads") if old else None
             if was is not None and was != torch.get_num_threads():
-                print(f"semlink run: WARNING: the run in {str(store.dir)!r} started with {was} "
-                      f"torch thread(s), this one uses {torch.get_num_threads()}: float32 sums "
-                      f"in some CPU kernels depend on it (resume with --threads {was} for "
-                      "numbers identical to an uninterrupted run)", file=sys.stderr)
+                log.warning("semlink run: WARNING: the run in %r started with %s torch thread(s), "
+                            "this one uses %d: float32 sums in some CPU kernels depend on it "
+                            "(resume with --threads %s for numbers identical to an uninterrupted "
+                            "run)", str(store.dir), was, torch.get_num_threads(), was)
         for name, reason in unavailable.items():
-            print(f"semlink run: metric {name!r} unavailable, skipped: {reason}", file=sys.stderr)
+            log.warning("semlink run: metric %r unavailable, skipped: %s", name, reason)
         for line in flagged_models(runner, scenario):
-            print(f"semlink run: WARNING: {line}", file=sys.stderr)
+            log.warning("semlink run: WARNING: %s", line)
         check_dataset_captions(runner, scenario)
         check_sweep_memory(runner, scenario)      # largest batch, before any full-size encode
         done = store.start(header, resume)
         todo = [p for p in points if p.id not in done]
+        log.debug("semlink run: %d point(s) planned, %d already done, %d to run on %s "
+                  "(executor %s, %d torch thread(s), %d image(s) per point) into %s",
+                  len(points), len(done), len(todo), device, executor,
+                  torch.get_num_threads(), num_images, store.path)
         report = Progress(len(points), len(done), len(todo), num_images, progress)
         ran = 0
         try:

@@ -61,7 +61,7 @@ class CodecSetting:
     label: str
     params: dict
     profiles: dict
-    instance: object = None     # the codec built during validation, reused by local sweeps
+    instance: Any = None        # the Codec built during validation, reused by local sweeps
 
 
 @dataclass
@@ -114,7 +114,9 @@ class Scenario:
     def points(self) -> list[Point]:
         """All points, codec-major (so encodings are reused across channels and SNRs)."""
         snrs = self.snr_db if self.snr_db is not None else self.ebno_db
-        out = []
+        if snrs is None:
+            raise ScenarioError("a scenario needs snr_db or ebno_db")   # parse_scenario ensures it
+        out: list[Point] = []
         for c, h, (s, _), seed in itertools.product(self.codecs, self.channels,
                                                     enumerate(snrs), self.seeds):
             out.append(Point(len(out), c, h, s,
@@ -219,7 +221,7 @@ def _codecs(value: Any, device: str = DEFAULT_DEVICE, profiles: dict | None = No
     all_profiles = profiles if profiles is not None else dict(DEFAULT_PROFILES)
     if not isinstance(value, list) or not value:
         _fail("codecs", f"expected a non-empty list of codec entries, got {value!r}")
-    out = []
+    out: list[CodecSetting] = []
     for i, entry in enumerate(value):
         path = f"codecs[{i}]"
         if isinstance(entry, str):

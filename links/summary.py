@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def completeness(attrs: dict, points: list[dict], path: str) -> dict:
     planned = attrs.get("points_planned")
     planned = int(planned) if planned is not None else None
     done = len(points)
-    out = {"complete": planned is None or done >= planned, "points_done": done,
+    out: dict[str, Any] = {"complete": planned is None or done >= planned, "points_done": done,
            "points_planned": planned}
     if not out["complete"]:
         from pathlib import Path
@@ -157,7 +158,8 @@ def _run_provenance(points: list[dict]) -> dict:
     if not variants:
         return {"provenance": None, "model_flags": [], "model_warnings": []}
     decoded = [json.loads(v) for v in variants]
-    warnings, flags = [], set()
+    warnings: list[str] = []
+    flags: set[str] = set()
     for prov in decoded:
         records = [("codec", r) for r in prov["codec"]["models"]]
         records += [(f"metric {m!r}", r) for m, rs in prov["metrics"].items() for r in rs]

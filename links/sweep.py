@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from semlink.device import resolve_device  # the one device rule; re-exported for the runner
+from semlink.phy import DigitalChain
 from semlink.semantic import make_codec
 
 from .link import Link
@@ -126,7 +127,10 @@ class PointRunner:
         if point.snr_db is not None:
             return point.snr_db
         (profile,) = set(codec.stream_profiles.values())
-        return link.chain(profile).snr_db_from_ebno_db(point.ebno_db)
+        chain = link.chain(profile)
+        # parse_scenario allows Eb/N0 only for codecs on one digital profile
+        assert isinstance(chain, DigitalChain) and point.ebno_db is not None
+        return chain.snr_db_from_ebno_db(point.ebno_db)
 
     def ebno_db(self, point: Point, link: Link, codec, snr_db: float) -> float:
         """Eb/N0 [dB] of the point: given, or from Es/N0 when the codec uses one digital profile.
@@ -281,6 +285,7 @@ class PointRunner:
         symbols = received.channel_uses()
         for i, it in enumerate(items):
             entry = fresh.get(i) or cached[i]
+            assert entry is not None                  # each image is fresh or reused
             damaged = damaged_blocks(received, i)
             fb = entry["fallback"]
             reason = entry["reason"] if fb else ""
@@ -406,8 +411,8 @@ def _bit_error_rates(phy: dict, num_images: int) -> dict:
     total = {f: sum(np.asarray(d[f]) for d in digital)
              for f in ("bits", "bit_errors", "blocks", "block_errors")}
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"ber": (total["bit_errors"] / total["bits"]).tolist(),
-                "bler": (total["block_errors"] / total["blocks"]).tolist()}
+        return {"ber": np.asarray(total["bit_errors"] / total["bits"]).tolist(),
+                "bler": np.asarray(total["block_errors"] / total["blocks"]).tolist()}
 
 
 def _point_header(point: Point) -> dict:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from . import plan_command
+
+log = logging.getLogger(__name__)
 
 
 def add_parsers(sub) -> None:
@@ -66,7 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"semlink run: {exc}", file=sys.stderr)
             return 2
         if checked["report"]["models"]:
-            print(f"semlink run: {checked['memory']['summary']}", file=sys.stderr)
+            log.info("semlink run: %s", checked["memory"]["summary"])
     scenario = load_scenario(args.scenario, device=args.device, raw=raw)
     out = args.out or scenario.output
     if not out:
@@ -90,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             files = plot_results(outcome.results)
             print(f"plots:   {len(files)} files in {files[0].rsplit('/', 1)[0] if files else '-'}")
         except (ImportError, ValueError) as exc:
-            print(f"plots skipped: {exc}", file=sys.stderr)
+            log.warning("plots skipped: %s", exc)
     if outcome.failed:
         print(f"{len(outcome.failed)} point(s) FAILED:", file=sys.stderr)
         for f in outcome.failed:
@@ -111,9 +114,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     else:
         print(format_table(summary))
     if not summary["complete"]:
-        print(f"semlink summary: incomplete run: {summary['points_done']} of "
-              f"{summary['points_planned']} points; finish it with: {summary['resume_command']}",
-              file=sys.stderr)
+        log.warning("semlink summary: incomplete run: %s of %s points; finish it with: %s",
+                    summary["points_done"], summary["points_planned"], summary["resume_command"])
     return 0
 
 
@@ -135,7 +137,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         print(f)
     summary = summarize(args.results)
     if not summary["complete"]:
-        print(f"semlink plot: incomplete run: {summary['points_done']} of "
-              f"{summary['points_planned']} points (marked in the titles); finish it with: "
-              f"{summary['resume_command']}", file=sys.stderr)
+        log.warning("semlink plot: incomplete run: %s of %s points (marked in the titles); "
+                    "finish it with: %s", summary["points_done"], summary["points_planned"],
+                    summary["resume_command"])
     return 0

@@ -11,16 +11,17 @@ seed (``draw_seeds``), so its received symbols do not depend on the batch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .channels import Channel, make_channel
+from .channels import Channel, ChannelSpec, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
 from .counter_rng import MAX_INDEX
 from .sionna_config import resolve_device, resolve_precision
-from .snr import snr_db_to_no
+from .snr import DbLike, snr_db_to_no
 
 
 @dataclass
@@ -78,7 +79,7 @@ class AnalogChain:
     :output received: list of 1-D complex tensors, equalised, same lengths.
     """
 
-    def __init__(self, channel="awgn", power: float = 1.0, normalize: str = "per_item",
+    def __init__(self, channel: ChannelSpec = "awgn", power: float = 1.0, normalize: str = "per_item",
                  seed: int | None = None, precision: str | None = None,
                  device: str | None = None) -> None:
         self.precision = resolve_precision(precision)
@@ -100,7 +101,10 @@ class AnalogChain:
         """Exact channel uses (symbols + pilots) for ``num_symbols`` data symbols."""
         return int(num_symbols) + self.channel.num_pilot_symbols(int(num_symbols))
 
-    def transmit(self, symbols, snr_db, draw_seeds=None, group_seeds=None):
+    def transmit(self, symbols: Sequence[np.ndarray | torch.Tensor], snr_db: DbLike,
+                 draw_seeds: Sequence[int] | np.ndarray | None = None,
+                 group_seeds: Sequence[int] | np.ndarray | None = None,
+                 ) -> tuple[list[torch.Tensor], AnalogReport]:
         """Send each item's symbols at Es/N0 = ``snr_db`` (scalar or one per item).
 
         :param draw_seeds, group_seeds: per-item seeds of noise/fading and of

@@ -90,6 +90,7 @@ def simulate_ber(chain: DigitalChain, snr_db: Iterable[float] | None = None,
     if ebno_db is not None:
         pairs = [(float(e), chain.snr_db_from_ebno_db(e)) for e in ebno_db]
     else:
+        assert snr_db is not None                 # exactly one of the two, checked above
         pairs = [(chain.ebno_db_from_snr_db(s), float(s)) for s in snr_db]
     gen = torch.Generator(device=chain.device)
     gen.manual_seed(int(seed))

@@ -106,6 +106,7 @@ class LDPCDecoder:
         for step in self._schedule:
             u_hat, state = self._decoder(llr_active, num_iter=step, msg_v2c=state)
             converged = self._decoder.last_parity_ok
+            assert converged is not None          # every call of the decoder sets it
             done += step
             u_out[active] = u_hat.to(u_out.dtype)
             iterations[active] = done

@@ -40,9 +40,11 @@ class _Worker:
         self.keys: set = set()
 
     def send(self, request) -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None                     # opened with stdin=PIPE
         try:
-            pickle.dump(request, self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.flush()
+            pickle.dump(request, stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            stdin.flush()
         except OSError:            # broken pipe: the worker is gone
             self._ended()
 
@@ -69,13 +71,15 @@ class _Worker:
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                if self.proc.stdin is not None:
+                    self.proc.stdin.close()
                 self.proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
         for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+            if stream is not None:
+                stream.close()
 
 
 def _close_all(workers: list[_Worker]) -> None:

@@ -38,8 +38,14 @@ which equals the formula above when ``m`` divides ``n``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import overload
 
 import numpy as np
+import torch
+
+#: an SNR in dB: one number, or one per item (a sequence, NumPy array or tensor)
+DbLike = float | Sequence[float] | np.ndarray | torch.Tensor
 
 
 def _check_finite(name: str, value: float) -> float:
@@ -85,12 +91,18 @@ def snr_db_to_ebno_db(
     return snr_db - 10.0 * math.log10(spectral_efficiency(coderate, bits_per_symbol, pilot_fraction))
 
 
-def snr_db_to_no(snr_db):
+@overload
+def snr_db_to_no(snr_db: float) -> float: ...
+@overload
+def snr_db_to_no(snr_db: torch.Tensor) -> torch.Tensor: ...
+@overload
+def snr_db_to_no(snr_db: np.ndarray | Sequence[float]) -> np.ndarray | float: ...
+def snr_db_to_no(snr_db: DbLike) -> float | np.ndarray | torch.Tensor:
     """Es/N0 [dB] -> noise variance ``no`` per complex symbol (``Es = 1``).
 
     Accepts a scalar or an array (numpy or torch); returns the same kind.
     """
-    if hasattr(snr_db, "dtype") and not isinstance(snr_db, np.ndarray):  # torch tensor
+    if isinstance(snr_db, torch.Tensor):
         return 10.0 ** (-snr_db / 10.0)
     arr = np.asarray(snr_db, dtype=float)
     if not np.all(np.isfinite(arr)):

@@ -15,4 +15,14 @@ if [ -z "$data_root" ]; then
   .venv/bin/semlink data fetch --all --dest "$data_root"
 fi
 export SEMLINK_DATA="$data_root"
-exec .venv/bin/python -m pytest "$@"
+# The whole suite (no arguments, as CI runs it) starts with the lint and type check
+# (scripts/lint.sh: ruff, mypy); the tests run either way, and a lint failure fails the run.
+lint_status=0
+if [ $# -eq 0 ]; then
+  bash scripts/lint.sh || lint_status=$?
+fi
+.venv/bin/python -m pytest "$@"
+if [ "$lint_status" -ne 0 ]; then
+  echo "scripts/test.sh: the tests ran, but the lint or type check failed (bash scripts/lint.sh)" >&2
+  exit "$lint_status"
+fi

@@ -270,6 +270,7 @@ class ImageFileCodec(Codec):
             im = to_pil(img)
             budget = self.budget_bits(im.height, im.width)
             if budget is None:
+                assert self.quality is not None      # without a budget the quality is set
                 blob, q = self.encode_file(im, self.quality), self.quality
             else:
                 blob, q = self.fit(im, budget)

@@ -44,6 +44,9 @@ class ClipFeatures(nn.Module):
     :param config: optional open_clip config dict registered under ``model``.
     """
 
+    mean: torch.Tensor      # buffers: CLIP's pixel normalisation, [1, 3, 1, 1]
+    std: torch.Tensor
+
     def __init__(self, model: str = "ViT-B-16", pretrained: str | None = "openai",
                  layers=(3, 6, 9, 12), frozen: bool = True, config: dict | None = None) -> None:
         super().__init__()
@@ -51,12 +54,14 @@ class ClipFeatures(nn.Module):
         if config is not None:
             open_clip.factory._MODEL_CONFIGS[model] = config  # noqa: SLF001 (open_clip's registry)
         try:
-            self.clip = open_clip.create_model(model, pretrained=pretrained, require_pretrained=bool(pretrained))
+            self.clip = open_clip.create_model(model, pretrained=pretrained,
+                                               require_pretrained=bool(pretrained))
         except RuntimeError as exc:
             raise FileNotFoundError(
                 f"CLIP model {model!r} with pretrained={pretrained!r} could not be loaded ({exc}). "
                 "No download is possible here: on a machine with internet run "
-                f"python -c \"import open_clip; open_clip.create_model('{model}', pretrained='{pretrained}')\" "
+                f"python -c \"import open_clip; "
+                f"open_clip.create_model('{model}', pretrained='{pretrained}')\" "
                 "and copy the file from the Hugging Face cache, then pass pretrained=/path/to/"
                 "open_clip_pytorch_model.bin (or model='local-dir:/path')") from exc
         self.tokenizer = open_clip.get_tokenizer(model)

@@ -45,6 +45,7 @@ class Codec(ABC):
     stream_kinds: dict[str, str] = {}
     deterministic_encode: bool = True
     deterministic_decode: bool = False
+    init_params: dict           # the params make_codec built it with (set by make_codec)
 
     def bind_profiles(self, mapping: dict[str, str] | None) -> None:
         """Override stream -> profile bindings (from a scenario file)."""
@@ -122,7 +123,7 @@ class Codec(ABC):
                 "models": [m.to_dict() for m in self.models()],
                 "stream_profiles": dict(self.stream_profiles)}
 
-    def attach_phy(self, chains: dict) -> None:
+    def attach_phy(self, chains: dict) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Receive stream name -> chain before encoding (for symbol budgets); default: ignore."""
 
     def encode_key(self):

@@ -90,7 +90,9 @@ class SymSpellCorrector(Corrector):
     def correct_word(self, word: str) -> str:
         """Correct one whitespace-free token, keeping its punctuation and capitalisation."""
         symspellpy, sym = self._load()
-        lead, core, trail = _WORD.match(word).groups()
+        match = _WORD.match(word)
+        assert match is not None                 # the pattern matches every string
+        lead, core, trail = match.groups()
         low = core.lower()
         if not core or any(ch.isdigit() for ch in core):
             return word
@@ -266,6 +268,7 @@ def build_correction_pairs(texts: list[str], encoding: str = "utf8", profile: di
     tr.check_kind(str((profile or {}).get("kind", tr.kind)), "build_correction_pairs profile")
     spec.pop("kind", None)
     spec_channel = spec.pop("channel", channel)
+    chain: AnalogChain | DigitalChain
     if tr.kind == "analog":
         chain = AnalogChain(channel=spec_channel, seed=seed, device=device, **spec)
     else:

@@ -103,7 +103,7 @@ class LayeredJPEG2000Codec(Codec):
 
     def encode(self, images, queries=None) -> Payload:
         bits = self.stream_bits()
-        data = {s: [] for s in STREAMS}
+        data: dict[str, list] = {s: [] for s in STREAMS}
         side = []
         for img in images:
             im = to_pil(img)

@@ -54,6 +54,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .classical import ImageFileCodec
 from .codec import CODECS, Codec, make_codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from semlink.device import DEFAULT_DEVICE, resolve_device
@@ -106,7 +107,8 @@ class QueryAwareCodec(Codec):
         if not (isinstance(size, int) and size >= 8 and size % 8 == 0):
             raise ValueError(f"query_aware: size must be a positive multiple of 8 pixels, got {size!r}")
         if "{answer}" not in prompt_template:
-            raise ValueError(f"query_aware: prompt_template must contain '{{answer}}', got {prompt_template!r}")
+            raise ValueError(f"query_aware: prompt_template must contain '{{answer}}', "
+                             f"got {prompt_template!r}")
         if not 0 < strength <= 1:
             raise ValueError(f"query_aware: strength must be in (0, 1], got {strength!r}")
         from .correction import check_corrector_transport, make_corrector
@@ -127,7 +129,11 @@ class QueryAwareCodec(Codec):
                           "height": size, "width": size, "scheduler": scheduler}
         self.prompt_template, self.seed = prompt_template, int(seed)
         self.max_answer_tokens, self.default_query = int(max_answer_tokens), default_query
-        self.image = make_codec(image_codec, {"rate_bpp": self.image_rate_bpp})
+        image = make_codec(image_codec, {"rate_bpp": self.image_rate_bpp})
+        if not isinstance(image, ImageFileCodec):
+            raise ValueError(f"query_aware: image_codec must be a classical image codec with a "
+                             f"rate in bits per pixel (jpeg, jpeg2000, hevc_intra), got {image_codec!r}")
+        self.image = image
         self.stream_profiles = {"answer": profile, "image": profile}
         self.stream_kinds = {"answer": self.transport.kind, "image": "digital"}
         self._judge = None
@@ -197,7 +203,8 @@ class QueryAwareCodec(Codec):
                 for img, q, c, s, a in zip(images, qs, coded, inner.side_info, answers)]
         return Payload({"answer": Stream(self.transport.kind, answer_data,
                                          self.stream_profiles["answer"]),
-                        "image": Stream("digital", inner.streams["bits"].data, self.stream_profiles["image"])},
+                        "image": Stream("digital", inner.streams["bits"].data,
+                                        self.stream_profiles["image"])},
                        side)
 
     # -- decoding ----------------------------------------------------------------------
@@ -221,7 +228,8 @@ class QueryAwareCodec(Codec):
                 g = F.interpolate(g[None], size=(h, w), mode="bicubic", antialias=True,
                                   align_corners=False)[0]
             images.append(g.clamp(0, 1))
-        return Reconstruction(images=images, texts=list(fixed), fallback=list(inner.fallback),
+        return Reconstruction(images=images, texts=list(fixed),
+                              fallback=list(inner.fallback) if inner.fallback is not None else None,
                               extras={"received_text": raw, "corrected_text": list(fixed),
                                       "sent_texts": [s["eval_sent_text"] for s in received.side_info],
                                       "decoded_image": inner.images})

@@ -298,15 +298,21 @@ class EmbeddingTransport(TextTransport):
         return self._table
 
     # -- quantiser ----------------------------------------------------------------
+    def _quantiser(self) -> tuple[int, float]:
+        """``(bits, clip)`` of the digital variant."""
+        if self.quant_bits is None or self.quant_clip is None:
+            raise RuntimeError("the analog embedding transport has no quantiser")
+        return self.quant_bits, self.quant_clip
+
     def _quantise(self, rows: torch.Tensor) -> torch.Tensor:
-        t, b, c = self.table, self.quant_bits, self.quant_clip
+        t, (b, c) = self.table, self._quantiser()
         x = ((rows - t.mean) / t.std).clamp(-c, c)
         levels = 1 << b
         idx = torch.floor((x + c) / (2 * c) * levels).clamp(0, levels - 1).to(torch.int64)
         return idx.reshape(-1)
 
     def _dequantise(self, idx: torch.Tensor, n_tokens: int) -> torch.Tensor:
-        t, b, c = self.table, self.quant_bits, self.quant_clip
+        t, (b, c) = self.table, self._quantiser()
         levels = 1 << b
         x = -c + (idx.to(torch.float32) + 0.5) * (2 * c / levels)
         return x.reshape(n_tokens, t.dim).to(t.weight.device) * t.std + t.mean
@@ -321,7 +327,7 @@ class EmbeddingTransport(TextTransport):
             return empty, {"tokens": 0, "scale": 1.0}
         rows = t.rows(ids)                                             # [L, D]
         if self.kind == "digital":
-            bits = ints_to_bits(self._quantise(rows).cpu().tolist(), self.quant_bits)
+            bits = ints_to_bits(self._quantise(rows).cpu().tolist(), self._quantiser()[0])
             return bits.to("cpu"), {"tokens": len(ids)}
         x = (rows - t.mean).reshape(-1)
         if x.numel() % 2:
@@ -336,8 +342,9 @@ class EmbeddingTransport(TextTransport):
         if n == 0:
             return ""
         if self.kind == "digital":
-            idx = torch.tensor(bits_to_ints(data.detach().cpu()[: n * t.dim * self.quant_bits],
-                                            self.quant_bits), dtype=torch.int64, device="cpu")
+            b = self._quantiser()[0]
+            idx = torch.tensor(bits_to_ints(data.detach().cpu()[: n * t.dim * b], b),
+                               dtype=torch.int64, device="cpu")
             vec = self._dequantise(idx, n)
         else:
             s = data.detach().to(t.weight.device, torch.complex64) * side["scale"]

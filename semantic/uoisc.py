@@ -52,6 +52,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -142,7 +143,7 @@ class UOISCModel(nn.Module):
     @property
     def vq(self) -> SegmentVQ:
         """The segment-wise quantiser of the segment length in use."""
-        return self.vqs[self._active]
+        return cast(SegmentVQ, self.vqs[self._active])
 
     def use_segment_length(self, segment_length: int) -> None:
         """Quantise with the codebooks trained for ``segment_length``."""

@@ -219,16 +219,16 @@ class LlavaJudge:
     def text_inputs(self, queries: list[str]) -> dict:
         """``input_ids``/``attention_mask`` [B, L] with the image tokens expanded
         (the processor is called once with dummy images; its pixels are dropped)."""
-        queries = tuple(str(q) for q in queries)
-        if self._ids_cache is None or self._ids_cache[0] != queries:
+        key = tuple(str(q) for q in queries)
+        if self._ids_cache is None or self._ids_cache[0] != key:
             from PIL import Image
             th, tw = self._target_size()
-            dummy = [Image.new("RGB", (tw, th), (127, 127, 127)) for _ in queries]
+            dummy = [Image.new("RGB", (tw, th), (127, 127, 127)) for _ in key]
             with torch.device("cpu"):     # the HF processor builds on the default device
-                enc = self.processor(text=[self.prompt(q) for q in queries], images=dummy,
+                enc = self.processor(text=[self.prompt(q) for q in key], images=dummy,
                                      return_tensors="pt", padding=True)
             ids = {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-            self._ids_cache = (queries, ids)
+            self._ids_cache = (key, ids)
         return {k: v.to(self.device) for k, v in self._ids_cache[1].items()}
 
     def _check(self, images: torch.Tensor, queries: list[str]) -> None:

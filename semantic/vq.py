@@ -53,6 +53,9 @@ class SegmentVQ(nn.Module):
     :param ema: EMA codebook updates (decay ``ema_decay``) instead of the codebook loss.
     """
 
+    ema_count: torch.Tensor    # buffers with ema=True: [S, K] and [S, K, l]
+    ema_sum: torch.Tensor
+
     def __init__(self, dim: int, segment_length: int, codebook_size: int = 256, beta: float = 0.25,
                  ema: bool = False, ema_decay: float = 0.99) -> None:
         super().__init__()

@@ -9,7 +9,11 @@ command line in :mod:`semlink.links`.
 Nothing here touches the network at import time.
 """
 
+import logging as _logging
 from importlib.metadata import PackageNotFoundError, version as _version
+
+# a library configures no handler: the application decides (semlink.log)
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 try:
     __version__ = _version("semlink")

@@ -30,12 +30,13 @@ from pathlib import Path
 SECTION_GROUPS = {"channels": "semlink.channels", "codecs": "semlink.codecs", "codes": None,
                   "modulations": None, "metrics": "semlink.metrics"}
 
-SNAPSHOT_PATH = Path(__file__).with_name("_builtin_catalog.py")
+SNAPSHOT_PATH: Path = Path(__file__).with_name("_builtin_catalog.py")
 WRITE_COMMAND = "python -m semlink.catalog --write"
 
 
 def builtin_snapshot() -> dict[str, dict[str, str]]:
-    """The committed snapshot of :func:`~semlink.links.catalog_command.builtin_from_registries` (imports nothing heavy)."""
+    """The committed snapshot of
+    :func:`~semlink.links.catalog_command.builtin_from_registries` (imports nothing heavy)."""
     from semlink._builtin_catalog import BUILTIN
 
     return BUILTIN

@@ -125,7 +125,7 @@ class DatasetItem:
 
 
 def _is_pos_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and bool(v > 0)
 
 
 def _decode(img: Image.Image) -> torch.Tensor:
@@ -179,7 +179,8 @@ def _load_texts(path: str, kind: str, key: str) -> dict[str, list[str]]:
         with open(path, newline="", encoding="utf-8") as f:
             reader = csv.DictReader(f)
             if not reader.fieldnames or "file_name" not in reader.fieldnames or kind not in reader.fieldnames:
-                raise DatasetError(f"{where}: CSV {path!r} needs a header 'file_name,{kind}' (got {reader.fieldnames})")
+                raise DatasetError(f"{where}: CSV {path!r} needs a header 'file_name,{kind}' "
+                                   f"(got {reader.fieldnames})")
             for row in reader:
                 if row["file_name"] and row[kind]:
                     out.setdefault(_basename(row["file_name"]), []).append(row[kind].strip())
@@ -199,7 +200,8 @@ def _load_texts(path: str, kind: str, key: str) -> dict[str, list[str]]:
         files = {im["id"]: _basename(im["file_name"]) for im in data["images"]}
         if "categories" in data:
             if kind == "caption":
-                raise DatasetError(f"{where}: {path!r} is a COCO instances file (no captions); use it as queries")
+                raise DatasetError(f"{where}: {path!r} is a COCO instances file (no captions); "
+                                   "use it as queries")
             cats = {c["id"]: c["name"] for c in data["categories"]}
             per: dict[str, set[str]] = {}
             for a in data["annotations"]:
@@ -262,7 +264,8 @@ class ImageDataset:
         qry = _load_texts(_local(queries), "query", key) if queries else {}
         for texts, what in ((cap, "captions"), (qry, "queries")):
             if texts and not any(_basename(n) in texts for n, _ in files):
-                warnings.warn(f"{key}.{what}: no image of {self.path!r} has an entry in that file", stacklevel=2)
+                warnings.warn(f"{key}.{what}: no image of {self.path!r} has an entry in that file",
+                              stacklevel=2)
         self._items: list[DatasetItem] = []
         for name, full in files:
             image, orig = self._load(name, full)
@@ -280,7 +283,8 @@ class ImageDataset:
         if not _is_pos_int(self.multiple_of):
             raise DatasetError(f"{k}.multiple_of: expected a positive integer, got {self.multiple_of!r}")
         if self.max_images is not None and not _is_pos_int(self.max_images):
-            raise DatasetError(f"{k}.max_images: expected a positive integer or null, got {self.max_images!r}")
+            raise DatasetError(f"{k}.max_images: expected a positive integer or null, "
+                               f"got {self.max_images!r}")
         if resize is None or _is_pos_int(resize):
             return None if resize is None else int(resize)
         if isinstance(resize, (list, tuple)) and len(resize) == 2 and all(_is_pos_int(v) for v in resize):
@@ -332,9 +336,9 @@ class ImageDataset:
 
     def _load(self, name: str, full: str) -> tuple[torch.Tensor, tuple[int, int]]:
         try:
-            with Image.open(full) as img:
-                img.load()
-                img = ImageOps.exif_transpose(img)
+            with Image.open(full) as opened:
+                opened.load()
+                img = ImageOps.exif_transpose(opened)
                 x = _decode(img)
         except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, ...
             raise DatasetError(f"{self.key}.path: cannot decode image {full!r} ({type(e).__name__}: {e}); "
@@ -378,6 +382,10 @@ class ImageDataset:
         """Item ``i`` (negative indices allowed); the image tensor is a copy of the cache."""
         it = self._items[i]
         return DatasetItem(it.name, it.image.clone(), list(it.captions), list(it.queries), it.original_size)
+
+    def __iter__(self) -> Iterator[DatasetItem]:
+        """Every item in order (as :meth:`__getitem__` gives them)."""
+        return (self[i] for i in range(len(self)))
 
     @property
     def names(self) -> list[str]:

@@ -53,9 +53,11 @@ import os
 import sys
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files as _package_files
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +315,7 @@ def fetch(name: str, dest: str | Path | None = None, mirror: str | None = None) 
         if f.url is None:
             origin = f"semlink package data (semlink/datasets/{name}/{f.path})"
             reader_src = _package_files("semlink") / "datasets" / name / f.path
-            opener = reader_src.open
+            opener: Callable[..., Any] = reader_src.open
             args: tuple = ("rb",)
         else:
             origin = _mirror_location(mirror, name, f.path) if mirror else f.url

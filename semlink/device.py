@@ -24,7 +24,11 @@ imported lazily so that ``semlink list`` / ``semlink info`` stay light.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:                    # torch and NumPy are imported lazily (semlink list stays light)
+    import numpy as np
+    import torch
 
 __all__ = ["DEFAULT_DEVICE", "DEVICE_CHOICES", "DeviceError", "resolve_device", "is_device_spec",
            "cuda_summary_line", "on_host"]
@@ -92,6 +96,6 @@ def resolve_device(device: Any = None, *, name: str = "device") -> str:
     return f"cuda:{index}"
 
 
-def on_host(tensor):
+def on_host(tensor: torch.Tensor) -> np.ndarray:
     """``tensor`` as a NumPy array, copied to the host first when it lives on a GPU."""
     return tensor.detach().cpu().numpy()

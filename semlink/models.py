@@ -58,7 +58,14 @@ _stand_ins_override: bool | None = None
 
 
 class ModelNotFound(FileNotFoundError):
-    """A model is not on this machine and downloading is not allowed."""
+    """A model is not on this machine and downloading is not allowed.
+
+    :param searched: the places looked in, as data (also named in the message).
+    """
+
+    def __init__(self, message: str, searched: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.searched = list(searched or [])
 
 
 def models_dir() -> Path:
@@ -248,7 +255,7 @@ def _torchvision_weights(weights: str):
                          "'AlexNet_Weights.IMAGENET1K_V1'") from exc
 
 
-def _open_clip_cfg(name: str, tag: str) -> dict:
+def _open_clip_cfg(name: str, tag: str | None) -> dict:
     from .extras import require
 
     open_clip = require("open_clip", f"open_clip model {name}:{tag}")
@@ -342,8 +349,7 @@ def resolve(ref: str | ModelRef, allow_download: bool | None = None) -> Resolved
         f"model {str(r)!r} is not on this machine (looked in: {'; '.join(searched)}) and "
         f"downloading is off. On a machine with internet run `{r.fetch_command()}` and copy "
         f"<folder>/{r.local_id} to {local}, or set {ENV_MODELS} to that folder; or allow "
-        f"downloads here with --allow-download / {ENV_ALLOW_DOWNLOAD}=1.")
-    exc.searched = searched
+        f"downloads here with --allow-download / {ENV_ALLOW_DOWNLOAD}=1.", searched)
     raise exc
 
 

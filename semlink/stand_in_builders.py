@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -65,8 +66,10 @@ class _IPAdapterWeights(torch.nn.Module):
 
     def adapter_state_dict(self) -> dict:
         """Tensors under the names of ``ip-adapter_sd15.safetensors``."""
-        out = {"image_proj.proj.weight": self.proj.weight, "image_proj.proj.bias": self.proj.bias,
-               "image_proj.norm.weight": self.norm.weight, "image_proj.norm.bias": self.norm.bias}
+        out: dict[str, Any] = {"image_proj.proj.weight": self.proj.weight,
+                               "image_proj.proj.bias": self.proj.bias,
+                               "image_proj.norm.weight": self.norm.weight,
+                               "image_proj.norm.bias": self.norm.bias}
         for j, lin in enumerate(self.kv):
             out[f"ip_adapter.{1 + 2 * (j // 2)}.to_{'kv'[j % 2]}_ip.weight"] = lin.weight
         return {k: v.detach().contiguous() for k, v in out.items()}
@@ -251,7 +254,8 @@ def write_blip(folder: Path, scale: str, dtype: torch.dtype) -> None:
     blip_parts(scale)["model"].to(dtype).save_pretrained(str(folder))
     side = C.BLIP_BASE[scale]["vision"]["image_size"]
     improc = transformers.BlipImageProcessor(size={"height": side, "width": side})
-    transformers.BlipProcessor(image_processor=improc, tokenizer=bert_tokenizer()).save_pretrained(str(folder))
+    processor = transformers.BlipProcessor(image_processor=improc, tokenizer=bert_tokenizer())
+    processor.save_pretrained(str(folder))
 
 
 def write_bart(folder: Path, scale: str, dtype: torch.dtype) -> None:

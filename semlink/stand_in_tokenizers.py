@@ -84,7 +84,8 @@ def _padded_bpe(size: int, specials: dict[int, str], train_size: int = 600):
     bpe.train_from_iterator([CORPUS] * 8, vocab_size=train_size, min_frequency=2,
                             show_progress=False)
     learned = json.loads(bpe._tokenizer.to_str())["model"]  # noqa: SLF001 - public JSON form
-    merges = [tuple(m.split()) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
+    merges = [(str(a), str(b)) for a, b in (m.split() if isinstance(m, str) else m
+                                            for m in learned["merges"])]
     pieces = sorted(learned["vocab"], key=learned["vocab"].get)
     vocab: dict[str, int] = {}
     k = 0

@@ -41,7 +41,9 @@ import logging
 import os
 import shutil
 from dataclasses import dataclass, replace
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -81,11 +83,11 @@ class StandIn:
     stands_in_for: tuple[str, ...]
     description: str
     published: dict
-    parts: object
-    writer: object
+    parts: Callable[..., Any] | None
+    writer: Callable[..., Any] | None
     entry: str = ""
     params: int | None = None
-    finalize: object = None
+    finalize: Callable[..., Any] | None = None
     provided_by: str = ""
 
 
@@ -94,7 +96,8 @@ CATALOG: dict[str, StandIn] = {s.name: s for s in (
             "Stable Diffusion 1.5 (UNet, VAE, CLIP ViT-L/14 text encoder, CLIP tokenizer, PNDM)",
             {"unet": (859_520_964, "SD 1.5 model card / diffusers UNet2DConditionModel: 859.52 M"),
              "vae": (83_653_863, "SD VAE (kl-f8) as loaded by diffusers AutoencoderKL: 83.65 M"),
-             "text_encoder": (123_060_480, "CLIP ViT-L/14 text tower (openai/clip-vit-large-patch14): 123.06 M")},
+             "text_encoder": (123_060_480,
+                              "CLIP ViT-L/14 text tower (openai/clip-vit-large-patch14): 123.06 M")},
             B.sd15_parts, B.write_sd15, params=1_066_235_307),
     StandIn("ip-adapter-sd15", ("h94/IP-Adapter",),
             "IP-Adapter for SD 1.5 (ip-adapter_sd15) with its OpenCLIP ViT-H/14 image encoder",
@@ -207,7 +210,7 @@ def provide(name: str, parts, writer, finalize=None) -> None:
 
 def _built(name: str) -> StandIn:
     entry = get(name)
-    if entry.parts is None:
+    if entry.parts is None or entry.writer is None:
         raise RuntimeError(f"stand-in {name!r} is built by {entry.provided_by}, which is not "
                            "imported yet: import semlink.semantic (it registers the codec's "
                            "stand-ins) before building it")
@@ -240,6 +243,7 @@ def build(name: str, scale: str = "full", device: str | torch.device = "meta") -
     entry = _built(name)
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    assert entry.parts is not None                   # _built checked it
     with torch.device(device):
         return entry.parts(scale)
 
@@ -278,6 +282,7 @@ def materialize(ref: StandInRef, root: str | Path) -> Path:
         log.info("building stand-in %s (%s, seed %d) in %s", ref.name, ref.scale, ref.seed, folder)
         with torch.random.fork_rng(devices=[]):      # the caller's RNG (and initial_seed) untouched
             torch.manual_seed(ref.seed)
+            assert entry.writer is not None          # _built checked it
             entry.writer(tmp, ref.scale, dtype)
         (tmp / STAND_IN_MARKER).write_text(json.dumps({
             "stand_in": ref.name, "scale": ref.scale, "seed": ref.seed,

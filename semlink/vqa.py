@@ -121,14 +121,14 @@ def load_vqa(questions: str, annotations: str | None = None, key: str = "dataset
         return out
     data = _read_json(questions, where)
     if isinstance(data, dict) and "questions" in data:
-        answers: dict = {}
+        answers_of: dict = {}
         if annotations:
             ann = _read_json(annotations, f"{key}.annotations")
             if not isinstance(ann, dict) or "annotations" not in ann:
                 raise DatasetError(f"{key}.annotations: {annotations!r} is not a VQA annotations file "
                                    "(expected {'annotations': [{'question_id', 'answers'}, ...]})")
             for a in ann["annotations"]:
-                answers[a["question_id"]] = [str(x["answer"]) for x in a.get("answers", [])] or \
+                answers_of[a["question_id"]] = [str(x["answer"]) for x in a.get("answers", [])] or \
                     ([str(a["multiple_choice_answer"])] if "multiple_choice_answer" in a else [])
         out = []
         for q in data["questions"]:
@@ -136,7 +136,7 @@ def load_vqa(questions: str, annotations: str | None = None, key: str = "dataset
             if missing:
                 raise DatasetError(f"{where}: question in {questions!r} lacks {sorted(missing)}: {q}")
             out.append(VQARecord(f"id:{int(q['image_id'])}", str(q["question"]).strip(),
-                                 answers.get(q["question_id"], []), str(q["question_id"])))
+                                 answers_of.get(q["question_id"], []), str(q["question_id"])))
         return out
     if annotations:
         raise DatasetError(f"{key}.annotations: only VQA v2 JSON questions take an annotations file")

@@ -158,7 +158,7 @@ def test_resume_refuses_a_run_whose_noise_came_from_another_generator(tmp_path):
         run_sweep(load_scenario(scenario), str(tmp_path / "o"), resume=True, progress=False)
 
 
-def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys):
+def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys, caplog):
     import torch
 
     before = torch.get_num_threads()
@@ -171,9 +171,10 @@ def test_threads_are_recorded_restored_and_checked_on_resume(tmp_path, capsys):
     partial.points = lambda: first          # a run that stopped after the 0 dB points
     run_sweep(partial, str(tmp_path / "o"), progress=False, threads=1)
     assert torch.get_num_threads() == before
-    capsys.readouterr()
-    run_sweep(sc, str(tmp_path / "o"), resume=True, progress=False, threads=2)
-    assert "started with 1 torch thread(s), this one uses 2" in capsys.readouterr().err
+    caplog.clear()
+    run_sweep(sc, str(tmp_path / "o"), resume=True, progress=False, threads=2)   # warns in the log
+    assert [r for r in caplog.records if r.levelname == "WARNING"
+            and "started with 1 torch thread(s), this one uses 2" in r.getMessage()]
     attrs, points = load_results(str(tmp_path / "o" / "results.h5"))
     assert {p["snr_index"]: p["torch_threads"] for p in points} == {0: 1, 1: 2}
 

@@ -271,7 +271,7 @@ def test_progress_lines_in_a_log(tmp_path):
     assert "ETA" in res.stderr
 
 
-def test_a_long_stage_is_named_while_it_runs(tmp_path, monkeypatch):
+def test_a_long_stage_is_named_while_it_runs(tmp_path, monkeypatch, caplog):
     """A point stuck in one long stage (a metric on an 11,000-character caption took
     107 s) prints a line naming the stage while it runs, not only when the point ends."""
     from semlink.links.runner import run_sweep
@@ -287,10 +287,9 @@ def test_a_long_stage_is_named_while_it_runs(tmp_path, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(PointRunner, "_decode_and_measure", slow)
-    stream = io.StringIO()
-    monkeypatch.setattr(progress_mod.sys, "stderr", stream)
+    caplog.set_level("INFO", logger="semlink.links.progress")     # progress lines are INFO logs
     run_sweep(load_scenario(scenario), str(tmp_path / "o"), progress=False)
-    lines = [ln for ln in stream.getvalue().splitlines() if "metric psnr for" in ln]
+    lines = [r.getMessage() for r in caplog.records if "metric psnr for" in r.getMessage()]
     assert lines and lines[0].startswith("semlink run: point 1/")
     assert "0 of" in lines[0] and "in this point" in lines[0]
 

@@ -27,6 +27,10 @@ CHANNELS.add("rician", RicianChannel,
 CHANNELS.add("flat_fading", FlatFadingChannel, "flat fading, fading=rayleigh|rician, all options")
 
 
+#: a channel as chains take it: a registered name, ``{"name": ..., **params}`` or an instance
+ChannelSpec = str | dict[str, Any] | Channel
+
+
 def make_channel(spec: Any, seed: int | None = None, precision: str | None = None,
                  device: str | None = None) -> Channel:
     """Build a channel from a name, a ``{"name": ..., **params}`` dict or an instance.

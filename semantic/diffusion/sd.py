@@ -48,6 +48,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -191,7 +192,7 @@ class StableDiffusion:
         transformers = require("transformers", "Stable Diffusion regeneration")
         from semlink.models import resolve
 
-        self.config = {"model": model, "ip_adapter": ip_adapter,
+        self.config: dict[str, Any] = {"model": model, "ip_adapter": ip_adapter,
                        "ip_adapter_weight": ip_adapter_weight if ip_adapter else None,
                        "scale": float(scale), "steps": int(steps), "guidance": float(guidance),
                        "height": int(height), "width": int(width), "scheduler": scheduler,
@@ -351,7 +352,7 @@ class StableDiffusion:
                     self._remember(key, img)
                     self.stats.runs += 1
         self.stats.seconds += time.perf_counter() - t0
-        return out
+        return cast(list[torch.Tensor], out)          # every request is filled above
 
     def _remember(self, key: str, img: torch.Tensor) -> None:
         if self.cache_size == 0:
@@ -408,7 +409,8 @@ class StableDiffusion:
                                           strength=cfg["strength"], **kwargs)
         else:
             # latents drawn here on CPU from each image's own generator: identical on CPU and GPU
-            shape = (4, cfg["height"] // self.pipe.vae_scale_factor, cfg["width"] // self.pipe.vae_scale_factor)
+            vae_scale = self.pipe.vae_scale_factor
+            shape = (4, cfg["height"] // vae_scale, cfg["width"] // vae_scale)
             latents = torch.stack([torch.randn(shape, generator=g, device="cpu") for g in gens])
             result = self.pipe(height=cfg["height"], width=cfg["width"],
                                latents=latents.to(self.device, self.dtype), **kwargs)

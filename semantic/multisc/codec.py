@@ -91,7 +91,8 @@ def _resolve_ip_adapter_scale(value, diffusion: dict, object_codec: str) -> floa
 
 def image_fingerprint(img: torch.Tensor) -> int:
     """crc32 of the image's 8-bit pixels (keys seeds and caches; not sent)."""
-    return zlib.crc32((img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy().tobytes())
+    pixels = (img.detach().float().clamp(0, 1) * 255).round().to(torch.uint8)
+    return zlib.crc32(pixels.cpu().numpy().tobytes())
 
 
 @CODECS.register("multisc")
@@ -185,7 +186,8 @@ class MultiSCCodec(Codec):
         self.split, self.max_parts, self.grid = split, max_parts, (rows, cols)
         self.eps, self.eps_unit, self.split_fallback = float(eps), eps_unit, split_fallback
         self.detector_ref, self.detector_threshold = detector, float(detector_threshold)
-        self.oracle = OracleBoxes(oracle_annotations) if split == "oracle" else None
+        self.oracle = (OracleBoxes(oracle_annotations) if split == "oracle" and oracle_annotations
+                       else None)                  # oracle without annotations refused above
         self.random_seed = int(random_seed)
         self.captioner_ref, self.max_new_tokens = captioner, int(max_new_tokens)
         self.query = query
@@ -360,16 +362,20 @@ class MultiSCCodec(Codec):
 
     def _transport_records(self) -> list:
         """Records of the text transport's tokenizer / embedding table, once loaded."""
-        from ..text_transport import EmbeddingTable
+        from ..text_transport import BitsTransport, EmbeddingTable, EmbeddingTransport
 
         tr = self.text_transport
-        loaded = (tr._encoding is not None if tr.name == "bits"
-                  else isinstance(tr._table, EmbeddingTable))
+        if isinstance(tr, BitsTransport):
+            loaded = tr._encoding is not None
+        elif isinstance(tr, EmbeddingTransport):
+            loaded = isinstance(tr._table, EmbeddingTable)
+        else:
+            loaded = False
         return tr.records() if loaded else []
 
     def describe_models(self) -> dict:
         """Model records of every model loaded so far (JSON-able)."""
-        out = {}
+        out: dict = {}
         if self._extractor is not None:
             out["object_extractor"] = self._extractor.describe()
         if self._captioner is not None and self._captioner._loaded is not None:
@@ -391,6 +397,7 @@ class MultiSCCodec(Codec):
         if self.split == "none":
             return splits.none_split(h, w)
         if self.split == "oracle":
+            assert self.oracle is not None             # built for split 'oracle'
             boxes = self.oracle.boxes_for(name, h, w)
         else:
             boxes = self.detector.boxes(img)
@@ -434,7 +441,7 @@ class MultiSCCodec(Codec):
         for p in parts:
             captions.append(flat[k:k + len(p.boxes)])
             k += len(p.boxes)
-        text_data = {s: [] for s in self.text_streams}
+        text_data: dict[str, list] = {s: [] for s in self.text_streams}
         text_side = []
         tr = self.text_transport
         empty_dtype = torch.uint8 if tr.kind == "digital" else torch.complex64

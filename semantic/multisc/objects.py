@@ -19,11 +19,15 @@ object stream has the same size for the pixel codecs.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from ..payload import Payload, ReceivedPayload, Stream
+
+if TYPE_CHECKING:
+    from ..codec import Codec
 
 OBJECT_CODECS = ("deepjscc", "hevc_intra", "jpeg2000", "analog", "clip_embed", "none")
 _REGISTERED = {"deepjscc": "deepjscc", "hevc_intra": "hevc_intra", "jpeg2000": "jpeg2000",
@@ -59,13 +63,19 @@ class ObjectChannel:
             raise ValueError(f"object_size must be an int >= 8, got {size!r}")
         self.name, self.size, self.params = name, size, dict(params or {})
         self.embedder = embedder
-        self.inner = None
+        self.inner: Codec | None = None
         if name in _REGISTERED:
             from ..codec import make_codec
 
             self.inner = make_codec(_REGISTERED[name], self.params)
         elif name == "clip_embed" and self.params:
             raise ValueError(f"object_codec 'clip_embed' takes no object_params, got {self.params}")
+
+    def _inner_codec(self) -> Codec:
+        """The registered codec that carries the crops (every object codec but clip_embed/none)."""
+        if self.inner is None:
+            raise RuntimeError(f"object codec {self.name!r} has no inner codec")
+        return self.inner
 
     # stream names as seen by the Multi-SC payload
     @property
@@ -75,13 +85,13 @@ class ObjectChannel:
             return {}
         if self.name == "clip_embed":
             return {"object": ("analog", "analog")}
-        inner = self.inner
+        inner = self._inner_codec()
         names = list(inner.stream_profiles)
         outer = ["object"] if len(names) == 1 else [f"object_{n}" for n in names]
         return {o: (inner.stream_kinds[n], inner.stream_profiles[n]) for o, n in zip(outer, names)}
 
     def _inner_name(self, outer: str) -> str:
-        names = list(self.inner.stream_profiles)
+        names = list(self._inner_codec().stream_profiles)
         return names[0] if outer == "object" else outer[len("object_"):]
 
     def bind(self, profiles: dict[str, str]) -> None:
@@ -119,7 +129,7 @@ class ObjectChannel:
                 streams["object"].data[i] = sym
                 side[i] = {"scale": scale, "dim": int(e.numel())}
             return streams, side
-        payload = self.inner.encode(boxed)
+        payload = self._inner_codec().encode(boxed)
         for o in self.streams:
             data = payload.streams[self._inner_name(o)].data
             for i, d in zip(present, data):
@@ -145,7 +155,7 @@ class ObjectChannel:
                                                received.streams[o].profile)
                    for o in self.streams}
         sub = ReceivedPayload(streams, [side[i] for i in present], {}, received.snr_db)
-        recon = self.inner.decode(sub)
+        recon = self._inner_codec().decode(sub)
         for k, i in enumerate(present):
             out[i] = recon.images[k]
             failed[i] = bool(recon.fallback[k]) if recon.fallback else False

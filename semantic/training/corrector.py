@@ -191,7 +191,7 @@ class CorrectorTrainer(Trainer):
                                                   device, transport=tr)
         random.Random(seed).shuffle(pairs)
         self.pairs = pairs
-        self.eval_pairs = []
+        self.eval_pairs: list = []
         if held:
             self.eval_pairs, _ = build_correction_pairs(sorted(held), encoding, profile, channel,
                                                         list(snr_db), copies, 0.0, seed + 1000,

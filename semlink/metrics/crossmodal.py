@@ -76,7 +76,8 @@ def text_embeddings(model, processor, texts: list[str], device: str) -> torch.Te
                                          attention_mask=inputs["attention_mask"].to(device)))
 
 
-def make_clip_similarity(model: str = DEFAULT_CLIP, mode: str = "image", device: str = DEFAULT_DEVICE) -> Metric:
+def make_clip_similarity(model: str = DEFAULT_CLIP, mode: str = "image",
+                         device: str = DEFAULT_DEVICE) -> Metric:
     """Build the ``clip_similarity`` metric (see the module docstring)."""
     device = resolve_device(device)   # semlink's device rule: auto -> first GPU, else CPU
     if mode not in MODES:
