@@ -126,7 +126,10 @@ def save_checkpoint(path, model: DeepJSCC, meta: dict, optimizer=None, step: int
 
 
 def load_checkpoint(path, map_location="cpu") -> tuple[DeepJSCC, dict]:
-    """Load a checkpoint saved by :func:`save_checkpoint` -> (model, checkpoint dict)."""
+    """Load a checkpoint saved by :func:`save_checkpoint` -> (model, checkpoint dict).
+
+    :param map_location: as :func:`torch.load`; a device (``"cpu"``, ``"cuda:0"``) also
+        puts the returned model there (in eval mode)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -137,6 +140,8 @@ def load_checkpoint(path, map_location="cpu") -> tuple[DeepJSCC, dict]:
         raise ValueError(f"{str(path)!r} is not a semlink deep JSCC checkpoint")
     model = DeepJSCC(ckpt["c"])
     model.load_state_dict(ckpt["state_dict"])
+    if isinstance(map_location, (str, torch.device)):
+        model.to(map_location)            # load_state_dict copies into the CPU-built model
     model.eval()
     return model, ckpt
 

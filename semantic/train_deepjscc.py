@@ -95,10 +95,11 @@ def evaluate(model: DeepJSCC, images, snrs, channel, seed: int = 0,
              device: str = DEFAULT_DEVICE) -> dict:
     """Mean PSNR [dB] over ``images`` at each Es/N0 in ``snrs`` through the analog chain.
 
-    :param device: :func:`semlink.device.resolve_device` rule (``auto``: first GPU, else CPU).
+    :param device: :func:`semlink.device.resolve_device` rule (``auto``: first GPU, else CPU);
+        the model is moved there (``model.to(device)``) and evaluated there.
     """
     device = resolve_device(device)
-    model.eval()
+    model.to(device).eval()
     chain = AnalogChain(channel=channel, seed=seed, device=device)
     out = {}
     for snr in snrs:

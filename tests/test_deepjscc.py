@@ -68,6 +68,22 @@ def test_checkpoint_save_load_is_exact(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_loading_and_evaluation_put_the_model_on_the_requested_device(tmp_path, monkeypatch, device):
+    """load_checkpoint(map_location=D) and evaluate(device=D) run the model on D (the H200 run
+    found a CPU model next to CUDA images). Without a GPU the moves are recorded: the file is
+    read on the host and DeepJSCC.to only notes where it was sent."""
+    save_checkpoint(tmp_path / "m.pt", DeepJSCC(8), {"snr_db": 5.0})
+    real_load, moves = torch.load, []
+    monkeypatch.setattr(torch, "load", lambda *a, **kw: real_load(*a, **{**kw, "map_location": "cpu"}))
+    monkeypatch.setattr(DeepJSCC, "to", lambda self, *a, **kw: moves.append(a) or self)
+    model, _ = load_checkpoint(tmp_path / "m.pt", map_location="cuda:0")
+    assert moves == [("cuda:0",)] and not model.training
+    moves.clear()
+    out = evaluate(model, [torch.rand(3, 16, 16)], [10.0], "awgn", device=device)
+    assert [str(torch.device(*m)) for m in moves] == [str(torch.device(device))]
+    assert math.isfinite(out[10.0])
+
+
 def test_training_resume_equals_uninterrupted(tmp_path, image_dir):
     kw = dict(snr_db=5.0, ratio=1 / 12, steps=6, batch_size=4, crop=16, checkpoint_every=3,
               progress=False)
@@ -121,7 +137,7 @@ def documented_kodak_psnr() -> dict[int, dict[float, float]]:
 
 
 @pytest.mark.parametrize("ratio", [1 / 6, 1 / 12])
-def test_shipped_checkpoint_matches_its_documented_kodak24_psnr(ratio):
+def test_shipped_checkpoint_matches_its_documented_kodak24_psnr(ratio, device):
     """Regression: the shipped weights on the photos the docs report (all 24 Kodak
     images, full size, AWGN, the training command's own evaluation) within 1 dB."""
     model, ckpt = load_checkpoint(builtin_checkpoint(ratio))
@@ -130,7 +146,7 @@ def test_shipped_checkpoint_matches_its_documented_kodak24_psnr(ratio):
     assert {k: round(v, 2) for k, v in stored.items()} == documented
     images = _images(str(shared_data_dir("kodak24")), "kodak24")
     assert len(images) == 24
-    measured = evaluate(model, images, [10.0], "awgn")[10.0]
+    measured = evaluate(model, images, [10.0], "awgn", device=device)[10.0]
     assert abs(measured - documented[10.0]) <= 1.0, (measured, documented[10.0])
 
 
