@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from conftest import TEST_DEVICE
 
 pytest.importorskip("transformers")
 
@@ -31,7 +32,7 @@ def _judge_without_own_warning(path, **kw):
 
 @pytest.fixture(scope="module")
 def judge(tiny_path):
-    return _judge_without_own_warning(tiny_path, max_new_tokens=4)
+    return _judge_without_own_warning(tiny_path, max_new_tokens=4, device=TEST_DEVICE)
 
 
 def _images(seed, h=40, w=52):
@@ -46,7 +47,7 @@ def test_tiny_model_is_labelled_and_loads_via_from_pretrained(tiny_path, judge):
     assert info["model"] == tiny_path
     assert info["model_class"] == "LlavaForConditionalGeneration"
     assert info["processor_class"] == "LlavaProcessor"
-    assert info["test_model"] is True and info["device"] == "cpu"
+    assert info["test_model"] is True and info["device"] == TEST_DEVICE
     assert 0 < info["num_parameters"] < 200_000
 
 
@@ -62,8 +63,8 @@ def test_pixel_values_match_processor_on_native_size(judge):
     img = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype("uint8")
     ref = judge.processor.image_processor(images=[Image.fromarray(img)], return_tensors="pt")["pixel_values"]
     mine = judge.pixel_values(torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255)
-    assert mine.shape == ref.shape
-    assert torch.allclose(mine, ref, atol=1e-5)
+    assert mine.shape == ref.shape and mine.device == torch.device(TEST_DEVICE)
+    assert torch.allclose(mine.cpu(), ref, atol=1e-5)
 
 
 def test_relevance_loss_zero_for_identical_positive_otherwise(judge):
