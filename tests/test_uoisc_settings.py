@@ -129,26 +129,27 @@ def test_scenario_with_a_wrong_l_fails_before_the_sweep(tmp_path, image_dir):
     assert len(parse_scenario(raw).codecs) == 1
 
 
-def test_one_checkpoint_serves_every_trained_l_with_its_own_codebooks(tmp_path):
+def test_one_checkpoint_serves_every_trained_l_with_its_own_codebooks(tmp_path, device):
     path = _checkpoint(tmp_path, [8, 16])
     img = [torch.rand(3, 32, 32)]
     link = Link({"uo": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5,
-                        "modulation": "psk8"}}, "awgn", seed=0)
+                        "modulation": "psk8"}}, "awgn", seed=0, device=device)
     sent = {}
     for v in (8, 16):
-        codec = make_codec("uoisc", {"checkpoint": str(path), "segment_length": v}, {"indices": "uo"})
+        codec = make_codec("uoisc", {"checkpoint": str(path), "segment_length": v, "device": device},
+                           {"indices": "uo"})
         assert codec.params()["segment_length"] == v
         assert codec.params()["trained_segment_lengths"] == [8, 16]
         payload = codec.encode(img)
         bits = payload.streams["indices"].data[0]
         assert bits.numel() == 2 * 16 * (32 // v) * 4 == codec.model.bits_per_image
         rx = link.transmit(payload, snr_db=30.0)
-        assert torch.equal(rx.streams["indices"].data[0], bits)
+        assert torch.equal(rx.streams["indices"].data[0].cpu(), bits.cpu())
         # the decoder looks the indices up in this l's codebooks
         idx = codec.model.bits_to_indices(bits)
-        feats = [codec.model.vqs[(8, 16).index(v)].lookup(i).unsqueeze(0) for i in idx]
+        feats = [codec.model.vqs[(8, 16).index(v)].lookup(i.to(device)).unsqueeze(0) for i in idx]
         ref = codec.model.decode_features(feats)[0].clamp(0, 1)
-        assert torch.allclose(codec.decode(rx).images[0], ref)
+        assert torch.allclose(codec.decode(rx).images[0].cpu(), ref.cpu())
         sent[v] = bits
     assert sent[8].numel() == 2 * sent[16].numel()
 
