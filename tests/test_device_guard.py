@@ -269,6 +269,23 @@ def test_multisc_and_vlmcsc_make_no_tensor_on_the_default_device(tmp_path, name)
     assert [tuple(i.shape) for i in recon.images] == [(3, 32, 48), (3, 40, 32)]
 
 
+def test_multisc_object_codec_runs_where_multisc_was_asked_to(monkeypatch):
+    """Multi-SC built with device='cpu' on a machine with a GPU keeps its object codec
+    (deep JSCC) on the CPU: the H200 run found the object stream's payload on cuda:0, the
+    inner codec having followed the 'auto' default.  The GPU is a stand-in here (CUDA
+    reported present): a codec that follows 'auto' then tries cuda:0 and fails."""
+    from semlink.semantic.multisc.objects import ObjectChannel
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    objects = ObjectChannel("deepjscc", {"ratio": 1 / 12}, 32, device="cpu")
+    assert objects.inner.device == "cpu" and objects.inner.params()["device"] == "cpu"
+    assert next(objects.inner.model.parameters()).device.type == "cpu"
+    # an explicit object_params device wins; codecs without a device parameter get none
+    assert ObjectChannel("deepjscc", {"device": "cpu"}, 32, device="cuda:0").inner.device == "cpu"
+    assert ObjectChannel("analog", {}, 32, device="cpu").inner is not None
+
+
 def test_query_aware_makes_no_tensor_on_the_default_device(tmp_path):
     pytest.importorskip("diffusers", reason="needs the 'diffusion' extra")
     from fixtures.tiny_diffusion import build_tiny_sd

@@ -202,7 +202,8 @@ class MultiSCCodec(Codec):
         if object_codec != "none" and object_extractor not in ("fcn", "saliency"):
             raise ValueError(f"object_extractor must be 'fcn' or 'saliency', got {object_extractor!r}")
         self.objects = ObjectChannel(object_codec, object_params, object_size,
-                                     embedder=self._embed if object_codec == "clip_embed" else None)
+                                     embedder=self._embed if object_codec == "clip_embed" else None,
+                                     device=device)
         from ..correction import check_corrector_transport
         from ..text_transport import embedding_table_loader, make_transport
 

@@ -54,9 +54,13 @@ class ObjectChannel:
         ``{"rate_bpp": 0.5}`` for HEVC-intra).
     :param size: side of the square the crop is letterboxed and resized to.
     :param embedder: for ``clip_embed``: a callable ``list[[3, h, w]] -> [N, D]`` tensor.
+    :param device: the Multi-SC codec's device, given to an inner codec that takes one
+        (``deepjscc``) unless ``params`` names its own; without it such a codec would follow
+        the ``auto`` default (a GPU) while Multi-SC runs where it was asked to.
     """
 
-    def __init__(self, name: str, params: dict | None = None, size: int = 128, embedder=None) -> None:
+    def __init__(self, name: str, params: dict | None = None, size: int = 128, embedder=None,
+                 device: str | None = None) -> None:
         if name not in OBJECT_CODECS:
             raise ValueError(f"object_codec must be one of {OBJECT_CODECS}, got {name!r}")
         if not isinstance(size, int) or size < 8:
@@ -65,9 +69,15 @@ class ObjectChannel:
         self.embedder = embedder
         self.inner: Codec | None = None
         if name in _REGISTERED:
-            from ..codec import make_codec
+            import inspect
 
-            self.inner = make_codec(_REGISTERED[name], self.params)
+            from ..codec import CODECS, make_codec
+
+            inner_params = dict(self.params)
+            if device is not None and "device" in inspect.signature(
+                    CODECS.get(_REGISTERED[name])).parameters:
+                inner_params.setdefault("device", device)
+            self.inner = make_codec(_REGISTERED[name], inner_params)
         elif name == "clip_embed" and self.params:
             raise ValueError(f"object_codec 'clip_embed' takes no object_params, got {self.params}")
 
