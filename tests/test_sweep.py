@@ -12,6 +12,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from conftest import TEST_DEVICE, make_images
@@ -102,11 +103,14 @@ def test_results_file_contents(tmp_path):
 def test_killed_sweep_resumes_to_identical_file(tmp_path):
     scenario = write_scenario(tmp_path, snr_db=[0, 3, 6, 9, 12, 15])
     ref = tmp_path / "ref"
-    assert main(["run", str(scenario), "--out", str(ref), "--no-plot"]) == 0
+    # one torch thread count for the three processes: each point records it (torch_threads),
+    # and a CLI process otherwise takes one per core (16 on the H200 machine, 2 in pytest)
+    threads = ["--threads", str(torch.get_num_threads())]
+    assert main(["run", str(scenario), "--out", str(ref), "--no-plot", *threads]) == 0
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen([sys.executable, "-m", "semlink.links.cli", "run", str(scenario),
-                             "--out", str(out), "--no-plot"], env=env,
+                             "--out", str(out), "--no-plot", *threads], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = out / ".points"
     deadline = time.time() + 120
@@ -123,7 +127,8 @@ def test_killed_sweep_resumes_to_identical_file(tmp_path):
                           "--out", str(out)], capture_output=True, text=True)
     assert res.returncode == 2 and "--resume" in res.stderr
     res = subprocess.run([sys.executable, "-m", "semlink.links.cli", "run", str(scenario),
-                          "--out", str(out), "--resume", "--no-plot"], capture_output=True, text=True)
+                          "--out", str(out), "--resume", "--no-plot", *threads],
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert f"{done_before} already done" in res.stdout
     assert comparable(out / "results.h5") == comparable(ref / "results.h5")
