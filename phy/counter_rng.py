@@ -29,7 +29,7 @@ integers:
     CN(0, 1) = sqrt(-ln u(2t)) * exp(j 2 pi u(2t + 1))   (Box-Muller: |n|^2 ~ Exp(1), uniform phase)
 
 The integers, the uniforms **and the Gaussians** are bit-identical on CPU and
-CUDA and at every position of a batch: after the int64 rounds only IEEE
+CUDA and at every position of a batch: after the integer rounds only IEEE
 operations that are correctly rounded everywhere are used (+, -, *, /, sqrt,
 int <-> float conversion, bit views; ``sqrt`` from the processor's own
 instruction, not ``torch.sqrt``, which is not correctly rounded on either device,
