@@ -221,15 +221,16 @@ def test_data_urls_in_datasets_and_scenarios(tmp_path, isolated, sources, monkey
 
 
 def test_scenarios_and_doc_snippets_name_test_data_as_data_urls():
-    """The scenario files and the docs' snippets name Kodak24 and the COCO sample as
-    ``data://NAME/...`` (found wherever they are), never as a path into the project's own
-    ``../shared/data``, which a user's machine does not have. (``scenarios/uoisc*.yaml``
-    are left to their owner: they still name plain paths.)"""
+    """The scenario files (their settings; comments aside) and the docs' snippets name Kodak24
+    and the COCO sample as ``data://NAME/...`` (found wherever they are), never as a path into
+    the project's own ``../shared/data``, which a user's machine does not have."""
     root = Path(__file__).resolve().parents[1]
-    files = [p for p in sorted((root / "scenarios").glob("*.yaml")) if not p.name.startswith("uoisc")]
-    files += [root / "docs" / name for name in ("text.md", "codecs.md", "uoisc.md")]
-    bad = [f"{p.relative_to(root)}:{i}: {line.strip()}" for p in files
-           for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+    lines = [(p, i, line.split("#", 1)[0]) for p in sorted((root / "scenarios").glob("*.yaml"))
+             for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)]
+    lines += [(p, i, line) for p in (root / "docs" / n for n in ("text.md", "codecs.md", "uoisc.md"))
+              for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)]
+    bad = [f"{p.relative_to(root)}:{i}: {line.strip()}" for p, i, line in lines
            if "shared/data/" in line]
     assert not bad, "use data://NAME/... instead:\n" + "\n".join(bad)
-    assert any("data://kodak24" in p.read_text() for p in files)
+    assert any("data://kodak24" in line for _, _, line in lines)
+    assert any("data://coco-sample" in line for _, _, line in lines)
