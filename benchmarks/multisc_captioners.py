@@ -82,7 +82,6 @@ def main(argv=None) -> int:
     if not (data / "annotations.json").is_file():
         print(f"no annotations.json in {data}", file=sys.stderr)
         return 2
-    import torch
 
     from semlink.device import resolve_device
 

@@ -20,7 +20,6 @@ import torch
 
 from . import stand_in_configs as C
 
-
 # ------------------------------------------------------------ architectures --
 
 def sd15_parts(scale: str) -> dict:

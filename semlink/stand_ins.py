@@ -40,8 +40,8 @@ import json
 import logging
 import os
 import shutil
-from dataclasses import dataclass, replace
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
