@@ -72,8 +72,8 @@ from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from semlink.device import resolve_device
 from semlink.extras import require
 
-from .ldpc_compiled import rate_recovered_llrs
 from .ldpc_checks import check_max_iter, check_schedule
+from .ldpc_compiled import rate_recovered_llrs
 
 log = logging.getLogger(__name__)
 

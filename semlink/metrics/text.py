@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import METRICS, Metric
 from semlink.edit_distance import error_rate, levenshtein  # noqa: F401  (re-exported)
+
+from .base import METRICS, Metric
 
 
 def bleu01(refs: list[str], hyps: list[str]) -> float:
