@@ -52,8 +52,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .data import (DatasetError, DatasetItem, ImageDataset, _basename, _is_pos_int,
-                   resolve_package_path)
+from .data import DatasetError, DatasetItem, ImageDataset, _basename, _is_pos_int, resolve_package_path
 
 SPLITS = ("all", "exclude_animals", "animals")
 RULES = ("objects", "question", "either")
@@ -281,9 +280,12 @@ class VQADataset:
             raise DatasetError(f"{key}: max_images must be a positive integer, got {max_items!r}")
         self.images, self.key, self.per = images, key, per
         # data://NAME/... (a test data set wherever it is) and pkg:// name files like plain paths
-        questions, annotations, instances = (
-            None if p is None else os.path.expanduser(resolve_package_path(os.fspath(p)))
-            for p in (questions, annotations, instances))
+        def local(p: str) -> str:
+            return os.path.expanduser(resolve_package_path(os.fspath(p)))
+
+        questions = local(questions)
+        annotations = None if annotations is None else local(annotations)
+        instances = None if instances is None else local(instances)
         self.config = {"questions": questions, "annotations": annotations, "instances": instances,
                        "split": split, "rule": rule, "per": per}
         by_name = {_basename(n): i for i, n in enumerate(images.names)}
