@@ -48,14 +48,13 @@ def main(argv=None) -> int:
     import torch
     from PIL import Image
 
+    from semlink.data_fetch import DataError, require
     from semlink.phy import DigitalChain
     from semlink.provenance import environment
     from semlink.semantic.multisc import split as S
     from semlink.semantic.multisc.oracle import OracleBoxes
     from semlink.semantic.multisc.segment import SaliencyExtractor
     from semlink.semantic.text import make_text_encoding
-
-    from semlink.data_fetch import DataError, require
 
     try:
         coco = require("coco-sample")
