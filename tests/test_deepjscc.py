@@ -78,7 +78,9 @@ def test_loading_and_evaluation_put_the_model_on_the_requested_device(tmp_path, 
     monkeypatch.setattr(DeepJSCC, "to", lambda self, *a, **kw: moves.append(a) or self)
     model, _ = load_checkpoint(tmp_path / "m.pt", map_location="cuda:0")
     assert moves == [("cuda:0",)] and not model.training
-    moves.clear()
+    moves.clear()          # evaluate really runs: the spy now moves the model too
+    monkeypatch.setattr(DeepJSCC, "to",
+                        lambda self, *a, **kw: moves.append(a) or torch.nn.Module.to(self, *a, **kw))
     out = evaluate(model, [torch.rand(3, 16, 16)], [10.0], "awgn", device=device)
     assert [str(torch.device(*m)) for m in moves] == [str(torch.device(device))]
     assert math.isfinite(out[10.0])
