@@ -430,10 +430,11 @@ def load_hf(ref: str | ModelRef, model_class, role: str, processor_class=None,
             "are meaningless, only its time and memory are real", role, resolved.ref,
             rec.extra.get("stand_in", {}).get("seed"))
     if rec.test_model:
-        import warnings
-
-        warnings.warn(f"{role}: {resolved.path} is a tiny semlink TEST model, not a real "
-                      f"{ref}; its outputs are meaningless", stacklevel=2)
+        # logged like a stand-in's (a sweep also announces it once before its first point,
+        # from the record's flag; a Python UserWarning here said it a second time)
+        logging.getLogger(__name__).warning(
+            "%s: %s is a tiny semlink TEST model, not a real %s; its outputs are meaningless",
+            role, resolved.path, ref)
     return model, processor, rec
 
 

@@ -84,7 +84,7 @@ def test_torchvision_weights_resolve_from_the_models_folder_and_torch_hub(model_
 
 
 @pytest.mark.parametrize("kind", ["bart", "clip", "blip", "llava"])
-def test_every_tiny_model_loads_back_through_the_model_layer(tmp_path, kind):
+def test_every_tiny_model_loads_back_through_the_model_layer(tmp_path, kind, caplog):
     transformers = pytest.importorskip("transformers")
     import fixtures.tiny_text_models as fx
 
@@ -94,9 +94,11 @@ def test_every_tiny_model_loads_back_through_the_model_layer(tmp_path, kind):
            "blip": transformers.BlipForConditionalGeneration,
            "llava": transformers.LlavaForConditionalGeneration}[kind]
     folder = build(tmp_path / kind)
-    with pytest.warns(UserWarning, match="TEST model"):
+    with caplog.at_level("WARNING", logger="semlink.models"):
         model, processor, rec = models.load_hf(str(folder), cls, role=kind,
                                                processor_class=transformers.AutoProcessor)
+    said = [r.getMessage() for r in caplog.records if "TEST model" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{kind}: ")   # once, logged, not a UserWarning
     assert isinstance(model, cls) and processor is not None
     assert rec.test_model and rec.path == str(folder.resolve()) and rec.sha256.startswith("sha256:")
     from semlink.provenance import hash_state_dict
