@@ -122,7 +122,7 @@ def agreement(enc, modulation, decoders, points, blocks_per_point, batch, device
     print(f"{'EbN0':>5} {'decoder':<18} {'blocks':>6} {'blk err':>7} {'BLER':>9} "
           f"{'BLER 95% CI':>21} {'BER':>9} {'BER 95% CI':>21} {'z BLER':>6} {'z BER':>6} "
           f"{'same':>6} {'mean it':>7}")
-    for eb, blocks in zip(points, blocks_per_point):
+    for eb, blocks in zip(points, blocks_per_point, strict=True):
         gen = torch.Generator().manual_seed(int(eb * 1000) + 11)
         stats = {nm: {"blk": 0, "bit": 0, "same": 0, "iters": 0.0} for nm in names}
         done = 0

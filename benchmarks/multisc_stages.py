@@ -85,7 +85,7 @@ class Timed:
     def __init__(self, stages: Stages, stage: str, obj, methods=()) -> None:
         self._stages, self._stage, self._obj = stages, stage, obj
         for m in methods:
-            setattr(self, m, lambda *a, _m=getattr(obj, m), **k: stages.run(stage, _m, *a, **k))
+            setattr(self, m, lambda *a, _m=getattr(obj, m), **k: stages.run(stage, _m, *a, **k))  # noqa: B008
 
     def __call__(self, *args, **kwargs):
         return self._stages.run(self._stage, self._obj, *args, **kwargs)

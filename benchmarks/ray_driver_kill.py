@@ -108,7 +108,8 @@ def main() -> None:
                 except OSError:
                     pass
         else:
-            print(f"all {len(procs)} ended {max(ended.values(), default=0.0):.1f} s after the driver's SIGKILL")
+            print(f"all {len(procs)} ended {max(ended.values(), default=0.0):.1f} s after the "
+                  "driver's SIGKILL")
 
 if __name__ == "__main__":
     main()

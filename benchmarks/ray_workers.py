@@ -16,6 +16,7 @@ variant, since the machine may be shared.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
@@ -78,11 +79,13 @@ def main() -> None:
           f"devices: {sorted(devices_seen)}")
     same = all(v == values[0] for v in values[1:])
     print(f"per-image values: {'identical' if same else 'DIFFERENT'} (all variants vs local)")
-    for (name, *_), other in zip(rows[1:], values[1:]):
-        diffs = [(pid, k) for (pid, a), (_, b) in zip(values[0], other) for k in a if a[k] != b.get(k)]
+    for (name, *_), other in zip(rows[1:], values[1:], strict=False):
+        diffs = [(pid, k) for (pid, a), (_, b) in zip(values[0], other, strict=True)
+                 for k in a if a[k] != b.get(k)]
         if diffs:
             print(f"  {name}: {len(diffs)} (point, metric) differ, e.g. {diffs[:4]}")
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # semlink's log on stderr
     main()

@@ -15,6 +15,7 @@ the ratio, and checks the per-image numbers are identical.
 from __future__ import annotations
 
 import argparse
+import logging
 import platform
 import tempfile
 import time
@@ -78,7 +79,8 @@ def main() -> None:
           f"{'phy s':>8} {'decode s':>9} {'metrics s':>10}")
     for reuse, r in rows.items():
         print(f"{'on' if reuse else 'off':>6} {r['points']:>6} {r['images']:>7} {r['reused']:>7} "
-              f"{r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['encode_s']:9.1f} {r['phy_s']:8.1f} {r['decode_s']:9.1f} "
+              f"{r['wall_s']:8.1f} {r['cpu_s']:8.1f} {r['encode_s']:9.1f} {r['phy_s']:8.1f} "
+              f"{r['decode_s']:9.1f} "
               f"{r['metrics_s']:10.1f}")
     off, on = rows[False], rows[True]
     print(f"end-to-end speed-up (wall off / wall on): {off['wall_s'] / on['wall_s']:.3f}")
@@ -90,4 +92,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # semlink's log on stderr
     main()

@@ -77,7 +77,7 @@ def main() -> None:
     codecs = {p.id: p.codec.label for p in scenario.points()}
     for pid, (pay, rx, rec, val) in first.items():
         pay2, rx2, rec2, val2 = second[pid]
-        same_recon = all(torch.equal(x, y) for x, y in zip(rec, rec2))
+        same_recon = all(torch.equal(x, y) for x, y in zip(rec, rec2, strict=True))
         metrics = " ".join(f"{k}={'same' if val[k] == val2[k] else 'DIFF'}" for k in val)
         print(f"{pid:>18} {codecs[pid]:>12} {str(pay == pay2):>8} {str(rx == rx2):>9} "
               f"{str(same_recon):>6}  {metrics}")

@@ -69,7 +69,7 @@ def _styles(configs: list[Config]) -> dict[str, dict]:
         tokens = [_profile_tokens(s) for s in schemes]
         mods = list(dict.fromkeys(t[1] for t in tokens if t[1]))
         rates = list(dict.fromkeys(t[0] for t in tokens if t[0]))
-        for j, (scheme, (rate, mod)) in enumerate(zip(schemes, tokens)):
+        for j, (scheme, (rate, mod)) in enumerate(zip(schemes, tokens, strict=True)):
             if rate and mod:
                 r, m = rates.index(rate), mods.index(mod)
                 shade = 0.95 if len(rates) == 1 else 0.4 + 0.55 * r / (len(rates) - 1)
@@ -126,11 +126,11 @@ def plot_fidelity_vs_symbols(paths, metric: str = "psnr", snrs=None, out_dir: st
     for snr in _resolve_snrs(configs, snrs):
         fig, axes = plt.subplots(1, len(chans), figsize=(5.2 * len(chans) + 2.8, 4.6),
                                  squeeze=False, sharey=True)
-        for ax, ch in zip(axes[0], chans):
+        for ax, ch in zip(axes[0], chans, strict=True):
             here = [c for c in configs if c.channel == ch and abs(c.snr_db - snr) < _SNR_TOL]
             for scheme in dict.fromkeys(c.scheme for c in here):
                 pts = sorted((c.symbols_mean, c.mean) for c in here if c.scheme == scheme)
-                ax.plot(*zip(*pts), label=scheme, markersize=4, linewidth=1.2, **styles[scheme])
+                ax.plot(*zip(*pts, strict=True), label=scheme, markersize=4, linewidth=1.2, **styles[scheme])
             front = pareto_front([c.symbols_mean for c in here], [c.mean for c in here], better)
             if front:
                 fx = [here[i].symbols_mean for i in front]
@@ -165,7 +165,7 @@ def interpolate_at_budget(points: list[tuple[float, float]], budget: float
     for x, y in pts:
         if abs(x - budget) <= 0.005 * budget:
             return y, False
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
         if x0 < budget < x1:
             t = (math.log(budget) - math.log(x0)) / (math.log(x1) - math.log(x0))
             return y0 + t * (y1 - y0), True
@@ -187,7 +187,7 @@ def plot_metric_vs_snr_at_budget(paths, budget: float, metric: str = "psnr",
     fig, axes = plt.subplots(1, len(chans), figsize=(5.2 * len(chans) + 2.8, 4.6),
                              squeeze=False, sharey=True)
     drawn = 0
-    for ax, ch in zip(axes[0], chans):
+    for ax, ch in zip(axes[0], chans, strict=True):
         here = [c for c in configs if c.channel == ch]
         for scheme in dict.fromkeys(c.scheme for c in here):
             series = []
@@ -225,7 +225,7 @@ def _legend_entries(axes) -> tuple[list, list]:
     """Legend handles of all panels, each label once (the Pareto front last)."""
     seen: dict = {}
     for ax in axes:
-        for h, lbl in zip(*ax.get_legend_handles_labels()):
+        for h, lbl in zip(*ax.get_legend_handles_labels(), strict=True):
             seen.setdefault(lbl, h)
     labels = [lbl for lbl in seen if lbl != "Pareto front"] + (
         ["Pareto front"] if "Pareto front" in seen else [])

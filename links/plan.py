@@ -215,7 +215,7 @@ def _check_compatible(files) -> None:
                             f"({len(images)} vs {len(ref_images)} images; only in the first: "
                             f"{only_a}, only in the second: {only_b})")
         if policy != ref_policy:
-            diff = {k: (a, b) for (k, a), (_, b) in zip(policy, ref_policy) if a != b}
+            diff = {k: (a, b) for (k, a), (_, b) in zip(policy, ref_policy, strict=False) if a != b}
             raise PlanError(f"cannot combine {path!r} with {ref_path!r}: dataset policies "
                             f"differ: {diff}")
 

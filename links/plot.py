@@ -54,7 +54,7 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
             if not y:
                 continue
             fb = r.get("fallback_images", [0] * len(y))
-            pts = [(a, b, f) for a, b, f in zip(x, y, fb) if a is not None and b is not None
+            pts = [(a, b, f) for a, b, f in zip(x, y, fb, strict=True) if a is not None and b is not None
                    and not (m in _LOG and b <= 0)]
             if pts:
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o",
@@ -80,10 +80,10 @@ def plot_results(path: str, out_dir: str | None = None) -> list[str]:
     for m in [m for m in metrics if m not in ("ber", "bler")]:
         fig, ax = plt.subplots(figsize=(6.4, 4.4))
         for r in runs:
-            uses = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m])
+            uses = [(s, v) for s, v in zip(r["symbols_per_image"], r["metrics"][m], strict=True)
                     if s is not None and v is not None] if m in r["metrics"] else []
             if uses:
-                ax.plot(*zip(*uses), marker="o", linestyle="none", label=_legend(r))
+                ax.plot(*zip(*uses, strict=True), marker="o", linestyle="none", label=_legend(r))
         ax.set_xlabel("channel uses per image [complex symbols]")
         ax.set_ylabel(_LABELS.get(m, m))
         ax.grid(True, alpha=0.3)

@@ -230,7 +230,7 @@ def expand_profile_grid(grid: Any, codec_name: str, bindings: dict, profiles: di
     choices = []
     for combo in itertools.product(*(s[3] for s in per_stream)):
         names, labels, settings = {}, [], {}
-        for (stream, base_name, _base, _), (values, spec) in zip(per_stream, combo):
+        for (stream, base_name, _base, _), (values, spec) in zip(per_stream, combo, strict=True):
             name = generated_name(base_name, values)
             profiles[name] = spec
             names[stream] = name
@@ -277,9 +277,9 @@ def _stream_combos(keys: Any, base: dict, path: str) -> list[tuple[dict, dict]]:
     names = list(keys)
     for combo in itertools.product(*(keys[k] for k in names)):
         spec = dict(base)
-        for key, value in zip(names, combo):
+        for key, value in zip(names, combo, strict=True):
             spec = _apply(spec, key, value, path)
-        values = dict(zip(names, combo))
+        values = dict(zip(names, combo, strict=True))
         shown = ", ".join(f"{k}={_value_text(k, v)}" for k, v in values.items())
         out.append((values, check(spec, path, f"the combination {{{shown}}}")))
     return out

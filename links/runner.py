@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import yaml
@@ -21,6 +22,13 @@ from .results import ResultsStore
 from .run_lock import OutputLock
 from .scenario import Scenario
 from .sweep import PointRunner, built_codecs, resolve_device
+
+if TYPE_CHECKING:
+    from semlink.data import ImageDataset
+    from semlink.semantic.codec import Codec
+    from semlink.vqa import VQADataset
+
+    from .scenario import Point
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +89,7 @@ def flagged_models(runner: PointRunner, scenario: Scenario) -> list[str]:
     return lines
 
 
-def _declared_flagged(codec, loaded: list) -> list:
+def _declared_flagged(codec: Codec, loaded: list) -> list:
     """Records of the test / stand-in models a codec *will* load (its declared models,
     located without loading): codecs that load lazily (Multi-SC's and VLM-CSC's captioner)
     report nothing in :meth:`models` before their first image."""
@@ -111,7 +119,7 @@ def check_dataset_captions(runner: PointRunner, scenario: Scenario) -> None:
             continue
         k = int(getattr(codec, "captions_per_image", 1))
         ds = runner.dataset
-        short = [n for n, c in zip(ds.names, ds.caption_counts) if c < k]   # no image copied
+        short = [n for n, c in zip(ds.names, ds.caption_counts, strict=True) if c < k]   # no image copied
         if not short:
             continue
         where = f"codec {point.codec.label!r} (source: captions, captions_per_image={k})"
@@ -126,7 +134,7 @@ def check_dataset_captions(runner: PointRunner, scenario: Scenario) -> None:
                          "out of dataset.path")
 
 
-def _failed_provenance(runner: PointRunner, point, part: dict) -> None:
+def _failed_provenance(runner: PointRunner, point: Point, part: dict) -> None:
     """A failed point records what it ran with too (the codec setting's resolved params,
     tools, models so far, the metrics' models), unless the codec itself could not be built."""
     if part.get("status") == "ok" or part.get("provenance_json"):
@@ -168,11 +176,11 @@ def dataset_change(old: dict, new: dict) -> str | None:
     return "; ".join(parts) or "the dataset changed"
 
 
-def metrics_too_small(scenario: Scenario, dataset) -> dict[str, str]:
+def metrics_too_small(scenario: Scenario, dataset: ImageDataset | VQADataset) -> dict[str, str]:
     """Metric name -> why it is undefined on this dataset's image sizes."""
     from semlink.metrics import get_metric
 
-    sizes = dict(zip(dataset.names, dataset.shapes))       # no image copied
+    sizes = dict(zip(dataset.names, dataset.shapes, strict=True))       # no image copied
     return {e["name"]: r for e in scenario.metrics
             if (r := get_metric(e["name"], e["params"],
                                 resolve_device(scenario.device)).too_small(sizes))}

@@ -31,13 +31,18 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .snr_points import check_range, check_values
+
+if TYPE_CHECKING:
+    from semlink.registry import Registry
+
+    from .profile_grid import ProfileChoice
 
 
 class ScenarioError(ValueError):
@@ -190,7 +195,7 @@ def _resolve_path(value: Any, path: str, base: Path) -> str:
     return expanded if os.path.isabs(expanded) else str(base / expanded)
 
 
-def _keep_examples(value: Any):
+def _keep_examples(value: Any) -> int | list[str] | None:
     from .examples import check_keep_examples
 
     return check_keep_examples(value, _fail)
@@ -268,12 +273,14 @@ def grid_settings(label: str, params: dict, grid: dict) -> list[tuple[str, dict]
     keys = list(grid)
     out = []
     for combo in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-        suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo))
-        out.append((f"{label}[{suffix}]" if suffix else label, {**params, **dict(zip(keys, combo))}))
+        suffix = ",".join(f"{k}={v}" for k, v in zip(keys, combo, strict=True))
+        setting = {**params, **dict(zip(keys, combo, strict=True))}
+        out.append((f"{label}[{suffix}]" if suffix else label, setting))
     return out
 
 
-def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict, path: str):
+def _profile_choices(entry: dict, name: str, bindings: dict, all_profiles: dict,
+                     path: str) -> list[ProfileChoice]:
     """The entry's profile-grid choices (see :mod:`semlink.links.profile_grid`)."""
     from .profile_grid import ProfileGridError, expand_profile_grid
 
@@ -488,7 +495,7 @@ def _check_device(device: Any) -> str:
     return "cuda" if device == "gpu" else device
 
 
-def _metrics(value, registry, phy_metrics) -> list[dict]:
+def _metrics(value: Any, registry: Registry, phy_metrics: dict[str, str]) -> list[dict]:
     """Metric entries -> [{"name", "params"}] (PHY metrics are always recorded)."""
     if not isinstance(value, list):
         _fail("metrics", f"expected a list of metric names or {{name: ..., params}}, got {value!r}")
@@ -512,7 +519,7 @@ def _metrics(value, registry, phy_metrics) -> list[dict]:
     return out
 
 
-def _check_ebno_defined(codecs, profiles) -> None:
+def _check_ebno_defined(codecs: list[CodecSetting], profiles: dict[str, dict]) -> None:
     for c in codecs:
         used = set(c.instance.stream_profiles.values())
         kinds = {profiles[p].get("kind", "digital") for p in used}

@@ -132,7 +132,7 @@ def _failure_columns(ok: dict, snr_idx: list, by_snr: dict) -> dict:
 
 def _ebno_offset(run: dict) -> dict:
     """``es_minus_eb_db``: Es/N0 - Eb/N0 [dB] of the run (constant), when Eb/N0 is defined."""
-    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", [])) if s is not None
+    pairs = [(s, e) for s, e in zip(run["snr_db"], run.get("ebno_db", []), strict=False) if s is not None
              and e is not None]
     return {"es_minus_eb_db": round(pairs[0][0] - pairs[0][1], 4)} if pairs else {}
 

@@ -129,7 +129,7 @@ class DecoderPool:
             self._grow(len(shares) - 1)
             busy = []
             try:
-                for w, idx in zip(self._workers, shares[1:]):
+                for w, idx in zip(self._workers, shares[1:], strict=False):
                     new = key not in w.keys
                     w.send(("decode", key, config if new else None, probs[idx], hard[idx], k))
                     w.keys.add(key)

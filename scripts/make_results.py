@@ -13,7 +13,8 @@
 Each entry runs the commands behind its document (scenario runs, training) into
 ``out/results/<entry>/`` (a fresh folder; the long studies ``text_over_phy`` and
 ``symbol_budget`` run with ``--resume``, so a killed regeneration continues and a finished
-run is reused), then writes the document and its figures from the results files only: tables, the numbers in the text and the figures all come from
+run is reused), then writes the document and its figures from the results files only:
+tables, the numbers in the text and the figures all come from
 ``results.h5`` / the training command's output. The script refuses to run when
 ``git describe --dirty`` says the tree is dirty, and every document names the command and
 the git revision that made it. Run long entries with ``nice -n 10``.
@@ -108,7 +109,7 @@ def kodak24_baselines(describe: str) -> list[Path]:
             text.append(f"* {r['label']} / {r['channel']}: BLER never stays below 1 % in this range.")
     for r in analog:
         psnr, snrs = r["metrics"]["psnr"], r["snr_db"]
-        monotone = all(b >= a - 0.05 for a, b in zip(psnr, psnr[1:]))
+        monotone = all(b >= a - 0.05 for a, b in zip(psnr, psnr[1:], strict=False))
         text.append(f"* {r['label']} / {r['channel']}: {psnr[0]:.2f} dB at {snrs[0]:g} dB to "
                     f"{psnr[-1]:.2f} dB at {snrs[-1]:g} dB"
                     + (", no cliff (PSNR never drops as SNR rises)." if monotone else "."))

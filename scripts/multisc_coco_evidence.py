@@ -102,7 +102,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     for i in ids:
         e = ann[i]
-        img = torch.from_numpy(np.array(Image.open(coco / e["file_name"]).convert("RGB"))).permute(2, 0, 1).float() / 255
+        rgb = np.array(Image.open(coco / e["file_name"]).convert("RGB"))
+        img = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
         mo = ext(img)
         boxes = oracle.boxes_for(e["file_name"], e["height"], e["width"])
         largest = max(boxes, key=lambda b: (b[2] - b[0]) * (b[3] - b[1])) if boxes else None

@@ -88,7 +88,7 @@ def values_by_image(points: list[dict], metric: str) -> dict[tuple, dict[str, fl
             continue
         key = (p["codec_label"], p["channel_label"], round(float(p["snr_db"]), 6))
         per = acc.setdefault(key, {})
-        for name, v in zip(p["images"], np.asarray(p["metrics"][metric], float)):
+        for name, v in zip(p["images"], np.asarray(p["metrics"][metric], float), strict=True):
             per.setdefault(name, []).append(float(v))
     return {k: {n: float(np.mean(v)) for n, v in per.items()} for k, per in acc.items()}
 
@@ -328,10 +328,11 @@ def planner_choices_bullet(table: PlanTable, configs: list[Config], scenario: di
                 spec = profile_spec(next(iter(c.profiles.values())), scenario)
                 block_uses.setdefault(ch, []).append(channel_uses_per_block(spec))
         trend = []
-        if len(rates) > 1 and all(b >= a for a, b in zip(rates, rates[1:])) and rates[-1] > rates[0]:
+        if (len(rates) > 1 and all(b >= a for a, b in zip(rates, rates[1:], strict=False))
+                and rates[-1] > rates[0]):
             trend.append(f"code rate rising with SNR from {fraction(rates[0])} to "
                          f"{fraction(rates[-1])}")
-        if len(bits) > 1 and all(b >= a for a, b in zip(bits, bits[1:])) and bits[-1] > bits[0]:
+        if len(bits) > 1 and all(b >= a for a, b in zip(bits, bits[1:], strict=False)) and bits[-1] > bits[0]:
             trend.append(f"modulation rising from {bits[0]} to {bits[-1]} bits per symbol")
         if rates:
             maxima[ch] = (max(rates), max(bits))

@@ -100,7 +100,7 @@ def uep_figure(runs: list[dict], dest: Path) -> str:
     chans = list(dict.fromkeys(r["channel"] for r in runs))
     fig, axes = plt.subplots(1, len(chans), figsize=(5.2 * len(chans), 4.2), squeeze=False,
                              sharey=True)
-    for ax, ch in zip(axes[0], chans):
+    for ax, ch in zip(axes[0], chans, strict=True):
         mine = [r for r in runs if r["channel"] == ch]
         for r in mine:
             ax.plot(r["snr_db"], r["metrics"]["psnr"], marker="o", markersize=3, label=r["label"])

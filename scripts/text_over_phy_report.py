@@ -152,7 +152,7 @@ def symspell_on_clean(summary: dict) -> list[str]:
     caps = load_captions(str(path if path.is_absolute() else ROOT / "scenarios" / path))
     first = [caps[k][0] for k in sorted(caps)]
     fixed = SymSpellCorrector().correct(first)
-    changed = [(a, b) for a, b in zip(first, fixed) if a != b]
+    changed = [(a, b) for a, b in zip(first, fixed, strict=True) if a != b]
     lines = ["## symspell on error-free captions", "",
              f"Of the {len(first)} sent captions, symspell changes {len(changed)} when they arrive "
              "without error (words missing from its dictionary):", ""]

@@ -51,7 +51,7 @@ def winner_regions(snrs: list[float], series: dict[str, list[float | None]],
     for name, vals in series.items():
         if len(vals) != len(snrs):
             raise ValueError(f"series {name!r} has {len(vals)} values for {len(snrs)} SNRs")
-    if any(b <= a for a, b in zip(snrs, snrs[1:])):
+    if any(b <= a for a, b in zip(snrs, snrs[1:], strict=False)):
         raise ValueError(f"snrs must be increasing, got {snrs}")
     regions: list[Region] = []
     for i in range(len(snrs)):

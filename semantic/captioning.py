@@ -184,11 +184,11 @@ class Captioner:
     def caption(self, images: list[torch.Tensor]) -> list[str]:
         """One caption per image ([3, H, W] in [0, 1]); cached by image content."""
         keys = [image_key(i) for i in images]
-        todo = [(k, img) for k, img in zip(keys, images) if k not in self._cache]
+        todo = [(k, img) for k, img in zip(keys, images, strict=True) if k not in self._cache]
         todo = list(dict(todo).items())                      # same image twice: caption once
         for s in range(0, len(todo), self.batch_size):
             chunk = todo[s:s + self.batch_size]
-            for (k, _), text in zip(chunk, self._generate([img for _, img in chunk])):
+            for (k, _), text in zip(chunk, self._generate([img for _, img in chunk]), strict=True):
                 self._cache[k] = text
         return [self._cache[k] for k in keys]
 

@@ -281,7 +281,7 @@ class ImageFileCodec(Codec):
 
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         images, fallback = [], []
-        for bits, side in zip(received.streams["bits"].data, received.side_info):
+        for bits, side in zip(received.streams["bits"].data, received.side_info, strict=True):
             h, w = side["size"]
             img = None
             try:

@@ -126,7 +126,7 @@ class Codec(ABC):
     def attach_phy(self, chains: dict) -> None:  # noqa: B027 - an optional hook, a no-op by default
         """Receive stream name -> chain before encoding (for symbol budgets); default: ignore."""
 
-    def encode_key(self):
+    def encode_key(self) -> Any:
         """Extra cache key of an encoding when it depends on the PHY (default `None`)."""
         return None
 

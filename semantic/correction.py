@@ -283,10 +283,10 @@ def build_correction_pairs(texts: list[str], encoding: str = "utf8", profile: di
             received = list(data)
             if nonempty:
                 rx, _ = chain.transmit([data[i] for i in nonempty], snr_db=float(snr))
-                for i, r in zip(nonempty, rx):
+                for i, r in zip(nonempty, rx, strict=True):
                     received[i] = r
             pairs.extend(CorrectionPair(tr.decode(r, sd), c, float(snr))
-                         for r, sd, c in zip(received, sides, sent))
+                         for r, sd, c in zip(received, sides, sent, strict=True))
     gen = torch.Generator(device="cpu").manual_seed(seed)
     n_clean = round(float(clean_fraction) * len(pairs))
     picks = torch.randint(len(sent), (n_clean,), generator=gen, device="cpu").tolist()

@@ -234,7 +234,7 @@ class DeepJSCCCodec(Codec):
     @torch.no_grad()
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         images = []
-        for s, side in zip(received.streams["symbols"].data, received.side_info):
+        for s, side in zip(received.streams["symbols"].data, received.side_info, strict=True):
             s = s.to(self.device).to(torch.complex64)
             with autocast(self.precision, self.device):
                 rec = self.model.from_symbols(s[None], side["size"])[0]

@@ -191,7 +191,7 @@ class QueryAwareCodec(Codec):
     def encode(self, images, queries=None) -> Payload:
         qs = [(q[0] if q else self.default_query) for q in (queries or [[]] * len(images))]
         answers = []
-        for img, q in zip(images, qs):
+        for img, q in zip(images, qs, strict=True):
             (a,) = self.judge.answer(img[None].float().to(self.device), [q])
             answers.append(a)
         coded = [self.transport.encode(a) for a in answers]
@@ -200,7 +200,7 @@ class QueryAwareCodec(Codec):
         side = [{"size": list(img.shape[-2:]), "query": q, "answer_side": c[1],
                  "answer_bits": int(c[0].numel()),
                  "image": s, "eval_sent_text": a}         # the answer as sent, for the metrics
-                for img, q, c, s, a in zip(images, qs, coded, inner.side_info, answers)]
+                for img, q, c, s, a in zip(images, qs, coded, inner.side_info, answers, strict=True)]
         return Payload({"answer": Stream(self.transport.kind, answer_data,
                                          self.stream_profiles["answer"]),
                         "image": Stream("digital", inner.streams["bits"].data,
@@ -212,17 +212,17 @@ class QueryAwareCodec(Codec):
         from .diffusion import GenerationRequest
 
         raw = [self.transport.decode(b, s["answer_side"])
-               for b, s in zip(received.streams["answer"].data, received.side_info)]
+               for b, s in zip(received.streams["answer"].data, received.side_info, strict=True)]
         fixed = self.corrector.correct(raw) if raw else []
         inner = self.image.decode(ReceivedPayload({"bits": received.streams["image"]},
                                                   [s["image"] for s in received.side_info], {},
                                                   received.snr_db))
         requests = [GenerationRequest([self.prompt_template.format(answer=a, query=s["query"])],
                                       seed=self.seed, init_image=img)
-                    for a, s, img in zip(fixed, received.side_info, inner.images)]
+                    for a, s, img in zip(fixed, received.side_info, inner.images, strict=True)]
         generated = self.sd.generate(requests)
         images = []
-        for g, s in zip(generated, received.side_info):
+        for g, s in zip(generated, received.side_info, strict=True):
             h, w = s["size"]
             if tuple(g.shape[-2:]) != (h, w):
                 g = F.interpolate(g[None], size=(h, w), mode="bicubic", antialias=True,

@@ -98,7 +98,7 @@ class RawPixels(Codec):
         levels = 2**self.bit_depth - 1
         weights = 2 ** torch.arange(self.bit_depth - 1, -1, -1, device="cpu")  # bits moved to host
         images = []
-        for bits, side in zip(received.streams["pixels"].data, received.side_info):
+        for bits, side in zip(received.streams["pixels"].data, received.side_info, strict=True):
             h, w = side["coded_size"]
             q = (bits.to(torch.int64).cpu().reshape(-1, self.bit_depth) * weights).sum(dim=1)
             small = (q.to(torch.float32) / levels).reshape(3, h, w)
@@ -146,7 +146,7 @@ class AnalogPixels(Codec):
 
     def decode(self, received: ReceivedPayload) -> Reconstruction:
         images = []
-        for sym, side in zip(received.streams["symbols"].data, received.side_info):
+        for sym, side in zip(received.streams["symbols"].data, received.side_info, strict=True):
             h, w = side["coded_size"]
             y = sym.cpu() * side["scale"]
             z = torch.stack([y.real, y.imag], dim=1).reshape(-1)[: 3 * h * w].float()

@@ -171,7 +171,7 @@ class TextCodec(Codec):
         streams = {name: Stream(tr.kind, [c[j][0] for c in coded], prof)
                    for j, (name, prof) in enumerate(self.stream_profiles.items())}
         side = [{"text_side": [c[j][1] for j in range(k)],
-                 "eval_sent_texts": list(t)} for c, t in zip(coded, chosen)]
+                 "eval_sent_texts": list(t)} for c, t in zip(coded, chosen, strict=True)]
         return Payload(streams, side)
 
     def encode(self, images: list, queries: list | None = None) -> Payload:

@@ -232,7 +232,7 @@ class DeepJSCCTrainer(Trainer):
         return int(ckpt["step"]), float(meta.get("train_seconds", 0.0)), saved
 
     def finish(self, out_dir: Path, result: dict) -> dict:
-        extra = {}
+        extra: dict = {}
         if self.eval_images:
             extra["eval_psnr_db"] = self._evaluate(out_dir, result)
         export = export_path(out_dir)
@@ -271,7 +271,8 @@ def train_deepjscc(config: DeepJSCCConfig | str, out: str, resume: bool = False,
         if settings:
             raise TypeError(f"train_deepjscc: settings {sorted(settings)} given next to a "
                             "DeepJSCCConfig; set them in the config (dataclasses.replace)")
+        cfg = config
     else:
-        config = make_config(DeepJSCCConfig, {"data": config, **settings})
-    return run_training(DeepJSCCTrainer(config), out, resume=resume,
+        cfg = make_config(DeepJSCCConfig, {"data": config, **settings})
+    return run_training(DeepJSCCTrainer(cfg), out, resume=resume,
                         checkpoint_every=checkpoint_every, log_every=log_every, progress=progress)

@@ -26,6 +26,7 @@ import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +41,10 @@ from .training.loop import Trainer, run_training
 from .uoisc import (DEFAULT_CODEBOOK_SIZE, DEFAULT_DIM, DEFAULT_LAYERS, DEFAULT_SEGMENT_LENGTH,
                     build_uoisc, load_uoisc, save_uoisc)
 from .vq import check_vq_settings
+
+if TYPE_CHECKING:
+    from semlink.data import ImageDataset
+    from semlink.vqa import VQADataset
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +109,8 @@ def sample_pairs(images: list[torch.Tensor], item_queries: list[list[str]], batc
     qs = []
     for i in picks:
         own = item_queries[i]
-        qs.append(own[int(torch.randint(len(own), (1,), generator=gen, device=gen.device))] if own else default_query)
+        qs.append(own[int(torch.randint(len(own), (1,), generator=gen, device=gen.device))]
+                  if own else default_query)
     return x, qs
 
 
@@ -357,7 +363,7 @@ class UoiscTrainer(Trainer):
             vq_loss = vq_loss + loss / len(feats)
         if self.channel != "none":
             rx = _channel_indices(model, indices, self.channel, self.chain, self.snr_db, self.gen)
-            quantised = [f + (model.vq.lookup(r) - f).detach() for f, r in zip(feats, rx)]
+            quantised = [f + (model.vq.lookup(r) - f).detach() for f, r in zip(feats, rx, strict=True)]
         rec = model.decode_features(quantised)
         pix = F.mse_loss(rec, x) if self.pixel_loss == "l2" else F.l1_loss(rec, x)
         rel = self.judge.relevance_loss(x, rec, qs).mean() if self.judge else torch.zeros((), device=device)
@@ -380,7 +386,8 @@ class UoiscTrainer(Trainer):
             opt_d.step()
         mse = F.mse_loss(rec.detach(), x).item()
         self.phase = phase
-        return {"phase": phase, "segment_length": model.vq.l, "pixel": pix.item(), "relevance": float(rel.detach()),
+        return {"phase": phase, "segment_length": model.vq.l, "pixel": pix.item(),
+                "relevance": float(rel.detach()),
                 "vq": float(vq_loss.detach()) if torch.is_tensor(vq_loss) else float(vq_loss),
                 "adv": float(adv.detach()), "disc": float(d_loss.detach()),
                 "train_psnr_db": 10 * math.log10(1 / max(mse, 1e-10))}
@@ -443,9 +450,10 @@ def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
         if settings:
             raise TypeError(f"train_uoisc: settings {sorted(settings)} given next to a UoiscConfig; "
                             "set them in the config (dataclasses.replace(config, ...))")
+        cfg = config
     else:
-        config = make_config(UoiscConfig, {"data": config, **settings})
-    trainer = UoiscTrainer(config)
+        cfg = make_config(UoiscConfig, {"data": config, **settings})
+    trainer = UoiscTrainer(cfg)
     result = run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
                           log_every=log_every, progress=progress)
     result.pop("phase", None)
@@ -474,16 +482,19 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
     device = resolve_device(device, name="device")
     model, _ = load_uoisc(checkpoint, map_location=device)
     size = model.clip.image_size
-    ds = ImageDataset(data, queries=queries, resize=list(size), crop="center", max_images=max_images,
-                      key="--eval-data")
+    images = ImageDataset(data, queries=queries, resize=list(size), crop="center",
+                          max_images=max_images, key="--eval-data")
+    ds: ImageDataset | VQADataset = images
+    split: dict = {}
     if vqa is not None:
         from semlink.vqa import VQADataset
 
         if queries:
             raise ValueError("queries and vqa both given: the queries come from the VQA questions; pass one")
-        ds = VQADataset(ds, per="image", key="--eval-vqa", **vqa)
+        ds = questions = VQADataset(images, per="image", key="--eval-vqa", **vqa)
+        split = {"vqa_split": vars(questions.counts)}
     lengths = model.segment_lengths
-    ours = {v: [] for v in lengths}
+    ours: dict[int, list[float]] = {v: [] for v in lengths}
     mean_img, pairs, without = [], 0, 0
     for i in range(len(ds)):
         item = ds[i]
@@ -502,7 +513,6 @@ def evaluate_uoisc(checkpoint: str, data: str, queries: str | None = None, devic
         mean_img.append(psnr_db(item.image.mean(dim=(1, 2), keepdim=True).expand_as(item.image),
                                 item.image))
     model.use_segment_length(lengths[0])
-    split = {"vqa_split": vars(ds.counts)} if vqa is not None else {}
     by_l = {str(v): sum(p) / len(p) for v, p in ours.items()}
     bits = bits_by_segment_length(model)
     out = {**split, "images": len(ds), "pairs": pairs, "default_query_images": without,

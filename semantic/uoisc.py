@@ -164,7 +164,7 @@ class UOISCModel(nn.Module):
     def align(self, images: torch.Tensor, tokens: torch.Tensor | None) -> list[torch.Tensor]:
         """Images [B, 3, H, W] (+ query tokens) -> aligned features per layer [B, N, D]."""
         feats = self.clip.image_features(images)
-        out = [proj(f) for proj, f in zip(self.img_proj, feats)]
+        out = [proj(f) for proj, f in zip(self.img_proj, feats, strict=True)]
         if self.text_alignment:
             if tokens is None:
                 raise ValueError("text_alignment=True needs queries")

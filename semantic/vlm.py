@@ -282,7 +282,8 @@ class LlavaJudge:
         on the original (the paper's answer match rate is its mean)."""
         a = self.answer(originals, queries)
         b = self.answer(reconstructions, queries)
-        return np.array([float(normalize_answer(x) == normalize_answer(y)) for x, y in zip(a, b)])
+        return np.array([float(normalize_answer(x) == normalize_answer(y))
+                         for x, y in zip(a, b, strict=True)])
 
     def describe(self) -> dict:
         """Model id/path, class names, parameter count, device, dtype, test flag."""

@@ -60,7 +60,7 @@ import json
 import os
 import warnings
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -108,7 +108,7 @@ class DatasetError(ValueError):
     """Invalid dataset configuration or unreadable dataset file."""
 
 
-def _local(path) -> str:
+def _local(path: str | os.PathLike[str]) -> str:
     """A captions/queries path as a local file (``~``, ``pkg://``, ``data://`` resolved)."""
     return os.path.expanduser(resolve_package_path(os.fspath(path)))
 
@@ -124,7 +124,7 @@ class DatasetItem:
     original_size: tuple[int, int]  # (H, W) after EXIF transpose, before resize/crop/pad
 
 
-def _is_pos_int(v) -> bool:
+def _is_pos_int(v: object) -> bool:
     return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and bool(v > 0)
 
 
@@ -272,7 +272,7 @@ class ImageDataset:
             b = _basename(name)
             self._items.append(DatasetItem(name, image, list(cap.get(b, [])), list(qry.get(b, [])), orig))
 
-    def _check_config(self, resize):
+    def _check_config(self, resize: Any) -> int | list[int] | None:
         k = self.key
         paths = self.path if isinstance(self.path, list) else [self.path]
         if not paths or not all(isinstance(p, str) and p for p in paths):
@@ -378,7 +378,7 @@ class ImageDataset:
         """Number of images."""
         return len(self._items)
 
-    def __getitem__(self, i) -> DatasetItem:
+    def __getitem__(self, i: int) -> DatasetItem:
         """Item ``i`` (negative indices allowed); the image tensor is a copy of the cache."""
         it = self._items[i]
         return DatasetItem(it.name, it.image.clone(), list(it.captions), list(it.queries), it.original_size)

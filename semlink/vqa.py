@@ -246,10 +246,10 @@ def animal_split(records: list[VQARecord], instances: str | None, split: str = "
             by_obj = r.image in imgs or image_key(r) in imgs
             by_q = rule in ("question", "either") and question_mentions(r.question, names)
             animal.append((by_obj and rule != "question") or by_q)
-    kept = [r for r, a in zip(records, animal)
+    kept = [r for r, a in zip(records, animal, strict=True)
             if split == "all" or (a if split == "animals" else not a)]
     counts = SplitCounts(split, rule, len(records), len({image_key(r) for r in records}),
-                         sum(animal), len({image_key(r) for r, a in zip(records, animal) if a}),
+                         sum(animal), len({image_key(r) for r, a in zip(records, animal, strict=True) if a}),
                          len(kept), len({image_key(r) for r in kept}), names)
     return kept, counts
 

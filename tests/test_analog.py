@@ -13,7 +13,7 @@ def test_power_normalisation_and_awgn_snr(device):
     items = [torch.tensor(rng.normal(size=n) * 7 + 1j * rng.normal(size=n) * 3, device=device)
              for n in (5000, 20000)]
     rx, rep = chain.transmit(items, snr_db=[10.0, 0.0])
-    for x, y, snr in zip(items, rx, (10.0, 0.0)):
+    for x, y, snr in zip(items, rx, (10.0, 0.0), strict=True):
         assert y.device.type == torch.device(device).type      # chains return on their device
         y = y.cpu()
         x = x.to(torch.complex64).cpu()

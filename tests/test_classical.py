@@ -111,7 +111,7 @@ def test_corrupted_streams_decode_or_fall_back_never_crash(name, device):
     assert rx.reports["bits"].crc_failures.sum() > 0
     rec = codec.decode(rx)
     assert len(rec.images) == 3 and all(im.shape == (3, 64, 96) for im in rec.images)
-    for im, fb in zip(rec.images, rec.fallback):
+    for im, fb in zip(rec.images, rec.fallback, strict=True):
         if fb:
             assert torch.all(im == 0.5)
     # fully destroyed file -> documented fallback

@@ -49,7 +49,7 @@ def test_ber_table_and_snr_db(capsys):
                  "--snr-db", "2,4", "--max-blocks", "50"]) == 0
     out = capsys.readouterr().out
     assert "EbNo[dB]" in out and "BLER" in out
-    assert len([l for l in out.splitlines() if l.strip() and l.split()[0][0].isdigit()]) == 2
+    assert len([ln for ln in out.splitlines() if ln.strip() and ln.split()[0][0].isdigit()]) == 2
 
 
 @pytest.mark.parametrize("args,match", [

@@ -274,13 +274,13 @@ def test_draws_take_correctly_rounded_roots_that_torch_sqrt_does_not_give():
     got = cr._exact_sqrt_(x.clone())
     via64 = np.sqrt(x.numpy().astype(np.float64)).astype(np.float32)
     assert np.array_equal(got.numpy().view(np.int32), via64.view(np.int32))
-    for xv, yv in zip(x[:400].tolist(), got[:400].tolist()):
+    for xv, yv in zip(x[:400].tolist(), got[:400].tolist(), strict=True):
         y = np.float32(yv)
         up = Fraction(float(np.nextafter(y, np.float32(np.inf))))
         down = Fraction(float(np.nextafter(y, np.float32(0))))
         assert ((Fraction(yv) + down) / 2) ** 2 <= Fraction(xv) <= ((Fraction(yv) + up) / 2) ** 2
     x64 = torch.rand(1 << 12, dtype=torch.float64, generator=gen, device="cpu") * 30
-    for xv, yv in zip(x64.tolist(), cr._exact_sqrt_(x64.clone()).tolist()):
+    for xv, yv in zip(x64.tolist(), cr._exact_sqrt_(x64.clone()).tolist(), strict=True):
         up, down = Fraction(math.nextafter(yv, math.inf)), Fraction(math.nextafter(yv, 0.0))
         assert ((Fraction(yv) + down) / 2) ** 2 <= Fraction(xv) <= ((Fraction(yv) + up) / 2) ** 2
 
@@ -290,7 +290,8 @@ def test_exact_sqrt_takes_the_float64_route_off_the_cpu(monkeypatch):
     x = torch.empty(8, dtype=torch.float32, device="meta")
     seen = []
     real_double = torch.Tensor.double
-    monkeypatch.setattr(torch.Tensor, "double", lambda self: seen.append(self.device.type) or real_double(self))
+    monkeypatch.setattr(torch.Tensor, "double",
+                        lambda self: seen.append(self.device.type) or real_double(self))
     out = cr._exact_sqrt_(x)
     assert out is x and seen == ["meta"]
     seen.clear()

@@ -23,7 +23,8 @@ def user_module(monkeypatch):
 
 def test_dotted_path(user_module, device):
     chain = DigitalChain(k=256, n=512, modulation="qpsk",
-                         channel={"name": "my_channels:PhaseNoiseAWGN", "sigma_deg": 0.5}, seed=0, device=device)
+                         channel={"name": "my_channels:PhaseNoiseAWGN", "sigma_deg": 0.5}, seed=0,
+                         device=device)
     assert type(chain.channel).__name__ == "PhaseNoiseAWGN"
     rx, rep = chain.transmit([np.ones(2000, np.uint8)], snr_db=15)
     assert rep.bit_errors[0] == 0

@@ -150,7 +150,8 @@ def test_digital_chains_make_no_tensor_on_the_default_device(kwargs):
         chain = DigitalChain(device="cpu", seed=0, **kwargs)
         rx, report = chain.transmit(bits, snr_db=40.0, draw_seeds=[1, 2, 3])
     assert [r.device.type for r in rx] == ["cpu"] * 3
-    assert all(torch.equal(r.to(torch.uint8), b) for r, b in zip(rx, bits))   # error-free at 40 dB
+    # error-free at 40 dB
+    assert all(torch.equal(r.to(torch.uint8), b) for r, b in zip(rx, bits, strict=True))
     assert list(report.channel_uses) == [chain.channel_uses_for(b.numel()) for b in bits]
 
 
@@ -163,7 +164,7 @@ def test_analog_chain_makes_no_tensor_on_the_default_device():
         chain = AnalogChain(channel={"name": "rayleigh", "csi": "perfect"}, device="cpu", seed=0)
         rx, _ = chain.transmit(x, snr_db=30.0)
     assert [r.device.type for r in rx] == ["cpu", "cpu"]
-    assert all(float((r - s).abs().pow(2).mean()) < 0.05 for r, s in zip(rx, x))
+    assert all(float((r - s).abs().pow(2).mean()) < 0.05 for r, s in zip(rx, x, strict=True))
 
 
 @pytest.mark.parametrize("encoding", ["utf8", "ascii7"])

@@ -156,7 +156,7 @@ def test_per_image_values_do_not_depend_on_batch_size(channel, device):
     errors = sum(v[1] for img in results[1] for v in img.values())
     assert errors > 0          # a noisy point: identical values are not trivially error-free
     for batch in (2, 3):
-        for a, b in zip(results[1], results[batch]):
+        for a, b in zip(results[1], results[batch], strict=True):
             for name in a:
                 assert torch.equal(a[name][0], b[name][0]), (batch, name)
                 assert a[name][1:] == b[name][1:]
@@ -276,4 +276,4 @@ def test_digital_chain_sends_thousands_of_streams_in_one_channel_call(device):
     assert int(rep.blocks.sum()) == seen[0][1].num_rows
     # the same streams in two halves: identical received bits
     first, _ = chain.transmit(streams[:1500], snr_db=8.0, draw_seeds=range(1500))
-    assert all(torch.equal(x, y) for x, y in zip(first, rx[:1500]))
+    assert all(torch.equal(x, y) for x, y in zip(first, rx[:1500], strict=True))

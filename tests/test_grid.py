@@ -87,13 +87,15 @@ def test_two_streams_grid_independently(image_dir):
 
 @pytest.mark.parametrize("grid,match", [
     ({"pixels": {"rate": ["1/3", "1/9"]}},
-     r"codecs\[0\].profile_grid.pixels.rate\[1\]: rate='1/9' is invalid: .*rate k/n must be in \[1/5, 0.95\]"),
+     r"codecs\[0\].profile_grid.pixels.rate\[1\]: rate='1/9' is invalid: "
+     r".*rate k/n must be in \[1/5, 0.95\]"),
     ({"pixels": {"rate": ["half"]}},
      r"codecs\[0\].profile_grid.pixels.rate\[0\]: expected a code rate"),
     ({"pixels": {"rate": [1.5]}}, r"codecs\[0\].profile_grid.pixels.rate\[0\]: a code rate must be in"),
     ({"pixels": {"modulation": ["qpsk", "qam8"]}},
      r"codecs\[0\].profile_grid.pixels.modulation\[1\]: modulation='qam8' is invalid"),
-    ({"pixels": {"k": [512, 9000]}}, r"codecs\[0\].profile_grid.pixels.k\[1\]: k=9000 is invalid: .*k must be in \[12, 8448\]"),
+    ({"pixels": {"k": [512, 9000]}},
+     r"codecs\[0\].profile_grid.pixels.k\[1\]: k=9000 is invalid: .*k must be in \[12, 8448\]"),
     ({"pixels": {"colour": ["red"]}}, r"codecs\[0\].profile_grid.pixels.colour: not a griddable key"),
     ({"pixels": {"rate": []}}, r"codecs\[0\].profile_grid.pixels.rate: expected a non-empty list"),
     ({"pixels": {"rate": [0.5, "1/2"]}}, r"codecs\[0\].profile_grid.pixels.rate: values repeat"),

@@ -41,7 +41,7 @@ def test_budget_split_keeps_total_channel_uses():
     eep, rx_eep, rec, imgs = run({"base": "half", "refinement": "half"}, 20.0)
     uep, rx_uep, _, _ = run({"base": "strong", "refinement": "weak"}, 20.0)
     assert eep.stream_symbols() == {"base": 4000, "refinement": 4000}
-    for codec, rx in ((eep, rx_eep), (uep, rx_uep)):
+    for rx in (rx_eep, rx_uep):
         assert (rx.channel_uses() <= 8000).all()
     # rate 1/3 QPSK carries fewer bits than 5/6 16-QAM in the same channel uses
     bits = uep.stream_bits()

@@ -35,7 +35,7 @@ def test_crc_flags_exactly_the_failed_blocks(device):
     rx, rep = chain.transmit(streams, ebno_db=1.0)   # mid-waterfall: some blocks fail
     assert 0 < rep.block_errors.sum() < rep.blocks.sum()
     k_info = chain.config.k_info
-    for i, (tx, r) in enumerate(zip(streams, rx)):
+    for i, (tx, r) in enumerate(zip(streams, rx, strict=True)):
         wrong = (tx != r.cpu().numpy())
         per_block = np.add.reduceat(np.pad(wrong, (0, rep.blocks[i] * k_info - wrong.size)),
                                     np.arange(0, rep.blocks[i] * k_info, k_info)) > 0
@@ -60,7 +60,7 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel, devi
     streams = [bytes_to_bits(text), rng.integers(0, 2, 1, dtype=np.uint8),
                np.zeros(0, dtype=np.uint8), rng.integers(0, 2, 5003, dtype=np.uint8)]
     rx, rep = chain.transmit(streams, snr_db=45.0)
-    for tx, r in zip(streams, rx):
+    for tx, r in zip(streams, rx, strict=True):
         assert r.dtype == torch.uint8 and r.shape == (len(tx),)
         assert np.array_equal(tx, r.cpu().numpy())
     assert bits_to_bytes(rx[0].cpu().numpy()).decode("utf-8") == text.decode("utf-8")
@@ -69,7 +69,7 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel, devi
     blocks = [-(-len(s) // k_info) for s in streams]
     assert list(rep.blocks) == blocks
     assert list(rep.padding_bits) == [b * k_info - len(s) + b * chain.symbol_padding
-                                      for b, s in zip(blocks, streams)]
+                                      for b, s in zip(blocks, streams, strict=True)]
     assert list(rep.channel_uses) == [b * chain.channel_uses_per_block for b in blocks]
 
 
@@ -98,7 +98,7 @@ def test_same_seed_same_results(device):
         return [r.cpu().numpy() for r in rx], rep.bit_errors.tolist(), [p.as_dict() for p in pts]
 
     a, b = run(), run()
-    assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0]))
+    assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
     assert a[1] == b[1]
     assert [dict(p, seconds=0) for p in a[2]] == [dict(p, seconds=0) for p in b[2]]
     assert sum(a[1]) > 0  # the comparison is not trivially between error-free runs

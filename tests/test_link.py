@@ -25,7 +25,7 @@ def test_channel_uses_equal_analytic_count_for_known_payload(device):
     link = Link(PROFILES, "awgn", seed=0, device=device)
     rx = link.transmit(codec.encode(imgs), snr_db=30.0)
     # weak: k=512, CRC24A -> 488 payload bits per block; n=640 -> ceil(640/3)=214 symbols
-    for img, uses in zip(imgs, rx.channel_uses()):
+    for img, uses in zip(imgs, rx.channel_uses(), strict=True):
         h, w = img.shape[-2:]
         bits = 3 * math.ceil(h / 3) * math.ceil(w / 3) * 5
         assert uses == math.ceil(bits / 488) * 214
@@ -33,7 +33,7 @@ def test_channel_uses_equal_analytic_count_for_known_payload(device):
     # analog with pilots: symbols + 2 pilots per 50-symbol coherence block
     acodec = AnalogPixels(downsample=2, profile="pilots")
     rx = link.transmit(acodec.encode(imgs), snr_db=30.0)
-    for img, uses in zip(imgs, rx.channel_uses()):
+    for img, uses in zip(imgs, rx.channel_uses(), strict=True):
         sym = acodec.symbols_for(*img.shape[-2:])
         assert uses == sym + 2 * math.ceil(sym / 50)
 
@@ -68,7 +68,7 @@ def test_streams_on_different_profiles_sum_exactly_and_share_chain_calls(monkeyp
         per = [chain.channel_uses_for(n) for n in lengths[name]]
         assert list(rx.reports[name].channel_uses) == per
         expected += per
-        for tx, r in zip(s.data, rx.streams[name].data):
+        for tx, r in zip(s.data, rx.streams[name].data, strict=True):
             assert torch.equal(tx, r.cpu())
     assert list(rx.channel_uses()) == list(expected)
 

@@ -98,7 +98,7 @@ def test_requested_generation_size_and_cache(models):
     assert [tuple(i.shape) for i in recon.images] == [(3, 32, 32)] * 2
     _, _, again, _ = _send(codec, images, snr_db=35.0)            # another SNR, error-free text
     assert again.extras["per_image_metrics"]["diffusion_cached"] == [1.0, 1.0]
-    assert all(torch.equal(a, b) for a, b in zip(recon.images, again.images))
+    assert all(torch.equal(a, b) for a, b in zip(recon.images, again.images, strict=True))
 
 
 def test_single_text_sc_and_unequal_protection(models):
@@ -238,7 +238,7 @@ def test_ip_adapter_scale_sweep_reaches_the_pipeline(models, monkeypatch):
     from semlink.semantic.diffusion import GenerationRequest
 
     pipes = set()
-    for setting, lam in zip(sc.codecs, lambdas):
+    for setting, lam in zip(sc.codecs, lambdas, strict=True):
         codec = setting.instance
         assert codec.params()["ip_adapter_scale"] == lam and "scale" not in codec.params()["diffusion"]
         codec.diffusion_kwargs = dict(tiny)                 # the real SD 1.5 is not on this machine

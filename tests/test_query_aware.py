@@ -40,11 +40,11 @@ def test_answer_and_image_streams_with_exact_channel_uses(models, device):
     answers = codec.judge.answer(images[0][None], ["What is on the table?"]) + \
         codec.judge.answer(images[1][None], [codec.default_query])
     # the answer stream is the VLM's answer to the image's own query, as UTF-8 bits
-    for bits, a, side in zip(payload.streams["answer"].data, answers, payload.side_info):
+    for bits, a, side in zip(payload.streams["answer"].data, answers, payload.side_info, strict=True):
         assert bits.numel() == 8 * len(a.encode()) == side["answer_bits"]
     assert [s["query"] for s in payload.side_info] == ["What is on the table?", codec.default_query]
     # the image stream is a JPEG2000 file within the stated rate
-    for bits, img in zip(payload.streams["image"].data, images):
+    for bits, img in zip(payload.streams["image"].data, images, strict=True):
         assert 0 < bits.numel() <= 1.5 * img.shape[1] * img.shape[2]
         assert bits.numel() % 8 == 0
     link = Link(PROFILES, "awgn", seed=0, device=device)
@@ -61,7 +61,7 @@ def test_answer_and_image_streams_with_exact_channel_uses(models, device):
     assert rec.fallback == [False, False]
     # regeneration is seeded per image: decoding again gives the same images, batch-independent
     again = codec.decode(rx)
-    assert all(torch.equal(a, b) for a, b in zip(rec.images, again.images))
+    assert all(torch.equal(a, b) for a, b in zip(rec.images, again.images, strict=True))
     p = codec.params()
     assert p["vlm_model"]["test_model"] and p["image_codec"] == "jpeg2000" and p["image_rate_bpp"] == 1.5
     assert any(m["test_model"] for m in p["diffusion_model"]["models"])

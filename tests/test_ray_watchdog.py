@@ -23,7 +23,8 @@ _DRIVER = """
 import json, os, subprocess, sys, time
 from semlink.links.ray_watchdog import start_watchdog, stop_watchdog
 child = subprocess.Popen([sys.executable, "-c",
-    "import subprocess, sys, time; g = subprocess.Popen(['sleep', '120']); print(g.pid, flush=True); time.sleep(120)"],
+    "import subprocess, sys, time; g = subprocess.Popen(['sleep', '120']); "
+    "print(g.pid, flush=True); time.sleep(120)"],
     stdout=subprocess.PIPE, text=True)
 grandchild = int(child.stdout.readline())
 watchdog = start_watchdog(os.getpid())

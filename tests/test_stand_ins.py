@@ -16,7 +16,8 @@ from conftest import make_images
 from semlink import stand_ins
 
 pytest.importorskip("transformers", reason="stand-ins need the 'vlm' extra (scripts/test.sh installs it)")
-pytest.importorskip("diffusers", reason="SD 1.5 stand-ins need the 'diffusion' extra (scripts/test.sh installs it)")
+pytest.importorskip("diffusers",
+                    reason="SD 1.5 stand-ins need the 'diffusion' extra (scripts/test.sh installs it)")
 pytest.importorskip("open_clip", reason="CLIP stand-ins need the 'vlm' extra (scripts/test.sh installs it)")
 
 M = 1_000_000

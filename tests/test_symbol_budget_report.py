@@ -1,5 +1,6 @@
 """scripts/symbol_budget_report.py's computed findings: the UEP scan, paired gaps, the
-planner-consistent 'best within a budget', the budget floors read from error data, and the dirty-tree refusal."""
+planner-consistent 'best within a budget', the budget floors read from error data, and the
+dirty-tree refusal."""
 
 import json
 import sys
@@ -189,7 +190,7 @@ def test_report_end_to_end_on_tiny_runs(tmp_path):
     table = plan(str(tmp_path / "study" / "results.h5"), "psnr", budget=1536)
     section = page.split("within 1,536 channel uses per image")[1].split("\n\n")[1]
     for row in table.rows:
-        line = next(l for l in section.splitlines()
-                    if l.startswith(f"| {row['channel']} | {row['snr_db']:g} |"))
+        line = next(ln for ln in section.splitlines()
+                    if ln.startswith(f"| {row['channel']} | {row['snr_db']:g} |"))
         if row["label"].startswith("jpeg2000"):
             assert f"{row['mean']:.2f}" in line.split("|")[4]   # best separated = plan's pick

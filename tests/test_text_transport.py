@@ -14,7 +14,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest.importorskip("transformers", reason="token embedding tables need the 'vlm' extra (scripts/test.sh installs it)")
+pytest.importorskip("transformers",
+                    reason="token embedding tables need the 'vlm' extra (scripts/test.sh installs it)")
 
 from semlink.links.link import Link  # noqa: E402
 from semlink.links.scenario import ScenarioError, parse_scenario  # noqa: E402
@@ -82,10 +83,10 @@ def test_two_token_table_is_antipodal_signalling_with_the_closed_form_error_rate
     chain = AnalogChain("awgn", seed=1)
     for snr in (-3.0, 0.0, 3.0):
         errors, n = 0, 0
-        for trial in range(5):
+        for _trial in range(5):
             (rx,), rep = chain.transmit([sym], snr)
             got = tr.decode(rx, side)
-            errors += sum(a != b for a, b in zip(text, got))
+            errors += sum(a != b for a, b in zip(text, got, strict=False))
             n += len(text)
         q = 0.5 * math.erfc(math.sqrt(2 * 10 ** (snr / 10)) / math.sqrt(2))
         assert_rate_close(errors, n, q, what=f"token error rate at {snr} dB")
@@ -126,7 +127,7 @@ def test_quantised_embeddings_ride_a_digital_profile(tiny):
                                 "quant_bits": 4, "quant_clip": 3.0}, {"caption0": "ldpc"})
     payload = codec.encode_items(_items(CAPTIONS))
     dim = codec.transport.table.dim
-    for bits, side in zip(payload.streams["caption0"].data, payload.side_info):
+    for bits, side in zip(payload.streams["caption0"].data, payload.side_info, strict=True):
         assert bits.dtype == torch.uint8 and bits.numel() == side["text_side"][0]["tokens"] * dim * 4
     received, recon = _send(codec, 20.0)
     assert received.reports["caption0"].bit_errors.sum() == 0

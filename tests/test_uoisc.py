@@ -71,7 +71,7 @@ def test_bit_accounting_phy_round_trip_and_channel_uses(tmp_path, device):
     rx = link.transmit(payload, snr_db=30.0)
     chain = link.chain("uo")
     assert list(rx.channel_uses()) == [chain.channel_uses_for(bits)] * 3
-    for tx, r in zip(payload.streams["indices"].data, rx.streams["indices"].data):
+    for tx, r in zip(payload.streams["indices"].data, rx.streams["indices"].data, strict=True):
         assert torch.equal(tx.cpu(), r.cpu())                   # exact index recovery
     rec = codec.decode(rx)
     assert rec.images[0].shape == (3, 32, 32)
@@ -133,7 +133,7 @@ def test_uoisc_training_resumes_from_its_checkpoint(tmp_path, image_dir):
     assert res["steps"] == 4
     a, _ = load_uoisc(tmp_path / "full" / "last.pt")
     b, _ = load_uoisc(tmp_path / "part" / "last.pt")
-    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(p, q, atol=1e-5), name
 
 
@@ -209,10 +209,11 @@ def test_training_pairs_each_image_with_one_of_its_own_queries(tmp_path, monkeyp
     table = tokenizer.tokenize(candidates)
     seen = set()
     for imgs, tokens, _ in consumed:
-        for img, tok in zip(imgs, tokens):
-            colour = min(COLOURS, key=lambda c: float(((img.mean(dim=(1, 2)) * 255
-                                                         - torch.tensor(COLOURS[c], dtype=torch.float)) ** 2).sum()))
-            match = [q for q, row in zip(candidates, table) if torch.equal(row, tok)]
+        for img, tok in zip(imgs, tokens, strict=True):
+            mean = img.mean(dim=(1, 2)) * 255
+            colour = min(COLOURS, key=lambda c: float(
+                ((mean - torch.tensor(COLOURS[c], dtype=torch.float)) ** 2).sum()))
+            match = [q for q, row in zip(candidates, table, strict=True) if torch.equal(row, tok)]
             assert match in ([colour], [f"is it {colour}?"]), (colour, match)
             seen.add(match[0])
     # sampling among an image's queries: both phrasings are used over 36 pairs

@@ -113,7 +113,8 @@ def test_codec_refuses_an_l_its_checkpoint_was_not_trained_at(tmp_path):
     with pytest.raises(ValueError, match=r"segment_length=12 does not divide the feature dimension D=32"):
         make_codec("uoisc", {"checkpoint": str(single), "segment_length": 12})
     multi = _checkpoint(tmp_path, [8, 16])
-    with pytest.raises(ValueError, match=r"holds codebooks for segment lengths \[8, 16\]; set params.segment_length"):
+    with pytest.raises(ValueError,
+                       match=r"holds codebooks for segment lengths \[8, 16\]; set params.segment_length"):
         make_codec("uoisc", {"checkpoint": str(multi)})
 
 
@@ -193,5 +194,5 @@ def test_batched_decoding_equals_decoding_one_image_at_a_time(tmp_path):
     codec.decode_batch = 1
     alone = codec.decode(rx).images
     assert len(together) == 5
-    for a, b in zip(together, alone):
+    for a, b in zip(together, alone, strict=True):
         assert torch.allclose(a, b, atol=1e-5)

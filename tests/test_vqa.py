@@ -83,9 +83,9 @@ def test_items_carry_their_question_answers_and_image(coco_images):
     raw = {q["question_id"]: q for q in json.loads(Path(QUESTIONS).read_text())["questions"]}
     assert item.queries == [raw[int(qid)]["question"]]
     assert torch.equal(item.image, coco_images[coco_images.names.index(file)].image)
-    by_q = dict(zip(item.queries, item.answers))
+    by_q = dict(zip(item.queries, item.answers, strict=True))
     assert by_q.get("How many dogs are there?", ["1"]) == ["1"]
-    counts = {q: a for it in ds.batches(64) for q, a in zip(it[0].queries, it[0].answers)}
+    counts = {q: a for it in ds.batches(64) for q, a in zip(it[0].queries, it[0].answers, strict=True)}
     assert all(len(a) == 1 for a in counts.values())
 
 

@@ -25,7 +25,7 @@ def test_wheel_installs_and_imports(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target",
                     str(site), str(wheel)], check=True)
     code = (
-        "import semlink, semlink.phy as p, semlink.links.cli, numpy as np;"
+        "import semlink, semlink.phy as p, semlink.links.cli, numpy as np;"  # noqa: UP031 (%r: repr)
         "assert p.__file__.startswith(%r), p.__file__;"
         "c = p.DigitalChain(k=64, n=128, seed=0);"
         "rx, rep = c.transmit([np.ones(100, np.uint8)], snr_db=20);"

@@ -212,7 +212,7 @@ class Channel(Block):
         try:
             self._block_symbols = plan.block_symbols
             for r, v, seed, group_seed in zip(plan.rows.tolist(), plan.symbols.tolist(),
-                                              plan.seeds.tolist(), plan.group_seeds.tolist()):
+                                              plan.seeds.tolist(), plan.group_seeds.tolist(), strict=True):
                 if v > r * width:
                     raise ValueError(f"DrawPlan: {v} symbols do not fit in {r} rows of {width}")
                 if r == 0 or v == 0:

@@ -346,7 +346,7 @@ class StableDiffusion:
                 chunk = members[s:s + self.batch_size]
                 imgs = self._run([requests[i] for _, i in chunk], [encoded[key] for key, _ in chunk],
                                  k, has_img, has_init)
-                for (key, _), img in zip(chunk, imgs):
+                for (key, _), img in zip(chunk, imgs, strict=True):
                     for i in todo[key]:
                         out[i] = img.clone()
                     self._remember(key, img)

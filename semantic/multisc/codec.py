@@ -431,10 +431,10 @@ class MultiSCCodec(Codec):
             objects = [self.extractor(img) for img in images]
         t["extract"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        parts = [self._split(img, fp, name) for img, fp, name in zip(images, fps, names)]
+        parts = [self._split(img, fp, name) for img, fp, name in zip(images, fps, names, strict=True)]
         t["split"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        crops = [splits.crop(img, b) for img, p in zip(images, parts) for b in p.boxes]
+        crops = [splits.crop(img, b) for img, p in zip(images, parts, strict=True) for b in p.boxes]
         flat = self.captioner.caption(crops)
         t["caption"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -455,7 +455,7 @@ class MultiSCCodec(Codec):
         t["text_code"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         obj_crops = [None if o is None or o.empty else splits.crop(img, o.box)
-                     for img, o in zip(images, objects)]
+                     for img, o in zip(images, objects, strict=True)]
         obj_streams, obj_side = self.objects.encode(
             obj_crops, {o: self.stream_profiles[o] for o in self.objects.streams})
         t["object_encode"] = time.perf_counter() - t0
@@ -520,7 +520,7 @@ class MultiSCCodec(Codec):
             images = [F.interpolate(img[None], size=tuple(s["size"]), mode="bilinear",
                                     align_corners=False, antialias=True)[0].clamp(0, 1)
                       if tuple(img.shape[-2:]) != tuple(s["size"]) else img
-                      for img, s in zip(images, side)]
+                      for img, s in zip(images, side, strict=True)]
         per_image = {"parts": [float(len(s["text_side"])) for s in side],
                      "object_present": [float(s["object"] is not None) for s in side],
                      "object_failed": [float(f) for f in failed], "diffusion_cached": cached}

@@ -49,7 +49,7 @@ class Detector:
         order = torch.argsort(res["scores"], descending=True)
         boxes = []
         for b in res["boxes"][order].tolist():
-            x0, y0, x1, y1 = (min(max(v, 0.0), lim) for v, lim in zip(b, (w, h, w, h)))
+            x0, y0, x1, y1 = (min(max(v, 0.0), lim) for v, lim in zip(b, (w, h, w, h), strict=True))
             if x1 > x0 and y1 > y0:
                 boxes.append((x0, y0, x1, y1))
         return boxes

@@ -98,7 +98,8 @@ class ObjectChannel:
         inner = self._inner_codec()
         names = list(inner.stream_profiles)
         outer = ["object"] if len(names) == 1 else [f"object_{n}" for n in names]
-        return {o: (inner.stream_kinds[n], inner.stream_profiles[n]) for o, n in zip(outer, names)}
+        return {o: (inner.stream_kinds[n], inner.stream_profiles[n])
+                for o, n in zip(outer, names, strict=True)}
 
     def _inner_name(self, outer: str) -> str:
         names = list(self._inner_codec().stream_profiles)
@@ -134,7 +135,7 @@ class ObjectChannel:
         boxed = [letterbox(crops[i], self.size) for i in present]
         if self.name == "clip_embed":
             emb = self.embedder(boxed).float().cpu()                      # [N, D]
-            for i, e in zip(present, emb):
+            for i, e in zip(present, emb, strict=True):
                 sym, scale = _reals_to_symbols(e)
                 streams["object"].data[i] = sym
                 side[i] = {"scale": scale, "dim": int(e.numel())}
@@ -142,9 +143,9 @@ class ObjectChannel:
         payload = self._inner_codec().encode(boxed)
         for o in self.streams:
             data = payload.streams[self._inner_name(o)].data
-            for i, d in zip(present, data):
+            for i, d in zip(present, data, strict=True):
                 streams[o].data[i] = d
-        for i, s in zip(present, payload.side_info):
+        for i, s in zip(present, payload.side_info, strict=True):
             side[i] = s
         return streams, side
 

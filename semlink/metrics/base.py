@@ -13,13 +13,17 @@ return one value per image. PHY metrics (``ber``, ``bler``,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from semlink.registry import Registry
+
+if TYPE_CHECKING:
+    from semlink.semantic.payload import Reconstruction
 
 PSNR_CAP_DB = 100.0
 
@@ -36,7 +40,7 @@ class Metric:
     name: str
     unit: str
     higher_is_better: bool
-    compute: Callable[[list, object], np.ndarray]
+    compute: Callable[[Sequence[torch.Tensor], Reconstruction], np.ndarray]
     description: str = ""
     unavailable: Callable[[], str | None] = lambda: None
     model_records: Callable[[], list] = lambda: []
@@ -64,22 +68,23 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric", group="semlink.metrics")
 
 
-def _pairs(originals, recon):
+def _pairs(originals: Sequence[torch.Tensor],
+           recon: Reconstruction) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     if len(originals) != len(recon.images):
         raise ValueError(f"reconstruction has {len(recon.images)} images for {len(originals)} originals")
-    for i, (a, b) in enumerate(zip(originals, recon.images)):
+    for i, (a, b) in enumerate(zip(originals, recon.images, strict=True)):
         if tuple(a.shape) != tuple(b.shape):
             raise ValueError(f"image {i}: reconstruction shape {tuple(b.shape)} differs from "
                              f"original {tuple(a.shape)}")
         yield a.float().cpu(), b.float().cpu().clamp(0, 1)
 
 
-def mse(originals, recon) -> np.ndarray:
+def mse(originals: Sequence[torch.Tensor], recon: Reconstruction) -> np.ndarray:
     """Mean squared error per image, images in [0, 1]."""
     return np.array([float(torch.mean((a - b) ** 2)) for a, b in _pairs(originals, recon)])
 
 
-def psnr(originals, recon) -> np.ndarray:
+def psnr(originals: Sequence[torch.Tensor], recon: Reconstruction) -> np.ndarray:
     """PSNR [dB] per image, peak 1, capped at 100 dB."""
     m = mse(originals, recon)
     with np.errstate(divide="ignore"):

@@ -72,10 +72,10 @@ def text_pairs(originals, recon) -> list[tuple[list[str], list[str]]] | None:
         return None
     sent = _as_lists(recon.extras.get("sent_texts"), "sent texts (recon.extras['sent_texts'])", n)
     got = _as_lists(recon.texts, "received texts (recon.texts)", n)
-    for i, (s, g) in enumerate(zip(sent, got)):
+    for i, (s, g) in enumerate(zip(sent, got, strict=True)):
         if len(s) != len(g):
             raise ValueError(f"item {i}: {len(s)} texts sent but {len(g)} received")
-    return list(zip(sent, got))
+    return list(zip(sent, got, strict=True))
 
 
 def cer(originals, recon) -> np.ndarray:
@@ -107,7 +107,7 @@ def exact_match(originals, recon) -> np.ndarray:
     pairs = text_pairs(originals, recon)
     if pairs is None:
         return np.full(len(originals), np.nan)
-    return np.array([float(np.mean([a == b for a, b in zip(s, g)])) if s else 1.0
+    return np.array([float(np.mean([a == b for a, b in zip(s, g, strict=True)])) if s else 1.0
                      for s, g in pairs])
 
 

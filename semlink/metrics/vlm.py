@@ -54,7 +54,7 @@ def _unavailable(vlm: str):
 
 def _pairs(originals, recon):
     queries = recon.extras.get("queries") or [None] * len(originals)
-    for a, b, q in zip(originals, recon.images, queries):
+    for a, b, q in zip(originals, recon.images, queries, strict=True):
         yield a.float()[None], b.float().clamp(0, 1)[None], q or DEFAULT_QUERY
 
 
