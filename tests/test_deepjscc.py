@@ -97,7 +97,7 @@ def test_training_resume_equals_uninterrupted(tmp_path, image_dir):
     train_deepjscc(str(image_dir), str(tmp_path / "resumed"), resume=True, **kw)
     a, _ = load_checkpoint(tmp_path / "full" / "last.pt")
     b, _ = load_checkpoint(tmp_path / "resumed" / "last.pt")
-    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, p), q in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.allclose(p, q, atol=1e-6), name
     log = (tmp_path / "resumed" / "train_log.csv").read_text().splitlines()
     assert log[0].startswith("step,loss_mse")
@@ -133,7 +133,7 @@ def documented_kodak_psnr() -> dict[int, dict[float, float]]:
     for line in lines:
         m = re.match(r"\| k/n = 1/\d+ \(c = (\d+)\) \|(.*)\|$", line)
         if m:
-            out[int(m.group(1))] = dict(zip(snrs, (float(v) for v in m.group(2).split("|"))))
+            out[int(m.group(1))] = dict(zip(snrs, (float(v) for v in m.group(2).split("|")), strict=True))
     assert set(out) == {8, 16}, f"docs/codecs.md: Kodak24 PSNR table not found ({out})"
     return out
 

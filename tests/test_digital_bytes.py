@@ -50,7 +50,7 @@ def test_uint8_and_float_blocks_receive_the_same_bits(name, device):
     (a, ca, ra), (b, cb, rb) = received[torch.uint8], received[torch.float32]
     assert torch.equal(a, b)
     assert (ca is None and cb is None) or torch.equal(ca, cb)
-    assert all(torch.equal(x, y) for x, y in zip(ra, rb))
+    assert all(torch.equal(x, y) for x, y in zip(ra, rb, strict=True))
     assert int((a != segment(flat, chain.config.k_info, device=device, lengths=lengths,
                              dtype=torch.uint8)[0].cpu()).sum()) > 0     # noise did act
 
@@ -60,14 +60,14 @@ def test_report_counts_exactly_the_bits_that_differ(name, device):
     chain = DigitalChain(seed=5, device=device, **CHAINS[name])
     streams = _streams(chain.config.k_info, np.random.default_rng(2))
     rx, rep = chain.transmit(streams, snr_db=3.0, draw_seeds=[11, 12, 13, 14, 15])
-    for s, r, errors, n in zip(streams, rx, rep.bit_errors, rep.info_bits):
+    for s, r, errors, n in zip(streams, rx, rep.bit_errors, rep.info_bits, strict=True):
         assert r.dtype == torch.uint8 and r.device == torch.device(chain.device)
         assert int(n) == s.numel() and int(errors) == int((s != r.cpu()).sum())
     assert rep.bit_errors.sum() > 0
     assert (rep.block_errors <= rep.blocks).all()
     # the same draws again: the same bits and counts (draw seeds fix the noise)
     rx2, rep2 = chain.transmit(streams, snr_db=3.0, draw_seeds=[11, 12, 13, 14, 15])
-    assert all(torch.equal(a, b) for a, b in zip(rx, rx2))
+    assert all(torch.equal(a, b) for a, b in zip(rx, rx2, strict=True))
     assert np.array_equal(rep.bit_errors, rep2.bit_errors)
 
 
