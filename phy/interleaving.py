@@ -44,7 +44,7 @@ class BitInterleaver:
     :input llr: [batch, length] -- :meth:`deinterleave` (inverse permutation).
     """
 
-    def __init__(self, length: int, device=None) -> None:
+    def __init__(self, length: int, device: str | torch.device | None = None) -> None:
         if isinstance(length, bool) or not isinstance(length, int) or length < 1:
             raise ValueError(f"length must be a positive int, got {length!r}")
         perm = np.random.default_rng(SEED_BASE + length).permutation(length)

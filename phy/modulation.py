@@ -20,6 +20,7 @@ the convention of Sionna's :class:`~sionna.phy.mapping.Mapper` and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,7 +98,7 @@ def parse_modulation(name: str) -> ModulationSpec:
 
 def make_constellation(
     modulation: str,
-    points=None,
+    points: Sequence[complex] | np.ndarray | None = None,
     phase_offset: float = 0.0,
     precision: str | None = None,
     device: str | None = None,
@@ -138,7 +139,7 @@ def make_constellation(
                          precision=precision, device=device)
 
 
-def bits_per_symbol(modulation: str, points=None) -> int:
+def bits_per_symbol(modulation: str, points: Sequence[complex] | np.ndarray | None = None) -> int:
     """Bits per symbol of a modulation name (or of custom points)."""
     if isinstance(modulation, str) and modulation.lower() == "custom":
         return int(np.asarray(points).size).bit_length() - 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Channel
+from .base import Channel, NoiseLike
 
 
 class AWGNChannel(Channel):
@@ -28,7 +28,7 @@ class AWGNChannel(Channel):
     joins_item_rows = True
     counter_draws = True
 
-    def call(self, x: torch.Tensor, no) -> tuple[torch.Tensor, torch.Tensor]:
+    def call(self, x: torch.Tensor, no: NoiseLike) -> tuple[torch.Tensor, torch.Tensor]:
         x = self._check_x(x)
         no_row = self._noise_per_row(no, x)
         y = self._complex_noise(x.shape, no_row).add_(x)     # x + n

@@ -46,6 +46,9 @@ from sionna.phy.config import config
 from ..counter_rng import LEGACY_NAME, NAME
 from .draws import DrawPlan, RowDraws
 
+#: a noise variance per complex symbol: one value, or one per row (a [rows] tensor)
+NoiseLike = float | torch.Tensor
+
 
 class Channel(Block):
     """Base class: flat channel + receiver CSI processing, called as ``(x, no)``.
@@ -130,7 +133,7 @@ class Channel(Block):
         """Pilot symbols added to a row of ``num_data_symbols`` data symbols."""
         return 0
 
-    def __call__(self, x, no):
+    def __call__(self, x: torch.Tensor, no: NoiseLike) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.counter_draws or self._draws is not None:
             return super().__call__(x, no)
         x = self._check_x(torch.as_tensor(x, device=self.device))
@@ -167,7 +170,8 @@ class Channel(Block):
             return self._draws.block_symbols
         return self._block_symbols
 
-    def transmit_items(self, x: torch.Tensor, no, plan: DrawPlan | None):
+    def transmit_items(self, x: torch.Tensor, no: NoiseLike,
+                       plan: DrawPlan | None) -> tuple[torch.Tensor, torch.Tensor]:
         """Send ``x``, each item's draws from its own seed.
 
         :input x: [rows, width], complex; the rows of item ``i`` are consecutive
@@ -201,7 +205,8 @@ class Channel(Block):
             no_eff = no_eff.masked_fill(pad, 1)
         return y, no_eff
 
-    def _transmit_item_by_item(self, x: torch.Tensor, no, plan: DrawPlan):
+    def _transmit_item_by_item(self, x: torch.Tensor, no: NoiseLike,
+                               plan: DrawPlan) -> tuple[torch.Tensor, torch.Tensor]:
         """The ``torch-per-item`` scheme: one call and one generator per item."""
         no_row = self._noise_per_row(no, x)[:, 0]
         width = x.shape[1]
@@ -235,7 +240,7 @@ class Channel(Block):
         return y, no_eff
 
     # -- helpers for subclasses -------------------------------------------------
-    def _noise_per_row(self, no, x: torch.Tensor) -> torch.Tensor:
+    def _noise_per_row(self, no: NoiseLike, x: torch.Tensor) -> torch.Tensor:
         """``no`` as a real tensor of shape [batch, 1], checked."""
         no = torch.as_tensor(no, dtype=self.dtype, device=self.device)
         if no.dim() == 0:
@@ -249,7 +254,7 @@ class Channel(Block):
             raise ValueError("no (noise variance) must be finite and >= 0")
         return no.unsqueeze(-1)
 
-    def _complex_noise(self, shape, no_row: torch.Tensor) -> torch.Tensor:
+    def _complex_noise(self, shape: tuple[int, ...] | torch.Size, no_row: torch.Tensor) -> torch.Tensor:
         """CN(0, no) samples of ``shape``: with :attr:`counter_draws`, the ``"noise"``
         draws of every symbol (``shape`` must be the call's ``[rows, width]``);
         otherwise from the own generator."""
