@@ -40,12 +40,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 
 from semlink.extras import require
 
 from ._ldpc_worker import bp_decoder, decode_words
 from .ldpc_checks import check_max_iter
+from .ldpc_graph import sionna_decoding_graph
 from .ldpc_pool import shared_pool
 
 #: Sionna check-node rule -> ``ldpc.BpDecoder`` ``bp_method``
@@ -124,8 +125,7 @@ class CompiledBPDecoder:
         self.encoder, self.k, self.max_iter = encoder, encoder.k, max_iter
         self.schedule, self.cn_update, self.processes = schedule, cn_update, processes
         # the graph Sionna decodes on (pruned pcm), built once on the CPU
-        self.pcm = sp.csr_matrix(LDPC5GDecoder(encoder, num_iter=1, device="cpu").pcm,
-                                 dtype=np.uint8)
+        self.pcm = sp.csr_matrix(sionna_decoding_graph(encoder), dtype=np.uint8)
         self.num_vns = self.pcm.shape[1]
         self._bp = bp_decoder(self.pcm, max_iter, BP_METHODS[cn_update], schedule)
         # what a worker process needs to build the same decoder, and its identity

@@ -62,18 +62,18 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import warnings
 
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
+from sionna.phy.fec.ldpc import LDPC5GEncoder
 
 from semlink.device import resolve_device
 from semlink.extras import require
 
 from .ldpc_checks import check_max_iter, check_schedule
 from .ldpc_compiled import rate_recovered_llrs
+from .ldpc_graph import sionna_decoding_graph
 
 log = logging.getLogger(__name__)
 
@@ -138,33 +138,6 @@ def layer_starts(num_cns: int, z: int, cn_vn: np.ndarray, cn_ptr: np.ndarray) ->
             raise ValueError(f"rows {s}..{min(s + z, num_cns) - 1} share a variable node: "
                              "not a layer of a quasi-cyclic 5G graph")
     return starts
-
-
-def sionna_decoding_graph(encoder: LDPC5GEncoder, layered: bool = False) -> sp.csr_matrix:
-    """The parity-check matrix Sionna's ``LDPC5GDecoder`` decodes on for ``encoder``.
-
-    Sionna prunes the punctured degree-1 variable nodes (and, for the layered
-    schedule, rounds the pruning to whole lifting blocks); this reads that graph
-    on the host.  The decoder is built on a CPU twin of the encoder (same
-    ``k``, ``n``, ``num_bits_per_symbol``; the graph does not depend on the
-    device): Sionna refuses a decoder on one device whose encoder lives on
-    another, so building it on ``"cpu"`` from a CUDA encoder fails, and a
-    decoder on the encoder's CUDA device would only allocate GPU buffers that
-    are never used.
-
-    :param encoder: the code's :class:`~sionna.phy.fec.ldpc.LDPC5GEncoder`, any device.
-    :param layered: the graph of Sionna's ``cn_schedule="layered"`` decoder.
-    :returns: ``[num_cns, num_vns]`` scipy CSR matrix (0/1).
-    """
-    twin = encoder
-    if str(encoder.device) != "cpu":
-        with warnings.catch_warnings():     # the encoder's own construction already warned
-            warnings.simplefilter("ignore", UserWarning)
-            twin = LDPC5GEncoder(encoder.k, encoder.n,
-                                 num_bits_per_symbol=encoder.num_bits_per_symbol, device="cpu")
-    dec = LDPC5GDecoder(twin, num_iter=1, device="cpu",
-                        cn_schedule="layered" if layered else "flooding")
-    return sp.csr_matrix(dec.pcm)
 
 
 class TritonBPDecoder:

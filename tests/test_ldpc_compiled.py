@@ -106,3 +106,28 @@ def test_chain_and_ber_command_with_the_compiled_decoder(capsys, device):
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines[0]["config"]["decoder"] == "ldpc"
     assert lines[1]["blocks"] == 40 and lines[1]["mean_iterations"] >= 1
+
+
+def test_compiled_decoder_builds_for_an_encoder_on_a_gpu(monkeypatch):
+    """A chain on CUDA hands the compiled (host) decoder a ``cuda:0`` encoder: its graph is
+    read from a CPU twin, not from a Sionna decoder built on the CPU beside a CUDA encoder,
+    which newer Sionna 2.x refuses (the H200 run of 2026-12-04 found this for decoder:
+    triton). A CPU encoder that reports ``cuda:0`` and Sionna's device check stand in."""
+    import semlink.phy.ldpc_graph as lg
+
+    class DeviceChecking(LDPC5GDecoder):
+        def __init__(self, encoder, *args, device=None, **kwargs):
+            if device is not None and str(device) != str(encoder.device):
+                raise ValueError(f"LDPC5GDecoder is on device {device!r}, but its encoder "
+                                 f"(LDPC5GEncoder) is on device {encoder.device!r}")
+            super().__init__(encoder, *args, device=device, **kwargs)
+
+    monkeypatch.setattr(lg, "LDPC5GDecoder", DeviceChecking)
+    ref = CompiledBPDecoder(LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu"))
+    enc = LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu")
+    enc._device_str = "cuda:0"          # what Sionna's Object.device reports on a GPU
+    assert enc.device == "cuda:0"
+    dec = CompiledBPDecoder(enc)
+    assert (dec.pcm != ref.pcm).nnz == 0 and dec.num_vns == ref.num_vns
+    with pytest.raises(ValueError, match="is on device 'cuda:0'"):
+        DeviceChecking(enc, num_iter=1, device="cpu")

@@ -86,8 +86,8 @@ def test_graph_of_an_encoder_on_another_device(monkeypatch, schedule, device):
     """An encoder on a CUDA device (a stand-in here: a CPU encoder that reports ``cuda:0``)
     gives the triton decoder Sionna's graph without building a Sionna decoder across two
     devices; the graph equals the one of a CPU encoder."""
-    import semlink.phy.ldpc_triton as lt
-    monkeypatch.setattr(lt, "LDPC5GDecoder", _DeviceCheckingDecoder)
+    import semlink.phy.ldpc_graph as lg
+    monkeypatch.setattr(lg, "LDPC5GDecoder", _DeviceCheckingDecoder)
     ref = TritonBPDecoder(LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu"),
                           schedule=schedule, device=device)
     enc = LDPC5GEncoder(100, 300, num_bits_per_symbol=2, device="cpu")
