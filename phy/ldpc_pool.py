@@ -50,6 +50,7 @@ class _Worker:
 
     def receive(self):
         try:
+            assert self.proc.stdout is not None          # opened with stdout=PIPE
             status, *payload = pickle.load(self.proc.stdout)
         except (EOFError, pickle.UnpicklingError):    # ended, maybe in the middle of a reply
             self._ended()
@@ -63,7 +64,8 @@ class _Worker:
         except subprocess.TimeoutExpired:     # alive but its reply unreadable: end it
             self.proc.kill()
             self.proc.wait()
-        err = self.proc.stderr.read().decode(errors="replace").strip()
+        err = (self.proc.stderr.read().decode(errors="replace").strip()
+               if self.proc.stderr is not None else "")
         raise RuntimeError(f"an LDPC decoder worker process ended (exit code {self.proc.returncode}): "
                            f"{err or 'no message'}; the batch is lost, the next one starts new "
                            f"workers") from None

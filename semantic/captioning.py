@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import torch
 from semlink.device import DEFAULT_DEVICE, resolve_device
@@ -100,7 +101,7 @@ class Captioner:
         self.max_new_tokens = max_new_tokens
         self.batch_size = batch_size
         self.device = str(device)
-        self._loaded = None
+        self._loaded: tuple[str, Any, Any, Any] | None = None   # (family, model, processor, record)
         self._cache: dict[str, str] = {}
 
     # -- loading ---------------------------------------------------------------

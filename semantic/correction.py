@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from semlink.device import DEFAULT_DEVICE, resolve_device
@@ -71,7 +72,7 @@ class SymSpellCorrector(Corrector):
         if isinstance(max_edit_distance, bool) or max_edit_distance not in (1, 2, 3):
             raise ValueError(f"max_edit_distance must be 1, 2 or 3, got {max_edit_distance!r}")
         self.max_edit_distance = max_edit_distance
-        self._sym = None
+        self._sym: tuple[Any, Any] | None = None      # (symspellpy module, SymSpell), loaded once
 
     def _load(self):
         if self._sym is None:

@@ -51,6 +51,8 @@ bits on its profile, ``image`` those of the file's bits on its profile.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 import torch.nn.functional as F
 
@@ -58,6 +60,10 @@ from .classical import ImageFileCodec
 from .codec import CODECS, Codec, make_codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+if TYPE_CHECKING:
+    from .diffusion import StableDiffusion
+    from .vlm import LlavaJudge
 
 IMAGE_CODECS = ("jpeg2000", "hevc_intra")
 DEFAULT_VLM = "llava-hf/llava-interleave-qwen-0.5b-hf"
@@ -125,19 +131,18 @@ class QueryAwareCodec(Codec):
                                         text_embedding_model or "", text_quant_bits, text_quant_clip)
         self.corrector = make_corrector(corrector, device=self.device)
         check_corrector_transport(corrector, self.transport.signature())
-        self.sd_config = {"strength": float(strength), "steps": int(steps), "guidance": float(guidance),
-                          "height": size, "width": size, "scheduler": scheduler}
+        self.sd_config: dict[str, Any] = {"strength": float(strength), "steps": int(steps),
+                                          "guidance": float(guidance), "height": size, "width": size,
+                                          "scheduler": scheduler}
         self.prompt_template, self.seed = prompt_template, int(seed)
         self.max_answer_tokens, self.default_query = int(max_answer_tokens), default_query
         image = make_codec(image_codec, {"rate_bpp": self.image_rate_bpp})
-        if not isinstance(image, ImageFileCodec):
-            raise ValueError(f"query_aware: image_codec must be a classical image codec with a "
-                             f"rate in bits per pixel (jpeg, jpeg2000, hevc_intra), got {image_codec!r}")
+        assert isinstance(image, ImageFileCodec)     # IMAGE_CODECS, checked above, are classical
         self.image = image
         self.stream_profiles = {"answer": profile, "image": profile}
         self.stream_kinds = {"answer": self.transport.kind, "image": "digital"}
-        self._judge = None
-        self._sd = None
+        self._judge: LlavaJudge | None = None
+        self._sd: StableDiffusion | None = None
 
     def check_profiles(self, profiles: dict[str, dict]) -> None:
         """Refuse an ``answer`` profile whose kind the text transport cannot ride (before a sweep)."""

@@ -40,10 +40,24 @@ tokenizer's lowercasing, counts in the metrics), ``extras["received_raw"]``
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
-from .text_transport import make_transport
+from .text_transport import BitsTransport, make_transport
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+if TYPE_CHECKING:
+    from .captioning import Captioner
+    from .text import TextEncoding
+
+
+def bits_encoding(transport: object, codec: str) -> TextEncoding:
+    """The text encoding of a ``bits`` transport; a clear error for an ``embedding`` one."""
+    if not isinstance(transport, BitsTransport):
+        raise ValueError(f"{codec}: the text encoding exists only with text_transport 'bits'; "
+                         f"this codec sends text as {getattr(transport, 'name', transport)!r}")
+    return transport.encoding
 
 SOURCES = ("captions", "captioner")
 
@@ -95,7 +109,7 @@ class TextCodec(Codec):
                                         embedding_model or self.captioner_spec, quant_bits, quant_clip)
         self.corrector = make_corrector(corrector, device=self.device)
         check_corrector_transport(corrector, self.transport.signature())
-        self._captioner = None
+        self._captioner: Captioner | None = None
         self.streams = [f"caption{i}" for i in range(captions_per_image)]
         self.stream_profiles = dict.fromkeys(self.streams, profile)
         self.stream_kinds = dict.fromkeys(self.streams, self.transport.kind)
@@ -107,9 +121,9 @@ class TextCodec(Codec):
                                       lambda: self.captioner, self.device)
 
     @property
-    def encoding(self):
+    def encoding(self) -> TextEncoding:
         """The text encoding of the ``bits`` transport."""
-        return self.transport.encoding
+        return bits_encoding(self.transport, "text")
 
     def check_profiles(self, profiles: dict[str, dict]) -> None:
         """Refuse stream -> profile bindings the transport cannot ride (before any sweep).

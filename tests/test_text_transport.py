@@ -365,3 +365,16 @@ def test_embedding_table_loader_is_the_one_choice_of_table(monkeypatch):
 
     load = tt.embedding_table_loader("embedding", None, captioner)
     assert built == [] and load() == "captioner table" and built == [1]
+
+
+def test_the_text_encoding_exists_only_with_the_bits_transport():
+    """``TextCodec.encoding`` / ``MultiSC.text_encoding`` name the transport instead of an
+    AttributeError when the text goes as embeddings."""
+    from semlink.semantic.text_codec import bits_encoding
+    from semlink.semantic.text_transport import BitsTransport, EmbeddingTransport
+
+    bits = BitsTransport("ascii7")
+    assert bits_encoding(bits, "text") is bits.encoding
+    with pytest.raises(ValueError, match=r"multisc: the text encoding exists only with "
+                                         r"text_transport 'bits'.*'embedding'"):
+        bits_encoding(EmbeddingTransport(lambda: None), "multisc")

@@ -217,7 +217,7 @@ class StableDiffusion:
         self._loaded = loaded            # keeps the shared pipeline alive
         self.pipe = loaded.pipe
         self.records = list(loaded.records)
-        self._img2img = None
+        self._img2img: Any = None          # the img2img pipeline, built on first use
 
     def _load(self, diffusers, transformers, resolve, model, ip_adapter, ip_adapter_weight,
               scheduler, device) -> _Loaded:

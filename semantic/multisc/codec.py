@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -65,6 +66,15 @@ from . import split as splits
 from .objects import ObjectChannel
 from .oracle import OracleBoxes
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+from ..text_codec import bits_encoding
+
+if TYPE_CHECKING:
+    from ..captioning import Captioner
+    from ..correction import Corrector
+    from ..diffusion import StableDiffusion
+    from ..text import TextEncoding
+    from .detect import Detector
 
 STAGES_TX = ("extract", "split", "caption", "text_code", "object_encode")
 STAGES_RX = ("correct", "object_decode", "diffusion")
@@ -221,7 +231,11 @@ class MultiSCCodec(Codec):
                                 **{o: object_profile or prof
                                    for o, (_, prof) in self.objects.streams.items()}}
         self.objects.bind({o: self.stream_profiles[o] for o in self.objects.streams})
-        self._extractor = self._captioner = self._corrector = self._sd = self._detector = None
+        self._extractor: Any = None
+        self._captioner: Captioner | None = None
+        self._corrector: Corrector | None = None
+        self._sd: StableDiffusion | None = None
+        self._detector: Detector | None = None
         self._names: list | None = None
 
     # ---------------------------------------------------------------- models --
@@ -291,6 +305,7 @@ class MultiSCCodec(Codec):
         if self._detector is None:
             from .detect import Detector
 
+            assert self.detector_ref is not None        # split 'detect' without a detector is refused
             self._detector = Detector(self.detector_ref, self.detector_threshold, self.device)
         return self._detector
 
@@ -357,9 +372,9 @@ class MultiSCCodec(Codec):
         return out
 
     @property
-    def text_encoding(self):
+    def text_encoding(self) -> TextEncoding:
         """The text encoding of the ``bits`` transport (loads a ``tokens:`` tokenizer)."""
-        return self.text_transport.encoding
+        return bits_encoding(self.text_transport, "multisc")
 
     def _transport_records(self) -> list:
         """Records of the text transport's tokenizer / embedding table, once loaded."""
