@@ -22,7 +22,11 @@ for entry in semlink/*; do
   case "$(basename "$entry")" in __pycache__) continue ;; esac
   ln -s "$PWD/$entry" "$tree/semlink/"
 done
-for pkg in phy semantic links; do
+# semlink.X -> X/ for every top-level folder pyproject's package-dir maps (phy, semantic, links)
+for pkg in $("$PY" -c "
+import tomllib
+dirs = tomllib.load(open('pyproject.toml', 'rb'))['tool']['setuptools']['package-dir']
+print(' '.join(d for n, d in dirs.items() if n.count('.') == 1 and n == 'semlink.' + d))"); do
   ln -s "$PWD/$pkg" "$tree/semlink/$pkg"
 done
 
