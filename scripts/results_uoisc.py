@@ -611,8 +611,9 @@ def uoisc_segment_length(describe: str) -> list[Path]:
         f"semlink run {SL_SCENARIO} --out {sweep.relative_to(ROOT)} --resume", "```", "",
         f"{sum(len(r['snr_db']) for r in summary['runs'])} points; {sweep_wall:.0f} s in this "
         f"regeneration, {_stamped_wall('uoisc_segment_length/sweep'):.0f} s wall clock from the "
-        f"sweep's first start to its end (resumed runs included); the points' own stage times "
-        f"add up to {_stage_line(results)} ({environment_line(summary, describe)}); "
+        f"sweep's first start to its end (resumed runs included); the points' recorded stage "
+        f"times add up to {_stage_line(results)} (an encoding reused across channels and SNRs "
+        f"counts its time at every point) ({environment_line(summary, describe)}); "
         f"{summary['runs'][0]['num_images']} Kodak images per point. JPEG2000 gets the payload "
         "of UO-ISC at each l (rate_bpp = bits / 224^2), so on every profile at most the same "
         "code blocks; deep JSCC runs at its two shipped ratios. Es/N0 per channel use.", "",
