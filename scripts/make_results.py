@@ -7,7 +7,7 @@
     OMP_NUM_THREADS=1 .venv/bin/python scripts/make_results.py symbol_budget   # about an hour
     .venv/bin/python scripts/make_results.py multisc_coco_weightfree   # ~1 min
     .venv/bin/python scripts/make_results.py uoisc_fig6            # ~15 min (ViT-B/16 on CPU)
-    .venv/bin/python scripts/make_results.py uoisc_segment_length  # training + sweep, resumable
+    .venv/bin/python scripts/make_results.py uoisc_segment_length  # training + sweep (371 s), resumable
     .venv/bin/python scripts/make_results.py --list
 
 Each entry runs the commands behind its document (scenario runs, training) into
