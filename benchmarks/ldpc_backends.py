@@ -42,6 +42,7 @@ import statistics
 import time
 
 import torch
+from runtime_options import add_runtime_options, apply_runtime_options
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
@@ -49,7 +50,6 @@ from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_decoding import LDPCDecoder, make_ldpc_decoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from runtime_options import add_runtime_options, apply_runtime_options
 
 CPU_DECODERS = "sionna full,sionna ET,ldpc parallel,ldpc serial"
 CUDA_DECODERS = "sionna full,sionna ET,triton full,triton ET,triton-fp16 ET,triton-layered ET"

@@ -20,6 +20,7 @@ import statistics
 import time
 
 import torch
+from runtime_options import add_runtime_options, apply_runtime_options
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 from sionna.phy.mapping import Demapper, Mapper
 
@@ -28,7 +29,6 @@ from semlink.phy import make_constellation, set_seed
 from semlink.phy.ldpc_decoding import LDPCDecoder
 from semlink.phy.snr import ebno_db_to_snr_db, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from runtime_options import add_runtime_options, apply_runtime_options
 
 
 def sync(device: str) -> None:

@@ -49,6 +49,7 @@ import time
 
 import numpy as np
 import torch
+from runtime_options import add_runtime_options, apply_runtime_options
 from sionna.phy.channel import AWGN
 from sionna.phy.fec.crc import CRCDecoder, CRCEncoder
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
@@ -56,7 +57,6 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from semlink.phy import DigitalChain, make_constellation, set_seed, snr_db_to_no
 from semlink.runtime import describe_malloc_tuning
-from runtime_options import add_runtime_options, apply_runtime_options
 
 
 def sync(device: str) -> None:

@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from sweep_values import per_point_values
 
 from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import parse_scenario
 from semlink.links.sweep import resolve_device
-from sweep_values import per_point_values
 
 
 def _stage_seconds(path: str) -> dict[str, float]:

@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     snr = parse_points(args.snr_db, "--snr-db") if args.snr_db else None
     if ebno is None and snr is None:
         ebno = parse_points("0:4:1", "--ebno-db")
-    from semlink.phy import DigitalChain, set_seed, simulate_ber     # after the points are checked
+    from semlink.phy import DigitalChain, set_seed, simulate_ber  # after the points are checked
 
     set_seed(args.seed)
     chain = DigitalChain(code=args.code, k=args.k, n=args.n, rate=args.rate, crc=args.crc,

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-
 from .pareto import pareto_front
 from .plan import Config, PlanError, higher_is_better, load_configs
 

@@ -57,8 +57,7 @@ def add_plot_arguments(p: argparse.ArgumentParser) -> None:
 
 def plot_budget_figures(args: argparse.Namespace) -> list[str]:
     """The budget figures ``semlink plot`` adds (see :mod:`semlink.links.budget_plot`)."""
-    from .budget_plot import (has_budget_axis, plot_fidelity_vs_symbols,
-                              plot_metric_vs_snr_at_budget)
+    from .budget_plot import has_budget_axis, plot_fidelity_vs_symbols, plot_metric_vs_snr_at_budget
     from .plan import load_configs
     from .results import load_results
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 from semlink.extras import require
 from semlink.runtime import tune_malloc

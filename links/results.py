@@ -310,7 +310,7 @@ class ResultsWriteError(OSError):
     """Writing the results folder failed (disk full, permissions, ...); finished points are
     safe in the journal and ``--resume`` continues after the cause is fixed."""
 
-    def __init__(self, store: "ResultsStore", path: Path, exc: BaseException) -> None:
+    def __init__(self, store: ResultsStore, path: Path, exc: BaseException) -> None:
         errno = getattr(exc, "errno", None)
         free = " after freeing space" if errno == 28 or "errno = 28" in str(exc) else ""
         super().__init__(f"cannot write {str(path)!r}: {_cause(exc)}; the finished points are "

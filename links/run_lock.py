@@ -25,7 +25,7 @@ class OutputLock:
         self.path = self.dir / ".lock"
         self._file: IO[str] | None = None
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> OutputLock:
         try:
             import fcntl
         except ImportError:  # pragma: no cover - Windows

@@ -15,8 +15,8 @@ from semlink.provenance import environment
 from semlink.runtime import tune_malloc
 
 from .link import noise_generator_label
-from .profiles import resolved_profile
 from .memory_preflight import check_sweep_memory
+from .profiles import resolved_profile
 from .progress import Progress
 from .results import ResultsStore
 from .run_lock import OutputLock

@@ -28,12 +28,11 @@ import numpy as np
 import torch
 
 from semlink.device import resolve_device  # the one device rule; re-exported for the runner
+from semlink.metrics import get_metric
 from semlink.phy import DigitalChain
 from semlink.semantic import make_codec
 
 from .link import Link
-from semlink.metrics import get_metric
-
 from .memory import PeakMemory, check_point_memory
 from .scenario import Point, Scenario
 
@@ -44,7 +43,7 @@ def point_seed(point: Point) -> int:
     return zlib.crc32(key) + (point.seed << 32)
 
 
-def built_codecs(runner: "PointRunner", scenario: Scenario):
+def built_codecs(runner: PointRunner, scenario: Scenario):
     """``(point, codec)`` for the first point of each codec setting of ``scenario`` whose
     codec ``runner`` builds, for the checks before a sweep (built once, reused by the local
     executor); a codec that fails to build is left to its points, which record the error."""
@@ -78,7 +77,7 @@ class PointRunner:
     @property
     def dataset(self):
         if self._dataset is None:
-            from semlink.vqa import open_dataset   # an ImageDataset, or VQA questions over it
+            from semlink.vqa import open_dataset  # an ImageDataset, or VQA questions over it
 
             self._dataset = open_dataset(self.scenario.dataset, key="dataset")
         return self._dataset
@@ -229,7 +228,7 @@ class PointRunner:
         return part
 
     def _decode_and_measure(self, codec, point: Point, items, received, metric_objs,
-                            timings: dict, out: "PerImage", keep=None, stage=None) -> None:
+                            timings: dict, out: PerImage, keep=None, stage=None) -> None:
         """Decode and measure one batch, reusing error-free reconstructions' metrics.
 
         An image whose every stream is digital and arrived without a single bit

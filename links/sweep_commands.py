@@ -129,7 +129,6 @@ def cmd_timing(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from .plot import plot_results
-
     from .summary import summarize
 
     files = plot_results(args.results, args.out) + plan_command.plot_budget_figures(args)

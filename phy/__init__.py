@@ -10,8 +10,15 @@
 
 from .analog import AnalogChain, AnalogReport
 from .ber import BerPoint, simulate_ber
-from .channels import (CHANNELS, AWGNChannel, Channel, FlatFadingChannel, RayleighChannel,
-                       RicianChannel, make_channel)
+from .channels import (
+    CHANNELS,
+    AWGNChannel,
+    Channel,
+    FlatFadingChannel,
+    RayleighChannel,
+    RicianChannel,
+    make_channel,
+)
 from .coding import CODES, CodeConfig, bits_to_bytes, bytes_to_bits, make_code_config
 from .digital import DigitalChain, DigitalReport
 from .modulation import MODULATION_NAMES, bits_per_symbol, make_constellation, parse_modulation

@@ -10,9 +10,8 @@ all blocks of all streams form one ``[num_blocks, k_info]`` tensor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch

@@ -24,14 +24,21 @@ from sionna.phy.mapping import Demapper, Mapper
 
 from .channels import AWGNChannel, Channel, ChannelSpec, make_channel
 from .channels.draws import DrawPlan, item_draw_seeds
-from .coding import (BitsLike, CodeConfig, Segmentation, concat_bitstreams, make_code_config, reassemble,
-                     segment)
+from .coding import (
+    BitsLike,
+    CodeConfig,
+    Segmentation,
+    concat_bitstreams,
+    make_code_config,
+    reassemble,
+    segment,
+)
 from .counter_rng import MAX_INDEX
 from .interleaving import INTERLEAVERS, BitInterleaver
 from .ldpc_decoding import DECODERS, check_max_iter, make_ldpc_decoder
 from .modulation import make_constellation
-from .snr import DbLike, snr_db_to_no
 from .sionna_config import resolve_device, resolve_precision
+from .snr import DbLike, snr_db_to_no
 
 
 @dataclass

@@ -34,7 +34,6 @@ import triton
 import triton.language as tl
 
 
-
 @triton.jit
 def _phi(x):
     """phi(x) = log(e^x + 1) - log(e^x - 1), argument clipped as Sionna does in float32."""

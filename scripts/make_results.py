@@ -30,9 +30,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, git_describe,
-                            metric_table, provenance_section, resumable_run, run_script, semlink,
-                            stamp_generated)
+from results_common import (
+    DOCS,
+    OUT,
+    ROOT,
+    environment_line,
+    fresh,
+    git_describe,
+    metric_table,
+    provenance_section,
+    resumable_run,
+    run_script,
+    semlink,
+    stamp_generated,
+)
 from results_uoisc import uoisc_cpu_run, uoisc_fig6, uoisc_segment_length, uoisc_zero_shot
 
 KODAK24_SCENARIO = "scenarios/kodak24_baselines.yaml"

@@ -19,8 +19,19 @@ import shutil
 import time
 from pathlib import Path
 
-from results_common import (DOCS, OUT, ROOT, environment_line, fmt, fresh, mark, resumable_run,
-                            provenance_section, run_script, semlink)
+from results_common import (
+    DOCS,
+    OUT,
+    ROOT,
+    environment_line,
+    fmt,
+    fresh,
+    mark,
+    provenance_section,
+    resumable_run,
+    run_script,
+    semlink,
+)
 
 UOISC_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
                "--clip-model", "semlink-clip-small-cpu", "--clip-config",
@@ -176,7 +187,7 @@ def uoisc_zero_shot(describe: str) -> list[Path]:
         "its own questions):", "", *split_rows, "",
         f"UO-ISC is {gains[0]:.2f} dB (seen) and {gains[1]:.2f} dB (zero-shot) above each "
         "image's mean colour.", "",
-        f"## Gallery: UO-ISC (this checkpoint), JPEG2000 and deep JSCC on the zero-shot images", "",
+        "## Gallery: UO-ISC (this checkpoint), JPEG2000 and deep JSCC on the zero-shot images", "",
         "`docs/results/uoisc_gallery/` (`index.html` and one grid per animal image), flat "
         "Rayleigh fading with one gain per image (eq. 8, `coherence: item`, perfect CSI), scenario "
         f"`{GALLERY_SCENARIO}`. Means over the {summary['runs'][0]['num_images']} animal images "
@@ -218,9 +229,6 @@ def uoisc_fig6(describe: str) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from semlink.links.summary import summarize
 
     fresh(OUT / "uoisc_fig6")
     fig6_checkpoint(FIG6_CHECKPOINT)

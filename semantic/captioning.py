@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 #: The Multi-SC papers' captioning query (multi-sc-letter.md, Sec. II-A).

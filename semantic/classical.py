@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import io
 import math
-from abc import abstractmethod
 import warnings
+from abc import abstractmethod
 
 import numpy as np
 import torch

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 DEFAULT_BART = "facebook/bart-base"

@@ -25,12 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
 from semlink.provenance import ModelRecord, hash_path, state_dict_record
 
 from .codec import CODECS, Codec
-from .precision import autocast, check_precision
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
-from semlink.device import DEFAULT_DEVICE, resolve_device
+from .precision import autocast, check_precision
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 

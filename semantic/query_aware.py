@@ -53,13 +53,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import torch
 import torch.nn.functional as F
+
+from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .classical import ImageFileCodec
 from .codec import CODECS, Codec, make_codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
-from semlink.device import DEFAULT_DEVICE, resolve_device
 
 if TYPE_CHECKING:
     from .diffusion import StableDiffusion

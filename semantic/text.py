@@ -29,9 +29,9 @@ size like an image's height and width); the content goes over the channel.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 import math
 import unicodedata
+from abc import ABC, abstractmethod
 
 import torch
 

@@ -42,10 +42,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
+
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from .text_transport import BitsTransport, make_transport
-from semlink.device import DEFAULT_DEVICE, resolve_device
 
 if TYPE_CHECKING:
     from .captioning import Captioner

@@ -31,8 +31,8 @@ from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
 from .training.config import config_options, make_config, setting
-from .training.registry import TRAINERS
 from .training.loop import Trainer, run_training
+from .training.registry import TRAINERS
 
 
 def _images(path: str, key: str) -> list[torch.Tensor]:

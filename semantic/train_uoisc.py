@@ -36,10 +36,17 @@ from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .train_deepjscc import _batch, psnr_db
 from .training.config import config_options, make_config, setting
-from .training.registry import TRAINERS, Option
 from .training.loop import Trainer, run_training
-from .uoisc import (DEFAULT_CODEBOOK_SIZE, DEFAULT_DIM, DEFAULT_LAYERS, DEFAULT_SEGMENT_LENGTH,
-                    build_uoisc, load_uoisc, save_uoisc)
+from .training.registry import TRAINERS, Option
+from .uoisc import (
+    DEFAULT_CODEBOOK_SIZE,
+    DEFAULT_DIM,
+    DEFAULT_LAYERS,
+    DEFAULT_SEGMENT_LENGTH,
+    build_uoisc,
+    load_uoisc,
+    save_uoisc,
+)
 from .vq import check_vq_settings
 
 if TYPE_CHECKING:
@@ -244,7 +251,7 @@ class UoiscConfig:
         self.layers = list(self.layers)
 
     @classmethod
-    def from_cli(cls, options: dict) -> "UoiscConfig":
+    def from_cli(cls, options: dict) -> UoiscConfig:
         """The config of ``semlink train uoisc`` options (``CLI_EXTRA`` spellings included)."""
         opts = dict(options)
         lengths = opts.pop("segment_lengths", None)

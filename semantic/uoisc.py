@@ -54,18 +54,16 @@ import math
 from pathlib import Path
 from typing import cast
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
 from semlink.provenance import ModelRecord, state_dict_record
 
 from .clip_features import ClipFeatures
 from .codec import CODECS, Codec
 from .payload import Payload, ReceivedPayload, Reconstruction, Stream
 from .vq import SegmentVQ, check_vq_settings
-from semlink.device import DEFAULT_DEVICE, resolve_device
 
 #: defaults derived from the paper in docs/uoisc.md
 DEFAULT_LAYERS = (3, 6, 9, 12)

@@ -40,9 +40,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semlink.provenance import TEST_MODEL_MARKER as PROVENANCE_MARKER
-from semlink.provenance import ModelRecord, path_record
 from semlink.device import DEFAULT_DEVICE, resolve_device
+from semlink.provenance import TEST_MODEL_MARKER as PROVENANCE_MARKER, ModelRecord, path_record
 
 DEFAULT_MODEL = "llava-hf/llava-interleave-qwen-0.5b-hf"
 TEST_MODEL_MARKER = "semlink-tiny-test-model"

@@ -114,7 +114,7 @@ _DESCRIPTIONS = {
 }
 
 
-@functools.lru_cache(maxsize=None)            # package data: read once per process
+@functools.cache            # package data: read once per process
 def _manifest(name: str) -> tuple[DataFile, ...]:
     text = (_package_files("semlink") / "datasets" / f"{name}.sha256").read_text()
     out = []

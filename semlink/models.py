@@ -45,8 +45,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .provenance import ModelRecord, hash_path, is_test_model
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+from .provenance import ModelRecord, hash_path, is_test_model
 
 ENV_MODELS = "SEMLINK_MODELS"
 ENV_ALLOW_DOWNLOAD = "SEMLINK_ALLOW_DOWNLOAD"
@@ -94,7 +95,7 @@ def stand_ins_enabled() -> bool:
     return os.environ.get(ENV_STAND_INS, "").strip().lower() in ("1", "true", "yes")
 
 
-def substitute(ref: str | "ModelRef") -> "ModelRef":
+def substitute(ref: str | ModelRef) -> ModelRef:
     """``ref`` parsed; replaced by its stand-in when stand-ins are enabled and one exists."""
     r = parse_ref(ref)
     if r.kind != "stand_in" and stands_in_enabled_for(r):
@@ -104,7 +105,7 @@ def substitute(ref: str | "ModelRef") -> "ModelRef":
     return r
 
 
-def stands_in_enabled_for(r: "ModelRef") -> bool:
+def stands_in_enabled_for(r: ModelRef) -> bool:
     if not stand_ins_enabled():
         return False
     from .stand_ins import STANDS_IN_FOR

@@ -199,7 +199,7 @@ class ModelRecord:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ModelRecord":
+    def from_dict(cls, data: dict) -> ModelRecord:
         """Inverse of :meth:`to_dict` (unknown keys are an error)."""
         return cls(**data)
 

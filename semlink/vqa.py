@@ -49,8 +49,8 @@ import csv
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from .data import DatasetError, DatasetItem, ImageDataset, _basename, _is_pos_int, resolve_package_path
 

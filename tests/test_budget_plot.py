@@ -2,11 +2,15 @@
 
 import pytest
 
-from semlink.links.budget_plot import (has_budget_axis, interpolate_at_budget,
-                                       plot_fidelity_vs_symbols, plot_metric_vs_snr_at_budget)
+from results_builder import write_results
+from semlink.links.budget_plot import (
+    has_budget_axis,
+    interpolate_at_budget,
+    plot_fidelity_vs_symbols,
+    plot_metric_vs_snr_at_budget,
+)
 from semlink.links.cli import main
 from semlink.links.plan import PlanError, load_configs
-from results_builder import write_results
 
 SNRS = (0.0, 2.5, 5.0, 10.0)
 

@@ -9,8 +9,12 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from semlink.metrics.text import error_rate  # noqa: E402
-from semlink.semantic.correction import (BartCorrector, SymSpellCorrector,  # noqa: E402
-                                         build_correction_pairs, make_corrector)
+from semlink.semantic.correction import (  # noqa: E402
+    BartCorrector,
+    SymSpellCorrector,
+    build_correction_pairs,
+    make_corrector,
+)
 
 CAPTIONS = ["A man riding a horse on the beach.", "Two dogs play with a frisbee in the park.",
             "A cat sleeping on a red couch.", "A plate of food with broccoli and rice.",
@@ -56,7 +60,6 @@ def test_fine_tuning_pairs_come_from_the_chain_and_get_noisier_as_snr_falls():
 def test_a_tiny_bart_fine_tuned_on_chain_pairs_learns_to_correct_them(tmp_path):
     pytest.importorskip("transformers")
     from fixtures.tiny_text_models import build_tiny_bart
-
     from semlink.semantic.training import run_training
     from semlink.semantic.training.corrector import CorrectorTrainer
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from sionna.phy.mapping import Demapper
 
 from reference import ber_bpsk_rayleigh
 from semlink.phy import DigitalChain, RayleighChannel, make_constellation, simulate_ber
-from sionna.phy.mapping import Demapper
 from stats import assert_rate_close
 
 

@@ -6,15 +6,19 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from conftest import shared_data_dir
-
-from semlink.provenance import TEST_MODEL_MARKER, hash_path, hash_state_dict
-
 from semlink.links.link import Link
 from semlink.links.profiles import DEFAULT_PROFILES
+from semlink.provenance import TEST_MODEL_MARKER, hash_path, hash_state_dict
 from semlink.semantic import make_codec
-from semlink.semantic.deepjscc import (DeepJSCC, builtin_checkpoint, channels_for_ratio,
-                                       load_checkpoint, save_checkpoint)
+from semlink.semantic.deepjscc import (
+    DeepJSCC,
+    builtin_checkpoint,
+    channels_for_ratio,
+    load_checkpoint,
+    save_checkpoint,
+)
 from semlink.semantic.train_deepjscc import _images, evaluate, export_path, train_deepjscc
 
 

@@ -234,7 +234,6 @@ def test_uoisc_makes_no_tensor_on_the_default_device(tmp_path):
     pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'")
     from semlink.semantic import make_codec
     from semlink.semantic.uoisc import save_uoisc
-
     from test_uoisc import CONFIG, tiny
 
     save_uoisc(tmp_path / "m.pt", tiny(), CONFIG)
@@ -252,7 +251,6 @@ def test_multisc_and_vlmcsc_make_no_tensor_on_the_default_device(tmp_path, name)
     from fixtures.tiny_diffusion import build_tiny_diffusion
     from fixtures.tiny_text_models import build_tiny_blip, build_tiny_llava
     from fixtures.tiny_vision import build_tiny_fcn
-
     from semlink.semantic import make_codec
 
     sd, ip = build_tiny_diffusion(tmp_path)
@@ -290,7 +288,6 @@ def test_multisc_object_codec_runs_where_multisc_was_asked_to(monkeypatch):
 def test_query_aware_makes_no_tensor_on_the_default_device(tmp_path):
     pytest.importorskip("diffusers", reason="needs the 'diffusion' extra")
     from fixtures.tiny_diffusion import build_tiny_sd
-
     from semlink.semantic import make_codec
     from semlink.semantic.vlm import build_tiny_llava
 

@@ -6,8 +6,7 @@ import torch
 pytest.importorskip("diffusers", reason="needs the 'diffusion' extra (scripts/test.sh installs it)")
 
 from fixtures.tiny_diffusion import build_tiny_diffusion  # noqa: E402
-from semlink.semantic.diffusion import (GenerationRequest, StableDiffusion,  # noqa: E402
-                                        token_windows)
+from semlink.semantic.diffusion import GenerationRequest, StableDiffusion, token_windows  # noqa: E402
 
 SIZE = dict(height=32, width=32, steps=2, guidance=3.0)
 

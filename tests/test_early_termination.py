@@ -2,19 +2,17 @@
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from sionna.phy.fec.ldpc import LDPC5GEncoder
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from semlink.links.ber_command import parse_points
 from semlink.links.cli import main as cli_main
 from semlink.phy import DigitalChain, simulate_ber
 from semlink.phy.interleaving import BitInterleaver
-from semlink.phy.snr import snr_db_to_no
 from semlink.phy.ldpc_decoding import LDPCDecoder, check_schedule
-
-from ldpc_llrs import qpsk_awgn_llrs as _llrs
+from semlink.phy.snr import snr_db_to_no
 from stats import two_sample_z
 
 

@@ -16,7 +16,6 @@ from semlink.links import results as results_mod
 from semlink.links.cli import main
 from test_sweep_safety import small_scenario, values
 
-
 # -- a damaged results.h5 ---------------------------------------------------------------------
 
 def _damage(path, fraction, seed=0):

@@ -13,7 +13,6 @@ from semlink.phy.channels.draws import DrawPlan
 from semlink.semantic.payload import Payload, Stream
 
 
-
 def _capture_channel(chain):
     """Record the (no_eff) output of every channel call of a chain."""
     seen = []

@@ -15,8 +15,8 @@ from semlink.links.results import load_results
 from semlink.links.runner import run_sweep
 from semlink.links.scenario import ScenarioError, parse_scenario
 from semlink.semantic.codec import CODECS
-from semlink.semantic.raw import RawPixels
 from semlink.semantic.payload import Reconstruction
+from semlink.semantic.raw import RawPixels
 
 
 @CODECS.register("test_texting_pixels")

@@ -56,7 +56,7 @@ def test_variable_length_round_trip_is_bit_exact(modulation, code, channel, devi
     chain = DigitalChain(code=code, k=400, n=800 if code == "ldpc5g" else None, crc="CRC16",
                          modulation=modulation, channel=channel, seed=1, device=device)
     rng = np.random.default_rng(1)
-    text = "semantic communication: où est le chien?".encode("utf-8")
+    text = "semantic communication: où est le chien?".encode()
     streams = [bytes_to_bits(text), rng.integers(0, 2, 1, dtype=np.uint8),
                np.zeros(0, dtype=np.uint8), rng.integers(0, 2, 5003, dtype=np.uint8)]
     rx, rep = chain.transmit(streams, snr_db=45.0)

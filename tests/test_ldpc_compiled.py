@@ -8,13 +8,12 @@ import torch
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 from sionna.phy.fec.ldpc.decoding import LDPCBPDecoder
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from semlink.links.cli import main as cli_main
 from semlink.links.profiles import check_profile, resolved_profile
 from semlink.phy import DigitalChain, simulate_ber
 from semlink.phy.ldpc_compiled import CompiledBPDecoder, rate_recovered_llrs
 from semlink.phy.ldpc_decoding import LDPCDecoder
-
-from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from stats import two_sample_z
 
 

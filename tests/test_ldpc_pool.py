@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from semlink.phy import _ldpc_worker
 from semlink.phy.ldpc_compiled import CompiledBPDecoder
 from semlink.phy.ldpc_pool import DecoderPool, shared_pool
-
-from ldpc_llrs import qpsk_awgn_llrs as _llrs
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,12 @@ import scipy.sparse as sp
 import torch
 from sionna.phy.fec.ldpc import LDPC5GDecoder, LDPC5GEncoder
 
+from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from semlink.links.cli import main as cli_main
 from semlink.links.profiles import check_profile, resolved_profile
 from semlink.phy import DigitalChain, simulate_ber
 from semlink.phy.ldpc_decoding import LDPCDecoder, make_ldpc_decoder
 from semlink.phy.ldpc_triton import TritonBPDecoder, check_triton_device, layer_starts
-
-from ldpc_llrs import qpsk_awgn_llrs as _llrs
 from stats import two_sample_z
 
 

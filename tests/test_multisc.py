@@ -8,8 +8,7 @@ import torch
 pytest.importorskip("diffusers", reason="needs the 'diffusion' extra (scripts/test.sh installs it)")
 
 from fixtures.tiny_diffusion import build_tiny_diffusion  # noqa: E402
-from fixtures.tiny_text_models import (build_tiny_bart, build_tiny_blip, build_tiny_clip,  # noqa: E402
-                                       build_tiny_llava)
+from fixtures.tiny_text_models import build_tiny_bart, build_tiny_blip, build_tiny_clip, build_tiny_llava  # noqa: E402
 from fixtures.tiny_vision import build_tiny_detr, build_tiny_fcn  # noqa: E402
 from semlink.links.link import Link  # noqa: E402
 from semlink.semantic import make_codec  # noqa: E402
@@ -171,12 +170,11 @@ def test_sweep_oracle_split_timing_and_worst_scoring(models, tmp_path):
     import numpy as np
     import yaml
 
+    from conftest import shared_data_dir
     from semlink.links.runner import run_sweep
     from semlink.links.scenario import load_scenario
     from semlink.links.summary import summarize
     from semlink.links.timing import apply_failed_as_worst, format_timing, timing_summary
-
-    from conftest import shared_data_dir
 
     coco = shared_data_dir("coco-sample")   # fails naming `semlink data fetch` when absent
     diffusion = {"model": models["sd"], "ip_adapter": models["ip"], "steps": 1, "height": 32,

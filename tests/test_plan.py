@@ -12,10 +12,10 @@ import math
 import numpy as np
 import pytest
 
+from results_builder import IMAGES, SPREAD, write_results
 from semlink.links.cli import main
 from semlink.links.pareto import mean_ci95, pareto_front, t_quantile_975
 from semlink.links.plan import PlanError, load_configs, plan, scheme_of
-from results_builder import IMAGES, SPREAD, write_results
 
 
 @pytest.fixture

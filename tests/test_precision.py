@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import shared_data_dir
 
+from conftest import shared_data_dir
 from semlink.semantic import make_codec
 from semlink.semantic.precision import autocast, check_precision
 from semlink.semantic.train_deepjscc import _images

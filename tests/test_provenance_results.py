@@ -14,8 +14,7 @@ from semlink.links.cli import main
 from semlink.links.results import load_results
 from semlink.links.summary import format_table, model_mark, summarize
 from semlink.phy.snr import spectral_efficiency
-from semlink.provenance import (TEST_MODEL_MARKER, ModelRecord, hash_path, hash_state_dict,
-                                model_warnings)
+from semlink.provenance import TEST_MODEL_MARKER, ModelRecord, hash_path, hash_state_dict, model_warnings
 from semlink.semantic.deepjscc import DeepJSCC, save_checkpoint
 
 

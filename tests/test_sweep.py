@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -18,8 +17,8 @@ import yaml
 from conftest import TEST_DEVICE, make_images
 from semlink.links.cli import main
 from semlink.links.results import load_results
-from semlink.links.scenario import load_scenario
 from semlink.links.runner import run_sweep
+from semlink.links.scenario import load_scenario
 from semlink.links.summary import summarize
 
 FAILING_CODEC = '''

@@ -20,7 +20,7 @@ from semlink.links import progress as progress_mod
 from semlink.links.cli import main
 from semlink.links.results import load_results
 from semlink.links.run_lock import OutputLock
-from semlink.links.runner import SweepInterrupted, run_sweep
+from semlink.links.runner import run_sweep
 from semlink.links.scenario import ScenarioError, load_scenario, parse_scenario
 from semlink.links.summary import format_table, summarize
 from semlink.links.sweep import PointRunner

@@ -14,8 +14,14 @@ from semlink.links.link import Link  # noqa: E402
 from semlink.metrics.text import error_rate  # noqa: E402
 from semlink.phy import DigitalChain  # noqa: E402
 from semlink.semantic import make_codec  # noqa: E402
-from semlink.semantic.text import (Ascii7Encoding, TokenEncoding, Utf8Encoding,  # noqa: E402
-                                   bits_to_ints, ints_to_bits, make_text_encoding)
+from semlink.semantic.text import (  # noqa: E402
+    Ascii7Encoding,
+    TokenEncoding,
+    Utf8Encoding,
+    bits_to_ints,
+    ints_to_bits,
+    make_text_encoding,
+)
 
 SAMPLES = ["", "A man riding a horse.", "café naïve Ünïcödé", "emoji ☕🐶 ok", "日本語"]
 PROFILES = {"ldpc": {"kind": "digital", "code": "ldpc5g", "k": 256, "rate": 0.5, "modulation": "psk8"},

@@ -22,9 +22,12 @@ from semlink.links.scenario import ScenarioError, parse_scenario  # noqa: E402
 from semlink.metrics.text import error_rate  # noqa: E402
 from semlink.phy import AnalogChain  # noqa: E402
 from semlink.semantic import make_codec  # noqa: E402
-from semlink.semantic.text_transport import (EmbeddingTable, EmbeddingTransport,  # noqa: E402
-                                             load_embedding_table, same_transport)
-
+from semlink.semantic.text_transport import (  # noqa: E402
+    EmbeddingTable,
+    EmbeddingTransport,
+    load_embedding_table,
+    same_transport,
+)
 from stats import assert_rate_close  # noqa: E402
 
 PROFILES = {"analog": {"kind": "analog", "power": 1.0},
@@ -237,7 +240,6 @@ def test_same_transport_rule():
 
 def test_captioner_tables_llava_and_blip(tmp_path):
     from fixtures.tiny_text_models import build_tiny_blip, build_tiny_llava
-
     from semlink.semantic.captioning import Captioner
 
     for build, name in ((build_tiny_llava, "llava"), (build_tiny_blip, "blip")):

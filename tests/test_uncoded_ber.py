@@ -38,6 +38,7 @@ def test_gray_8psk_awgn(ebno_db):
 def test_natural_8psk_would_fail_the_gray_reference():
     """The reference is sharp enough to tell Gray from natural labelling."""
     import numpy as np
+
     from reference import _phase_pdf  # noqa: F401  (same integrator)
 
     gray = ber_psk_gray_awgn(3, 10.0)

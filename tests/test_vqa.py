@@ -145,9 +145,9 @@ def test_vqa_v2_matches_coco_2014_file_names_by_image_id(tmp_path):
 
 
 def test_scenario_dataset_block_feeds_vqa_questions_to_the_sweep(tmp_path):
+    from semlink.links.results import load_results
     from semlink.links.runner import run_sweep
     from semlink.links.scenario import ScenarioError, parse_scenario
-    from semlink.links.results import load_results
 
     raw = {"dataset": {"path": str(_coco() / "val2017"), "resize": [16, 16], "crop": "center",
                        "vqa": {"questions": QUESTIONS, "annotations": ANSWERS, "instances": _instances(),

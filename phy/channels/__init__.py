@@ -11,9 +11,7 @@ from typing import Any
 
 from semlink.registry import Registry
 
-from ..counter_rng import LEGACY_NAME
-from ..counter_rng import NAME as COUNTER_NAME
-
+from ..counter_rng import LEGACY_NAME, NAME as COUNTER_NAME
 from .awgn import AWGNChannel
 from .base import Channel
 from .fading import FlatFadingChannel, RayleighChannel, RicianChannel

@@ -129,7 +129,7 @@ class DrawPlan:
 
     @classmethod
     def build(cls, rows, symbols, seeds, group_seeds, block_symbols: int | None = None,
-              device=None) -> "DrawPlan":
+              device=None) -> DrawPlan:
         """Plan from host array-likes (checked here, then moved to ``device`` at once)."""
         r = np.asarray(rows, dtype=np.int64).reshape(-1)
         v = np.asarray(symbols, dtype=np.int64).reshape(-1)
@@ -173,7 +173,7 @@ class DrawPlan:
         block = torch.arange(self.num_rows, device=self.device) - start[item]
         return item, block, self.seeds[item], self.group_seeds[item]
 
-    def to(self, device) -> "DrawPlan":
+    def to(self, device) -> DrawPlan:
         """The same plan on ``device``."""
         return DrawPlan(self.rows.to(device), self.symbols.to(device), self.seeds.to(device),
                         self.group_seeds.to(device), self.num_rows, self.block_symbols,

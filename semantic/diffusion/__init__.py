@@ -5,8 +5,14 @@ Needs the ``diffusion`` extra (``pip install 'semlink[diffusion]'``).
 """
 
 from .prompts import PROMPT_MODES, encode_captions, token_windows
-from .sd import (DEFAULT_IP_ADAPTER, DEFAULT_IP_WEIGHT, DEFAULT_SD, SCHEDULERS, GenerationRequest,
-                 StableDiffusion)
+from .sd import (
+    DEFAULT_IP_ADAPTER,
+    DEFAULT_IP_WEIGHT,
+    DEFAULT_SD,
+    SCHEDULERS,
+    GenerationRequest,
+    StableDiffusion,
+)
 
 __all__ = ["PROMPT_MODES", "encode_captions", "token_windows", "DEFAULT_IP_ADAPTER",
            "DEFAULT_IP_WEIGHT", "DEFAULT_SD", "SCHEDULERS", "GenerationRequest", "StableDiffusion"]

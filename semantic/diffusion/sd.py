@@ -54,10 +54,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
 from semlink.extras import require
 
 from .prompts import PROMPT_MODES, encode_captions
-from semlink.device import DEFAULT_DEVICE, resolve_device
 
 logger = logging.getLogger(__name__)
 

@@ -60,14 +60,14 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.nn.functional as F
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
+
 from ..codec import CODECS, Codec
 from ..payload import Payload, ReceivedPayload, Reconstruction, Stream
+from ..text_codec import bits_encoding
 from . import split as splits
 from .objects import ObjectChannel
 from .oracle import OracleBoxes
-from semlink.device import DEFAULT_DEVICE, resolve_device
-
-from ..text_codec import bits_encoding
 
 if TYPE_CHECKING:
     from ..captioning import Captioner

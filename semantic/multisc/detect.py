@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from semlink.extras import require
 from semlink.device import DEFAULT_DEVICE, resolve_device
+from semlink.extras import require
 
 
 class Detector:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from ..payload import Payload, ReceivedPayload, Stream
+from ..payload import ReceivedPayload, Stream
 
 if TYPE_CHECKING:
     from ..codec import Codec

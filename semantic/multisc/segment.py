@@ -29,8 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semlink.extras import require
 from semlink.device import DEFAULT_DEVICE, resolve_device
+from semlink.extras import require
 
 EXTRACTORS = ("fcn", "saliency")
 #: the torchvision FCN weights of the papers' segmentation network (21 VOC classes)

@@ -19,9 +19,10 @@ against ("VLM-CSC with stable diffusion").
 
 from __future__ import annotations
 
+from semlink.device import DEFAULT_DEVICE, resolve_device
+
 from ..codec import CODECS
 from .codec import MultiSCCodec
-from semlink.device import DEFAULT_DEVICE, resolve_device
 
 
 @CODECS.register("vlmcsc")

@@ -43,10 +43,11 @@ from pathlib import Path
 
 import torch
 
-from ..correction import DEFAULT_BART, build_correction_pairs
-from .registry import TRAINERS, Option
-from .loop import Trainer
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+from ..correction import DEFAULT_BART, build_correction_pairs
+from .loop import Trainer
+from .registry import TRAINERS, Option
 
 
 def _parse_parts(parts: str | None) -> tuple[int, int] | None:

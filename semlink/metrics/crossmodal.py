@@ -29,8 +29,9 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from .base import METRICS, Metric
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+from .base import METRICS, Metric
 
 #: CLIP ViT-B/32, OpenAI weights (CLIPScore's model; the papers name none, see above)
 DEFAULT_CLIP = "openai/clip-vit-base-patch32"

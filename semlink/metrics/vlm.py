@@ -23,8 +23,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .base import METRICS, Metric
 from semlink.device import DEFAULT_DEVICE, resolve_device
+
+from .base import METRICS, Metric
 
 DEFAULT_QUERY = "What is in the image?"
 
