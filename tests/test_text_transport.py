@@ -89,7 +89,8 @@ def test_two_token_table_is_antipodal_signalling_with_the_closed_form_error_rate
         for _trial in range(5):
             (rx,), rep = chain.transmit([sym], snr)
             got = tr.decode(rx, side)
-            errors += sum(a != b for a, b in zip(text, got, strict=False))
+            assert len(got) == len(text)          # one token per symbol: nothing lost
+            errors += sum(a != b for a, b in zip(text, got, strict=True))
             n += len(text)
         q = 0.5 * math.erfc(math.sqrt(2 * 10 ** (snr / 10)) / math.sqrt(2))
         assert_rate_close(errors, n, q, what=f"token error rate at {snr} dB")
