@@ -125,6 +125,25 @@ def sample_pairs(images: list[torch.Tensor], item_queries: list[list[str]], batc
 _RESUMABLE = {"steps_phase1", "steps_phase2", "checkpoint_every", "log_every", "device", "progress"}
 
 
+# Training arguments that name files: equal when they name the same file (``data://kodak24``
+# and ``../shared/data/kodak24`` may be one folder).
+_PATH_ARGS = {"data", "queries"}
+
+
+def _same_arg(key: str, saved, now) -> bool:
+    if saved == now:
+        return True
+    if key not in _PATH_ARGS or not (isinstance(saved, str) and isinstance(now, str)):
+        return False
+    from semlink.data import DatasetError, resolve_package_path
+
+    try:
+        return (Path(resolve_package_path(saved)).resolve()
+                == Path(resolve_package_path(now)).resolve())
+    except DatasetError:          # a data set that is not here: not provably the same
+        return False
+
+
 def _check_resume(ckpt: dict, config: dict, train_args: dict, path: Path) -> None:
     """Refuse to resume with a model configuration or training arguments other than the checkpoint's."""
     diffs = [f"{k}: checkpoint {ckpt['config'].get(k)!r}, now {v!r}"
@@ -134,7 +153,7 @@ def _check_resume(ckpt: dict, config: dict, train_args: dict, path: Path) -> Non
         diffs.append("train_args: the checkpoint does not record its training arguments")
     else:
         diffs += [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in train_args.items()
-                  if k not in _RESUMABLE and saved.get(k) != v]
+                  if k not in _RESUMABLE and not _same_arg(k, saved.get(k), v)]
     if diffs:
         raise ValueError(f"cannot resume {path} with different arguments ({'; '.join(diffs)}); "
                          "pass the checkpoint's values, or train into another --out")

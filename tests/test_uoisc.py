@@ -1,6 +1,8 @@
 """UO-ISC on tiny configurations: VQ, bit accounting, PHY round trip, training, checkpoints."""
 
 import math
+import os
+import shutil
 
 import pytest
 import torch
@@ -235,6 +237,15 @@ def test_resume_with_other_arguments_is_refused_and_checkpoint_stays_loadable(tm
         train_uoisc(str(image_dir), str(tmp_path / "r"), steps_phase1=2, resume=True, lr=1e-3, **common)
     model, ckpt = load_uoisc(tmp_path / "r" / "last.pt")       # untouched and loadable
     assert ckpt["step"] == 1 and model.vq.l == 8
+    # the same folder named another way (a relative path, a symbolic link) is the same data
+    link = tmp_path / "same_images"
+    link.symlink_to(image_dir, target_is_directory=True)
+    train_uoisc(os.path.relpath(link), str(tmp_path / "r"), steps_phase1=2, resume=True, **common)
+    assert load_uoisc(tmp_path / "r" / "last.pt")[1]["step"] == 2
+    other = tmp_path / "other_images"
+    shutil.copytree(image_dir, other)              # equal files elsewhere: not provably the same
+    with pytest.raises(ValueError, match=r"cannot resume .*data: checkpoint"):
+        train_uoisc(str(other), str(tmp_path / "r"), steps_phase1=3, resume=True, **common)
 
 
 def test_evaluation_uses_each_images_own_queries(tmp_path, monkeypatch):
