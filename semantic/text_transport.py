@@ -343,8 +343,8 @@ class EmbeddingTransport(TextTransport):
             return ""
         if self.kind == "digital":
             b = self._quantiser()[0]
-            idx = torch.tensor(bits_to_ints(data.detach().cpu()[: n * t.dim * b], b),
-                               dtype=torch.int64, device="cpu")
+            ints = bits_to_ints(data.detach()[: n * t.dim * b], b)   # on the bits' device
+            idx = torch.tensor(ints, dtype=torch.int64, device=t.weight.device)
             vec = self._dequantise(idx, n)
         else:
             s = data.detach().to(t.weight.device, torch.complex64) * side["scale"]
