@@ -165,9 +165,7 @@ class DeepJSCCTrainer(Trainer):
     OPTIONS = config_options(DeepJSCCConfig)
 
     def __init__(self, config: DeepJSCCConfig) -> None:
-        if not isinstance(config, DeepJSCCConfig):
-            raise TypeError(f"DeepJSCCTrainer takes a DeepJSCCConfig, got {type(config).__name__}; "
-                            "build one with DeepJSCCConfig(data=..., ...)")
+        self.check_config(config)
         cfg = config
         device = resolve_device(cfg.device, name="device")   # before any data is read
         self.c = channels_for_ratio(cfg.ratio)

@@ -316,9 +316,7 @@ class UoiscTrainer(Trainer):
     OPTIONS = config_options(UoiscConfig)
 
     def __init__(self, config: UoiscConfig) -> None:
-        if not isinstance(config, UoiscConfig):
-            raise TypeError(f"UoiscTrainer takes a UoiscConfig, got {type(config).__name__}; build "
-                            "one with UoiscConfig(data=..., ...)")
+        self.check_config(config)
         device = resolve_device(config.device, name="device")          # before anything is built
         self.settings = config
         text_alignment, vqa, seed = config.text_alignment, config.vqa, config.seed

@@ -62,6 +62,15 @@ class Trainer(ABC):
     def restore(self, path: Path) -> tuple[int, float, dict]:
         """Load a checkpoint written by :meth:`save_checkpoint`: ``(step, seconds, config)``."""
 
+    @classmethod
+    def check_config(cls, config: object) -> None:
+        """Refuse anything but the trainer's own configuration class (``CONFIG``, where the
+        subclass sets one), naming how to build it."""
+        want = getattr(cls, "CONFIG", None)
+        if want is not None and not isinstance(config, want):
+            raise TypeError(f"{cls.__name__} takes a {want.__name__}, got "
+                            f"{type(config).__name__}; build one with {want.__name__}(data=..., ...)")
+
     def finish(self, out_dir: Path, result: dict) -> dict:
         """After the last step (evaluation, final files); returns extra result entries."""
         return {}
