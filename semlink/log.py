@@ -94,14 +94,18 @@ def cli_handler(verbosity: str = "normal",
     handler = _StderrHandler()
     handler.setFormatter(CliFormatter(prefixes))
     handler.setLevel(CLI_LEVELS[verbosity])
-    level_before = logger.level
+    level_before, propagate_before = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(CLI_LEVELS[verbosity])
+    # shown once, here: a root handler some dependency installs (open_clip's module-level
+    # logging.warning configures one) would print every line a second time
+    logger.propagate = False
     try:
         yield handler
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level_before)
+        logger.propagate = propagate_before
         handler.flush()
 
 

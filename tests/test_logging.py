@@ -147,3 +147,20 @@ def test_run_quiet_drops_progress_keeps_warnings_and_verbose_adds_debug(tmp_path
     assert debug in verbose.err and debug not in normal.err and debug not in quiet.err
     assert [ln for ln in quiet.err.splitlines() if ln.strip()] == [
         ln for ln in quiet.err.splitlines() if "WARNING" in ln or "unavailable" in ln]
+
+
+def test_cli_lines_are_not_printed_again_by_a_root_handler_a_dependency_installed(capsys):
+    # open_clip logs through the root logger at import, which installs a root handler
+    # (logging.basicConfig); the command's lines must still appear once
+    root = logging.getLogger()
+    seen = []
+    extra = logging.Handler()
+    extra.emit = lambda record: seen.append(record.getMessage())
+    root.addHandler(extra)
+    try:
+        with cli_handler("normal"):
+            logging.getLogger("semlink.test_logging").info("once please")
+        assert capsys.readouterr().err.count("once please") == 1 and seen == []
+        assert logging.getLogger("semlink").propagate      # restored for library users
+    finally:
+        root.removeHandler(extra)
