@@ -328,13 +328,14 @@ def fig6_page(out: Path, wall: float, describe: str) -> list[Path]:
 # --------------------------------------------------------------------------- segment length study
 SL_SCENARIO = "scenarios/uoisc_segment_length_cpu.yaml"
 SL_DIR = OUT / "uoisc_segment_length"
-SL_STEPS = 2000                               # the planned steps; the loss still rises (see the page)
+SL_STEPS = 8000                               # constant rate, then a cosine tail over the last SL_DECAY
+SL_DECAY = 3000
 SL_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
             "--clip-model", "semlink-clip-cpu224", "--clip-config", "docs/results/uoisc_clip_cpu224.json",
             "--pretrained", "none", "--no-text-alignment", "--layers", "1,2,3,4", "--dim", "64",
             "--segment-lengths", "8,16,32,64", "--codebook-size", "8", "--decoder-channels", "32",
             "--steps-phase1", str(SL_STEPS), "--steps-phase2", "0", "--batch-size", "8", "--lr", "1e-3",
-            "--seed", "0", "--eval-data", "../shared/data/kodak24"]
+            "--lr-decay-steps", str(SL_DECAY), "--seed", "0", "--eval-data", "../shared/data/kodak24"]
 SL_BUDGETS = (3415, 6830, 12977, 25088)
 SL_PLAN_BUDGETS = (3415, 12977)              # the `semlink plan` tables on the page
 SL_FIG_SNRS = (0.0, 10.0, 20.0)

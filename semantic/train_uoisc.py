@@ -38,6 +38,7 @@ from .train_deepjscc import _batch, psnr_db
 from .training.config import config_options, make_config, setting
 from .training.loop import Trainer, run_training
 from .training.registry import TRAINERS, Option
+from .training.schedule import check_decay_steps, cosine_tail, schedules_agree_until
 from .uoisc import (
     DEFAULT_CODEBOOK_SIZE,
     DEFAULT_DIM,
@@ -191,8 +192,9 @@ class UoiscConfig:
     ``text_alignment``, ``decoder_channels``, ``frozen``, ``beta``. Training
     (``train_args()``, compared on resume): data, queries, batch size, learning rate, loss
     weights, channel in the loop (``snr_db`` is Es/N0 [dB]), seed, VQA split. Steps, device
-    and evaluation may change on resume. Bad values raise ``ValueError`` here, before
-    anything is built.
+    and evaluation may change on resume, and ``lr_decay_steps`` (the cosine tail of
+    :mod:`~semlink.semantic.training.schedule`) while the tail has not begun. Bad values
+    raise ``ValueError`` here, before anything is built.
     """
 
     data: str = setting(help="training images (folder, glob)", kind="str", required=True)
@@ -220,6 +222,8 @@ class UoiscConfig:
     steps_phase2: int = setting(0, "phase II (adversarial) steps", kind="int")
     batch_size: int = setting(8, "images per step", kind="int")
     lr: float = setting(2e-4, "Adam learning rate", kind="float")
+    lr_decay_steps: int = setting(0, "cosine decay of the learning rate to 0 over the run's last "
+                                  "N steps (0: constant; see training.schedule)", kind="int")
     lambda_rel: float = setting(0.1, "weight of the relevance loss", kind="float")
     gamma_adv: float = setting(0.01, "weight of the adversarial loss", kind="float")
     pixel_loss: str = setting("l2", "pixel loss: l2 or l1", kind="str")
@@ -258,6 +262,7 @@ class UoiscConfig:
         if isinstance(self.segment_length, (list, tuple)):
             self.segment_length = [int(v) for v in self.segment_length]
         check_vq_settings(self.dim, self.segment_length, self.codebook_size)
+        check_decay_steps(self.lr_decay_steps, self.steps_phase1 + self.steps_phase2)
         if self.pixel_loss not in ("l1", "l2"):
             raise ValueError(f"pixel_loss must be 'l1' or 'l2', got {self.pixel_loss!r}")
         if not (self.channel in ("none", "phy") or self.channel.startswith("indices:")):
@@ -352,6 +357,7 @@ class UoiscTrainer(Trainer):
         self.size, self.device, self.data, self.vqa = size, device, config.data, vqa
         self.steps_phase1, self.steps_phase2 = config.steps_phase1, config.steps_phase2
         self.batch_size, self.lr = config.batch_size, config.lr
+        self.lr_decay_steps = config.lr_decay_steps
         self.lambda_rel, self.gamma_adv = config.lambda_rel, config.gamma_adv
         self.pixel_loss, self.vlm, self.channel = config.pixel_loss, config.vlm, config.channel
         self.snr_db, self.text_alignment = config.snr_db, text_alignment
@@ -371,6 +377,9 @@ class UoiscTrainer(Trainer):
     def train_step(self, step: int) -> dict[str, float]:
         model, disc, opt, opt_d, device = self.model, self.disc, self.opt, self.opt_d, self.device
         phase = 1 if step < self.steps_phase1 else 2
+        lr = cosine_tail(step, self.total_steps(), self.lr_decay_steps, self.lr)
+        for group in (*opt.param_groups, *opt_d.param_groups):
+            group["lr"] = lr
         lengths = model.segment_lengths
         model.use_segment_length(lengths[step % len(lengths)])
         x, qs = sample_pairs(self.images, self.item_queries, self.batch_size, self.size, self.gen,
@@ -421,14 +430,17 @@ class UoiscTrainer(Trainer):
         save_uoisc(path, self.model, self.model_config,
                    meta={"data": str(self.data), "steps": step, "phase": phase, "vlm": self.vlm,
                          "channel": self.channel, "train_args": self.train_args,
-                         "train_seconds": seconds},
+                         "train_seconds": seconds,
+                         "lr_schedule": {"total_steps": self.total_steps(),
+                                         "lr_decay_steps": self.lr_decay_steps}},
                    extra={"optimizer": self.opt.state_dict(), "discriminator": self.disc.state_dict(),
                           "optimizer_d": self.opt_d.state_dict(), "rng_data": self.gen.get_state(),
                           "step": step})
 
     def restore(self, path: Path) -> tuple[int, float, dict]:
-        _check_resume(torch.load(path, map_location="cpu", weights_only=False), self.model_config,
-                      self.train_args, path)
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        _check_resume(saved, self.model_config, self.train_args, path)
+        self._check_schedule(saved, path)
         model, ckpt = load_uoisc(path, map_location=self.device)
         self.model = model.to(self.device).train()
         self.opt = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=self.lr)
@@ -437,6 +449,22 @@ class UoiscTrainer(Trainer):
         self.opt_d.load_state_dict(ckpt["optimizer_d"])
         self.gen.set_state(ckpt["rng_data"].cpu())    # a host ByteTensor; map_location moved it
         return int(ckpt["step"]), float(ckpt["meta"].get("train_seconds", 0.0)), self.config()
+
+    def _check_schedule(self, ckpt: dict, path: Path) -> None:
+        """Refuse a resume whose learning-rate schedule gives the steps already trained another
+        rate than the checkpoint's (a tail added or moved after it began). A checkpoint that
+        records no schedule was trained at a constant rate."""
+        step = int(ckpt["step"])
+        rec = ckpt.get("meta", {}).get("lr_schedule") or {"total_steps": step, "lr_decay_steps": 0}
+        old = (int(rec["total_steps"]), int(rec["lr_decay_steps"]))
+        new = (self.total_steps(), self.lr_decay_steps)
+        if not schedules_agree_until(step, old, new):
+            raise ValueError(
+                f"cannot resume {path} at step {step} with lr_decay_steps={new[1]} over "
+                f"{new[0]} steps: the checkpoint's schedule (lr_decay_steps={old[1]} over "
+                f"{old[0]} steps) and this one differ on steps already trained; keep the "
+                "checkpoint's steps and lr_decay_steps, or start the new tail at or after "
+                f"step {step}")
 
     def finish(self, out_dir: Path, result: dict) -> dict:
         out = {"bits_per_image": bits_by_segment_length(self.model), "seconds": result["train_seconds"]}
