@@ -3,7 +3,8 @@
 ``semlink train`` lists the registered trainers; ``semlink train NAME --help``
 shows a trainer's options, built from its
 :class:`~semlink.semantic.training.Option` list, plus the shared loop's
-options (``--out``, ``--resume``, ``--checkpoint-every``, ``--log-every``).
+options (``--out``, ``--resume``, ``--checkpoint-every``, ``--log-every``,
+``--eval-every``).
 A trainer registered by a plug-in (entry point group ``semlink.trainers``)
 appears here with no change to this file.
 """
@@ -37,6 +38,9 @@ def _add_trainer(tsub, name: str, description: str) -> None:
     p.add_argument("--resume", action="store_true", help="continue OUT/last.pt (same settings)")
     p.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     p.add_argument("--log-every", type=int, default=25, help="steps between log rows")
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="steps between held-out evaluations (eval_log.csv; a multiple of "
+                        "--checkpoint-every; trainers with an evaluation only)")
     for opt in trainer_options(name):
         flag = "--" + opt.name.replace("_", "-")
         if opt.kind == "flag":
@@ -82,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in args.trainer_options if getattr(args, k) is not None}
     trainer = make_trainer(args.trainer, options)
     result = run_training(trainer, args.out, resume=args.resume,
-                          checkpoint_every=args.checkpoint_every, log_every=args.log_every)
+                          checkpoint_every=args.checkpoint_every, log_every=args.log_every,
+                          eval_every=args.eval_every)
     print(json.dumps(result, indent=1, default=str))
     return 0

@@ -330,6 +330,7 @@ SL_SCENARIO = "scenarios/uoisc_segment_length_cpu.yaml"
 SL_DIR = OUT / "uoisc_segment_length"
 SL_STEPS = 8000                               # constant rate, then a cosine tail over the last SL_DECAY
 SL_DECAY = 3000
+SL_EVAL_EVERY = 500                           # held-out Kodak24 PSNR per l (eval_log.csv)
 SL_TRAIN = ["train", "uoisc", "--data", "../shared/data/coco-sample/val2017",
             "--clip-model", "semlink-clip-cpu224", "--clip-config", "docs/results/uoisc_clip_cpu224.json",
             "--pretrained", "none", "--no-text-alignment", "--layers", "1,2,3,4", "--dim", "64",
@@ -347,6 +348,7 @@ def _sl_train() -> tuple[dict, list[str]]:
     rel = str(out.relative_to(ROOT))
     resume = ["--resume"] if (out / "last.pt").is_file() else []
     args = [*SL_TRAIN[:2], "--out", rel, "--checkpoint-every", "100", "--log-every", "5",
+            "--eval-every", str(SL_EVAL_EVERY),
             *resume, *SL_TRAIN[2:]]
     return json.loads(semlink(args)), ["semlink", *args]
 

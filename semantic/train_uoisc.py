@@ -317,6 +317,7 @@ class UoiscTrainer(Trainer):
     name = "uoisc"
     log_fields = ("phase", "segment_length", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
     resumable_changes = ("steps_phase1", "steps_phase2", "steps")
+    eval_fields = ("psnr_db", "mean_image_psnr_db")
     CONFIG = UoiscConfig
     OPTIONS = config_options(UoiscConfig)
 
@@ -466,6 +467,25 @@ class UoiscTrainer(Trainer):
                 "checkpoint's steps and lr_decay_steps, or start the new tail at or after "
                 f"step {step}")
 
+    def check_evaluation(self) -> None:
+        if not self.eval_data:
+            raise ValueError("eval_every (--eval-every) needs held-out images: pass eval_data "
+                             "(--eval-data)")
+        if len(self.model.segment_lengths) > 1:       # one column per l
+            self.eval_fields = (*(f"psnr_db_l{v}" for v in self.model.segment_lengths),
+                                "mean_image_psnr_db")
+
+    def evaluate(self, checkpoint: Path) -> dict[str, float]:
+        """:func:`evaluate_uoisc` of ``checkpoint`` on ``eval_data`` (PSNR [dB] per l)."""
+        eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
+        ev = evaluate_uoisc(str(checkpoint), self.eval_data,
+                            queries=None if self.vqa else self.eval_queries,
+                            device=self.device, vqa=eval_vqa)
+        out = {"psnr_db": ev["psnr_db"], "mean_image_psnr_db": ev["mean_image_psnr_db"]}
+        for v, p in ev.get("psnr_db_by_segment_length", {}).items():
+            out[f"psnr_db_l{v}"] = p
+        return out
+
     def finish(self, out_dir: Path, result: dict) -> dict:
         out = {"bits_per_image": bits_by_segment_length(self.model), "seconds": result["train_seconds"]}
         if self.eval_data:
@@ -478,6 +498,7 @@ class UoiscTrainer(Trainer):
 
 def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
                 checkpoint_every: int = 200, log_every: int = 25, progress: bool | None = None,
+                eval_every: int | None = None,
                 **settings) -> dict:
     """Train UO-ISC into ``out``; returns paths, steps and the last losses.
 
@@ -507,7 +528,7 @@ def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
         cfg = make_config(UoiscConfig, {"data": config, **settings})
     trainer = UoiscTrainer(cfg)
     result = run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
-                          log_every=log_every, progress=progress)
+                          log_every=log_every, progress=progress, eval_every=eval_every)
     result.pop("phase", None)
     return result
 

@@ -15,6 +15,12 @@ does the rest, identically for every trainer:
   differing keys named, so no run ever writes a checkpoint that
   mixes two configurations;
 * checkpoints every ``checkpoint_every`` steps and at the end;
+* held-out evaluation every ``eval_every`` steps (a multiple of
+  ``checkpoint_every``) and at the end, for trainers that have one
+  (:meth:`Trainer.evaluate` on the checkpoint just written): one row per
+  evaluation in ``OUT/eval_log.csv`` (``step``, the trainer's
+  :attr:`Trainer.eval_fields`), appended to on resume. The training loss
+  of random batches is noisy; this curve is how a run shows it has flattened;
 * a progress bar (tqdm) when stderr is a terminal (or ``progress=True``).
 """
 
@@ -41,6 +47,8 @@ class Trainer(ABC):
     log_fields: tuple[str, ...] = ("loss",)
     #: configuration keys that may differ on resume (e.g. the total number of steps)
     resumable_changes: tuple[str, ...] = ("steps",)
+    #: names of the values :meth:`evaluate` returns (``eval_log.csv`` columns); empty: none
+    eval_fields: tuple[str, ...] = ()
 
     @abstractmethod
     def config(self) -> dict:
@@ -71,6 +79,17 @@ class Trainer(ABC):
             raise TypeError(f"{cls.__name__} takes a {want.__name__}, got "
                             f"{type(config).__name__}; build one with {want.__name__}(data=..., ...)")
 
+    def check_evaluation(self) -> None:
+        """Raise ``ValueError`` (naming what to pass) when :meth:`evaluate` cannot run; called
+        before the first step when ``eval_every`` is given."""
+        if not self.eval_fields:
+            raise ValueError(f"trainer {self.name!r} has no held-out evaluation; leave out "
+                             "eval_every (--eval-every)")
+
+    def evaluate(self, checkpoint: Path) -> dict[str, float]:
+        """Held-out metrics of ``checkpoint`` (:attr:`eval_fields`), for ``eval_log.csv``."""
+        raise NotImplementedError(f"trainer {self.name!r} has no held-out evaluation")
+
     def finish(self, out_dir: Path, result: dict) -> dict:
         """After the last step (evaluation, final files); returns extra result entries."""
         return {}
@@ -82,14 +101,34 @@ def _differences(saved: dict, now: dict, allowed: tuple[str, ...]) -> list[str]:
             if k not in allowed and saved.get(k) != now.get(k)]
 
 
+def _log_evaluation(path: Path, trainer: Trainer, checkpoint: Path, step: int) -> None:
+    """Evaluate ``checkpoint`` and append a row to ``eval_log.csv`` (header when new)."""
+    import torch
+
+    with torch.random.fork_rng():        # training's random numbers do not depend on eval_every
+        values = trainer.evaluate(checkpoint)
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(["step", *trainer.eval_fields])
+        writer.writerow([step, *(f"{values.get(k, float('nan')):.6g}" for k in trainer.eval_fields)])
+
+
 def run_training(trainer: Trainer, out: str | Path, resume: bool = False,
                  checkpoint_every: int = 200, log_every: int = 25,
-                 progress: bool | None = None) -> dict:
+                 progress: bool | None = None, eval_every: int | None = None) -> dict:
     """Train ``trainer`` into ``out`` (see the module docstring); returns a result dict
     with ``checkpoint``, ``steps``, ``train_seconds`` and the last logged values."""
-    for name, v in (("checkpoint_every", checkpoint_every), ("log_every", log_every)):
+    counts = [("checkpoint_every", checkpoint_every), ("log_every", log_every)]
+    for name, v in counts + ([("eval_every", eval_every)] if eval_every is not None else []):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if eval_every is not None:
+        if eval_every % checkpoint_every:
+            raise ValueError(f"eval_every={eval_every} is not a multiple of checkpoint_every="
+                             f"{checkpoint_every}: evaluations read the checkpoint; pass a multiple")
+        trainer.check_evaluation()
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     last = out_dir / "last.pt"
@@ -138,6 +177,8 @@ def run_training(trainer: Trainer, out: str | Path, resume: bool = False,
                     bar.set_postfix({k: f"{v:.4g}" for k, v in list(values.items())[:2]})
                 if step % checkpoint_every == 0 or step == total:
                     trainer.save_checkpoint(last, step, time.perf_counter() - t0)
+                    if eval_every is not None and (step % eval_every == 0 or step == total):
+                        _log_evaluation(out_dir / "eval_log.csv", trainer, last, step)
         finally:
             if bar:
                 bar.close()
