@@ -8,6 +8,7 @@ from importlib.util import find_spec
 import pytest
 import torch
 
+from fixtures.tiny_uoisc import tiny_clip
 from semlink.provenance import TEST_MODEL_MARKER, hash_path, hash_state_dict, is_test_model
 
 
@@ -27,11 +28,7 @@ def test_hash_path_is_cached_but_sees_changes(tmp_path):
 
 @pytest.mark.skipif(find_spec("open_clip") is None, reason="UO-ISC needs pip install 'semlink[vlm]'")
 class TestUOISC:
-    TINY_CLIP = {"embed_dim": 32,
-                 "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8,
-                                "head_width": 16},
-                 "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2,
-                              "layers": 1}}
+    TINY_CLIP = tiny_clip(vision_layers=2, text_layers=1)
     CONFIG = dict(clip_model="semlink-records-clip", layers=[1, 2], clip_config=TINY_CLIP, dim=16,
                   segment_length=8, codebook_size=4, decoder_channels=8, text_alignment=False)
 

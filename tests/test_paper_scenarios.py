@@ -21,16 +21,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixtures.tiny_uoisc import TINY_CLIP
 from semlink.links.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
 PAPER_FILES = sorted(p.name for p in SCENARIOS.glob("multisc_*.yaml")) + \
     sorted(p.name for p in SCENARIOS.glob("uoisc_*.yaml"))
-
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 4, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 
 
 def _raw(name: str) -> dict:

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from fixtures.tiny_uoisc import TINY_CLIP
 from semlink.semantic.train_deepjscc import DeepJSCCConfig, DeepJSCCTrainer
 from semlink.semantic.training import make_trainer, trainer_options
 from semlink.semantic.training.config import config_options, make_config
@@ -15,9 +16,6 @@ pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'
 
 from semlink.semantic.train_uoisc import UoiscConfig, UoiscTrainer, train_uoisc  # noqa: E402
 
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 4, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 TINY = dict(clip_model="semlink-tiny-test-clip", pretrained=None, clip_config=TINY_CLIP,
             layers=[2, 4], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
             batch_size=2, lr=1e-3, text_alignment=False)

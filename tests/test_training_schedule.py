@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from fixtures.tiny_uoisc import tiny_clip
 from semlink.semantic.training.schedule import (
     check_decay_steps,
     cosine_tail,
@@ -52,9 +53,7 @@ def test_schedules_agree_only_on_steps_before_either_tail():
 
 open_clip = pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'")
 
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+TINY_CLIP = tiny_clip(vision_layers=2, text_layers=1)
 COMMON = dict(clip_model="semlink-tiny-test-clip", pretrained=None, clip_config=TINY_CLIP,
               layers=[1, 2], dim=32, segment_length=8, codebook_size=16, decoder_channels=16,
               batch_size=2, lr=1e-3, progress=False, text_alignment=False, checkpoint_every=2)

@@ -7,6 +7,8 @@ import shutil
 import pytest
 import torch
 
+from fixtures.tiny_uoisc import TINY_CLIP
+
 pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'")
 
 from semlink.links.link import Link  # noqa: E402
@@ -15,9 +17,6 @@ from semlink.semantic import make_codec  # noqa: E402
 from semlink.semantic.uoisc import build_uoisc, save_uoisc  # noqa: E402
 from semlink.semantic.vq import SegmentVQ  # noqa: E402
 
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 4, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 CONFIG = dict(clip_model="semlink-tiny-test-clip", pretrained=None, layers=[2, 4],
               clip_config=TINY_CLIP, dim=32, segment_length=8, codebook_size=16,
               decoder_channels=16, text_alignment=True)

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from fixtures.tiny_uoisc import TINY_CLIP
+
 pytest.importorskip("open_clip", reason="UO-ISC needs pip install 'semlink[vlm]'")
 
 from semlink.links.link import Link  # noqa: E402
@@ -24,9 +26,6 @@ B16_GEOMETRY = {"embed_dim": 16,
                                "head_width": 8},
                 "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 16, "heads": 2,
                              "layers": 1}}
-TINY_CLIP = {"embed_dim": 32,
-             "vision_cfg": {"image_size": 32, "layers": 4, "width": 32, "patch_size": 8, "head_width": 16},
-             "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2}}
 TINY = dict(clip_model="semlink-tiny-test-clip", pretrained=None, layers=[2, 4],
             clip_config=TINY_CLIP, dim=32, codebook_size=16, decoder_channels=16,
             text_alignment=False)
