@@ -10,7 +10,11 @@ depend on the batch size (nor on the device). This measures, on the same
 * ``counter``: semlink's ``AWGNChannel.transmit_items`` with a ``DrawPlan``
   (counter-hash-v2, all items in one call);
 * ``per-item``: the earlier scheme, one call and one ``torch.Generator`` per
-  item (what plug-in channels without ``counter_draws`` still get).
+  item (what plug-in channels without ``counter_draws`` still get);
+* ``counter, torch kernels``: where ``counter`` uses the fused Triton kernel
+  (float32 on CUDA with Triton installed, :func:`semlink.phy.counter_rng.fused_draws`),
+  the same draws from the torch kernels (``SEMLINK_FUSED_DRAWS=0``): same numbers,
+  about a hundred launches instead of one.
 
     python benchmarks/per_item_draws.py [--device cuda:0] [--blocks 2000] [--threads 1]
 """
@@ -18,6 +22,7 @@ depend on the batch size (nor on the device). This measures, on the same
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -26,6 +31,7 @@ from sionna.phy.channel import AWGN
 
 from semlink.phy import AWGNChannel
 from semlink.phy.channels.draws import DrawPlan
+from semlink.phy.counter_rng import FUSED_ENV, fused_draws
 
 
 class PerItemAWGN(AWGNChannel):
@@ -73,13 +79,27 @@ def main() -> None:
         runs = {"sionna": lambda: sionna(x, no.unsqueeze(-1)),
                 "counter": lambda: counter.transmit_items(x, no, plan),
                 "per-item": lambda: legacy.transmit_items(x, no, plan)}
+        if fused_draws(torch.device(device), torch.float32):
+            def torch_kernels():
+                before = os.environ.get(FUSED_ENV)
+                os.environ[FUSED_ENV] = "0"
+                try:
+                    counter.transmit_items(x, no, plan)
+                finally:
+                    if before is None:
+                        del os.environ[FUSED_ENV]
+                    else:
+                        os.environ[FUSED_ENV] = before
+            runs["counter, torch kernels"] = torch_kernels
         times = {}
         for name, fn in runs.items():
             fn()                                                  # warm-up
             times[name] = best(fn, device, args.repeats)
         print(f"device {device}: " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in times.items())
               + f"; counter / sionna {times['counter'] / times['sionna']:.2f}x, per-item / "
-              f"counter {times['per-item'] / times['counter']:.2f}x")
+              f"counter {times['per-item'] / times['counter']:.2f}x"
+              + (f"; torch kernels / fused {times['counter, torch kernels'] / times['counter']:.2f}x"
+                 if "counter, torch kernels" in times else ""))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ index tensor. On the CPU the work is cut into cache-sized chunks of
 ``_CPU_CHUNK`` draws (the rounds are memory-bound otherwise); on CUDA into
 chunks of ``_GPU_CHUNK`` draws. ``tests/test_counter_rng.py`` checks the
 kernels against the reference formulation and the pure-Python definition.
+On CUDA with Triton installed, float32 Gaussians come from one fused kernel
+(:mod:`semlink.phy.counter_rng_kernels`, the same numbers; :func:`fused_draws`)
+instead of the ~100 launches of the torch kernels.
 """
 
 from __future__ import annotations
@@ -424,16 +427,49 @@ def _box_muller_f32_(x: torch.Tensor, t: torch.Tensor, f64: torch.Tensor, a: tor
     torch.mul(a, b, out=out[1])
 
 
-def _complex_normal_chunks(seeds: torch.Tensor, tag, shape, device, dtype, fill) -> torch.Tensor:
+#: ``SEMLINK_FUSED_DRAWS``: ``auto`` (default: the fused Triton kernel for float32 draws on
+#: CUDA when Triton is installed), ``0`` (never: the torch kernels), ``1`` (always, also on
+#: CPU tensors, which needs Triton's interpreter: for tests)
+FUSED_ENV = "SEMLINK_FUSED_DRAWS"
+
+
+def fused_draws(device: torch.device, dtype) -> bool:
+    """Whether float32 Gaussians on ``device`` come from the fused Triton kernel
+    (:mod:`semlink.phy.counter_rng_kernels`: the same numbers, one launch) rather than the
+    torch kernels (:data:`FUSED_ENV`)."""
+    import os
+    from importlib.util import find_spec
+
+    mode = os.environ.get(FUSED_ENV, "auto").strip().lower()
+    if mode not in ("auto", "0", "1"):
+        raise ValueError(f"{FUSED_ENV}={mode!r}: use auto, 0 (torch kernels) or 1 (the Triton "
+                         "kernel, also on the CPU in Triton's interpreter)")
+    if dtype != torch.float32 or mode == "0":
+        return False
+    if mode == "1":
+        return True
+    return torch.device(device).type == "cuda" and find_spec("triton") is not None
+
+
+def _complex_normal_chunks(seeds: torch.Tensor, tag, shape, device, dtype, fill,
+                           start: torch.Tensor | None = None,
+                           index: torch.Tensor | None = None) -> torch.Tensor:
     """CN(0, 1) draws of ``shape`` = [R, ...]: ``fill(x0, a, b)`` writes the draw
-    numbers of rows ``a:b`` (int32, flat) into ``x0``; counters ``2t``, ``2t + 1``."""
+    numbers of rows ``a:b`` (int32, flat) into ``x0``; counters ``2t``, ``2t + 1``.
+    The fused kernel (:func:`fused_draws`) reads the same draw numbers from ``start``
+    ([R] int32: ``start[r] + arange``) or ``index`` ([R, ...])."""
     cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
-    out = torch.empty(shape, dtype=cdtype, device=device)
     rows = shape[0]
     per_row = math.prod(shape[1:]) if rows else 0
+    keys = _Keys(seeds, tag, 1)
+    if rows and per_row and fused_draws(device, dtype):
+        from .counter_rng_kernels import complex_normal_f32
+
+        return complex_normal_f32(keys.k, rows, per_row, start=start,
+                                  index=index).view(shape)
+    out = torch.empty(shape, dtype=cdtype, device=device)
     if out.numel() == 0:
         return out
-    keys = _Keys(seeds, tag, 1)
     chunks = list(_chunks(rows, per_row, device))
     scratch = _Scratch(max(b - a for a, b in chunks) * per_row, device)
     for a, b in chunks:
@@ -484,7 +520,8 @@ def complex_normal(seeds: torch.Tensor, tag, index: torch.Tensor,
     def fill(x0, a, b):
         x0.view(index[a:b].shape).copy_(index[a:b])        # < 2^31: exact in int32
 
-    return _complex_normal_chunks(seeds, tag, tuple(index.shape), index.device, dtype, fill)
+    return _complex_normal_chunks(seeds, tag, tuple(index.shape), index.device, dtype, fill,
+                                  index=index)
 
 
 def complex_normal_rows(seeds: torch.Tensor, tag, start: torch.Tensor, width: int,
@@ -510,7 +547,8 @@ def complex_normal_rows(seeds: torch.Tensor, tag, start: torch.Tensor, width: in
     def fill(x0, a, b):
         torch.add(start32[a:b], cols, out=x0.view(b - a, width))
 
-    return _complex_normal_chunks(seeds, tag, (seeds.shape[0], width), device, dtype, fill)
+    return _complex_normal_chunks(seeds, tag, (seeds.shape[0], width), device, dtype, fill,
+                                  start=start32)
 
 
 def normal(seeds: torch.Tensor, tag, index: torch.Tensor, dtype=torch.float32) -> torch.Tensor:

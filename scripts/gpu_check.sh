@@ -16,12 +16,14 @@
 #                       one image)
 #   3. phy_throughput   benchmarks/phy_throughput.py --device cuda:0, with and without
 #                       torch.compile (--compile runs both; not on the CPU fallback)
-#   4. ldpc_early_termination  benchmarks/ldpc_early_termination.py --device cuda:0 --compile
-#   5. ldpc_backends    benchmarks/ldpc_backends.py --device cuda:0: Sionna's decoder against
+#   4. per_item_draws   benchmarks/per_item_draws.py --device cuda:0: Sionna's AWGN against the
+#                       counter-based draws, fused Triton kernel and torch kernels
+#   5. ldpc_early_termination  benchmarks/ldpc_early_termination.py --device cuda:0 --compile
+#   6. ldpc_backends    benchmarks/ldpc_backends.py --device cuda:0: Sionna's decoder against
 #                       the Triton kernels (issue 23), throughput and agreement
-#   6. multisc_stages   benchmarks/multisc_stages.py at 512 x 512 with real-size stand-ins
+#   7. multisc_stages   benchmarks/multisc_stages.py at 512 x 512 with real-size stand-ins
 #                       (issue 20: seconds per image and peak memory per stage)
-#   7. tests            the whole suite with SEMLINK_TEST_DEVICE=cuda (--quick: the device
+#   8. tests            the whole suite with SEMLINK_TEST_DEVICE=cuda (--quick: the device
 #                       guard and modulation tests); --jobs N (default: 8 workers where
 #                       pytest-xdist is installed, else one process)
 #
@@ -32,7 +34,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-STEPS="environment quickstart phy_throughput ldpc_early_termination ldpc_backends multisc_stages tests"
+STEPS="environment quickstart phy_throughput per_item_draws ldpc_early_termination ldpc_backends multisc_stages tests"
 quick=0
 out=out/gpu_check
 only=""
@@ -147,6 +149,9 @@ fi
 compile=(--compile)
 [ "$cuda" = 1 ] || compile=()
 run phy_throughput "$PYTHON" benchmarks/phy_throughput.py --device "$dev" "${compile[@]}" "${phy[@]}"
+draws=(--repeats 5)
+[ $quick = 1 ] && draws=(--blocks 200 --repeats 1)
+run per_item_draws "$PYTHON" benchmarks/per_item_draws.py --device "$dev" "${draws[@]}"
 run ldpc_early_termination "$PYTHON" benchmarks/ldpc_early_termination.py --device "$dev" "${compile[@]}" "${ldpc[@]}"
 
 if [ $quick = 1 ]; then
@@ -192,7 +197,7 @@ run tests env SEMLINK_TEST_DEVICE="$dev" "$PYTHON" -m pytest -q -p no:cacheprovi
     grep -E "point\(s\) run|results:" "$out/quickstart.log" || tail -n 5 "$out/quickstart.log"
     echo '~~~~'
   fi
-  for b in phy_throughput ldpc_early_termination ldpc_backends multisc_stages; do
+  for b in phy_throughput per_item_draws ldpc_early_termination ldpc_backends multisc_stages; do
     [ -f "$out/$b.log" ] || continue
     echo
     echo "## $b"

@@ -317,7 +317,7 @@ class UoiscTrainer(Trainer):
     name = "uoisc"
     log_fields = ("phase", "segment_length", "pixel", "relevance", "vq", "adv", "disc", "train_psnr_db")
     resumable_changes = ("steps_phase1", "steps_phase2", "steps")
-    eval_fields = ("psnr_db", "mean_image_psnr_db")
+    eval_fields: tuple[str, ...] = ("psnr_db", "mean_image_psnr_db")
     CONFIG = UoiscConfig
     OPTIONS = config_options(UoiscConfig)
 
@@ -477,6 +477,8 @@ class UoiscTrainer(Trainer):
 
     def evaluate(self, checkpoint: Path) -> dict[str, float]:
         """:func:`evaluate_uoisc` of ``checkpoint`` on ``eval_data`` (PSNR [dB] per l)."""
+        self.check_evaluation()
+        assert self.eval_data is not None                 # (check_evaluation refuses None)
         eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
         ev = evaluate_uoisc(str(checkpoint), self.eval_data,
                             queries=None if self.vqa else self.eval_queries,
