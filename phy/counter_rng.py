@@ -74,6 +74,19 @@ import zlib
 import numpy as np
 import torch
 
+from .counter_rng_constants import (
+    FEISTEL,
+    GOLDEN,
+    K2_SALT,
+    KERNEL_F32,
+    KERNEL_INT,
+    LN2,
+    MASK29,
+    MASK32,
+    MUL1,
+    MUL2,
+)
+
 #: Name recorded in results for noise drawn by this module. ``counter-hash-v1`` (results
 #: written before 2026-12-04 18:30 UTC) is the same definition computed with ``torch.sqrt``,
 #: whose roots are not correctly rounded (one ulp off for 16 % of float32 roots on AVX512
@@ -83,11 +96,6 @@ NAME = "counter-hash-v2"
 #: Name recorded for the earlier scheme (one ``torch.Generator`` per item, device dependent).
 LEGACY_NAME = "torch-per-item"
 
-MASK32 = 0xFFFFFFFF
-MUL1, MUL2 = 0x21F0AAAD, 0x735A2D97
-GOLDEN = 0x9E3779B9
-FEISTEL = (0x3C6EF372, 0xDAA66D2B, 0x78DDE6E4, 0x1715609D)
-K2_SALT = 0xB54CDA56
 #: Largest counter index ``t`` a stream may use (complex draws use counters 2t, 2t+1).
 MAX_INDEX = 2**31 - 1
 
@@ -96,12 +104,8 @@ TAGS = {"noise": 0, "fading": 1, "pilot_noise": 2, "group_fading": 3}
 
 _CPU_CHUNK = 1 << 15          # draws per chunk on the CPU (its buffers fit the L2 cache)
 _GPU_CHUNK = 1 << 24          # draws per chunk elsewhere (bounded temporaries)
-_MASK29 = (1 << 29) - 1
-_INT_MIN = -(1 << 31)         # the sign bit of an int32 lane
-#: 2^23 - mantissa of float32(sqrt 2) (0x3FB504F3): a float32 mantissa field plus this carries
-#: into the exponent field exactly when ``f >= sqrt 2`` (compared in float32, as torch does)
-_SQRT2_CARRY = (1 << 23) - 0x3504F3
-_LN2 = math.log(2.0)
+_MASK29 = MASK29
+_LN2 = LN2
 _SQRT_TWO = math.sqrt(2.0)
 
 
@@ -179,12 +183,8 @@ class _Consts:
     same results, without a scalar conversion per operation (~1.5 us on a CPU, a third of a
     cache-sized operation)."""
 
-    INT = {"m16": 0xFFFF, "m17": 0x1FFFF, "mul1": MUL1, "mul2": MUL2, "one": 1, "two": 2,
-           "s15": 15, "s16": 16, "s23": 23, "s31": 31, "bias": 127, "int_min": _INT_MIN,
-           "m29": _MASK29, "carry": _SQRT2_CARRY}
-    F32 = {"one": 1.0, "two": 2.0, "half": 0.5, "k_off": 159.0, "ln2": _LN2,
-           "theta": math.pi / 4 * 2.0**-29, "l9": 1.0 / 9, "l7": 1.0 / 7, "l5": 1.0 / 5,
-           "l3": 1.0 / 3, "s9": 1.0 / 362880, "s7": 1.0 / 5040, "s5": 1.0 / 120, "s3": 1.0 / 6}
+    INT = KERNEL_INT
+    F32 = KERNEL_F32
 
     def __init__(self, device) -> None:
         for name, v in self.INT.items():

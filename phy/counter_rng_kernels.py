@@ -26,18 +26,18 @@ import torch
 import triton
 import triton.language as tl
 
-from .counter_rng import _Consts
+from .counter_rng_constants import KERNEL_F32, KERNEL_INT
 
 
 def _f32(name: str) -> tl.constexpr:
-    """The torch kernel's float32 constant ``name`` (:class:`~semlink.phy.counter_rng._Consts`),
+    """The torch kernels' float32 constant ``name`` (:data:`KERNEL_F32`),
     rounded to float32 as torch rounds it, held as a Python float that float32 holds
     exactly, so the kernel's constant is not rounded again."""
-    return tl.constexpr(float(np.float32(_Consts.F32[name])))
+    return tl.constexpr(float(np.float32(KERNEL_F32[name])))
 
 
 def _i32(name: str) -> tl.constexpr:
-    return tl.constexpr(_Consts.INT[name])
+    return tl.constexpr(KERNEL_INT[name])
 
 
 _MUL1, _MUL2, _INT_MIN = _i32("mul1"), _i32("mul2"), _i32("int_min")
