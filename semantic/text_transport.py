@@ -98,8 +98,18 @@ class TextTransport(ABC):
         return {"transport": self.name, "kind": self.kind}
 
     def records(self) -> list:
-        """ModelRecords of the tables/tokenizers this transport uses."""
+        """ModelRecords of the tables/tokenizers this transport uses (loads them if needed)."""
         return []
+
+    @property
+    def loaded(self) -> bool:
+        """Whether its tables/tokenizers are loaded (a lazy transport loads on first use)."""
+        return True
+
+    def loaded_records(self) -> list:
+        """:meth:`records` of what is loaded so far, loading nothing (for results written
+        before the first caption was sent)."""
+        return self.records() if self.loaded else []
 
     def check_kind(self, profile_kind: str, where: str) -> None:
         """Raise a clear error when this transport cannot ride a profile of ``profile_kind``."""
@@ -142,6 +152,10 @@ class BitsTransport(TextTransport):
 
     def signature(self) -> dict:
         return {"transport": "bits", "kind": "digital", "encoding": self.encoding_spec}
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoding is not None
 
     def records(self) -> list:
         rec = getattr(self.encoding, "record", None)
@@ -368,6 +382,10 @@ class EmbeddingTransport(TextTransport):
 
     def signature(self) -> dict:
         return {"transport": "embedding", "kind": self.kind, "table": self.table_ref}
+
+    @property
+    def loaded(self) -> bool:
+        return isinstance(self._table, EmbeddingTable)
 
     def records(self) -> list:
         rec = self.table.record

@@ -381,3 +381,25 @@ def test_the_text_encoding_exists_only_with_the_bits_transport():
     with pytest.raises(ValueError, match=r"multisc: the text encoding exists only with "
                                          r"text_transport 'bits'.*'embedding'"):
         bits_encoding(EmbeddingTransport(lambda: None), "multisc")
+
+
+def test_loaded_records_name_what_is_loaded_and_load_nothing(tiny):
+    """Results written before the first caption list the transport's tokenizer/table only once
+    loaded, and asking does not load it (``loaded_records``)."""
+    from semlink.semantic.text_transport import BitsTransport, EmbeddingTransport, load_embedding_table
+
+    bits = BitsTransport(f"tokens:{tiny['table']}")
+    assert not bits.loaded and bits.loaded_records() == [] and not bits.loaded
+    bits.encode("a cat")
+    assert bits.loaded and bits.loaded_records() == bits.records() != []
+    calls = []
+
+    def table():
+        calls.append(1)
+        return load_embedding_table(str(tiny["table"]), device="cpu")
+
+    emb = EmbeddingTransport(table)
+    assert not emb.loaded and emb.loaded_records() == [] and calls == []
+    emb.encode("a cat")
+    assert emb.loaded and calls == [1] and emb.loaded_records() == emb.records() != []
+    assert BitsTransport("ascii7").loaded_records() == []         # nothing to record

@@ -378,16 +378,7 @@ class MultiSCCodec(Codec):
 
     def _transport_records(self) -> list:
         """Records of the text transport's tokenizer / embedding table, once loaded."""
-        from ..text_transport import BitsTransport, EmbeddingTable, EmbeddingTransport
-
-        tr = self.text_transport
-        if isinstance(tr, BitsTransport):
-            loaded = tr._encoding is not None
-        elif isinstance(tr, EmbeddingTransport):
-            loaded = isinstance(tr._table, EmbeddingTable)
-        else:
-            loaded = False
-        return tr.records() if loaded else []
+        return self.text_transport.loaded_records()
 
     def describe_models(self) -> dict:
         """Model records of every model loaded so far (JSON-able)."""
