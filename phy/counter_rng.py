@@ -68,8 +68,11 @@ instead of the ~100 launches of the torch kernels.
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import zlib
+from importlib.util import find_spec
 
 import numpy as np
 import torch
@@ -433,13 +436,15 @@ def _box_muller_f32_(x: torch.Tensor, t: torch.Tensor, f64: torch.Tensor, a: tor
 FUSED_ENV = "SEMLINK_FUSED_DRAWS"
 
 
+@functools.cache
+def _triton_installed() -> bool:
+    return find_spec("triton") is not None
+
+
 def fused_draws(device: torch.device, dtype) -> bool:
     """Whether float32 Gaussians on ``device`` come from the fused Triton kernel
     (:mod:`semlink.phy.counter_rng_kernels`: the same numbers, one launch) rather than the
     torch kernels (:data:`FUSED_ENV`)."""
-    import os
-    from importlib.util import find_spec
-
     mode = os.environ.get(FUSED_ENV, "auto").strip().lower()
     if mode not in ("auto", "0", "1"):
         raise ValueError(f"{FUSED_ENV}={mode!r}: use auto, 0 (torch kernels) or 1 (the Triton "
@@ -448,7 +453,7 @@ def fused_draws(device: torch.device, dtype) -> bool:
         return False
     if mode == "1":
         return True
-    return torch.device(device).type == "cuda" and find_spec("triton") is not None
+    return torch.device(device).type == "cuda" and _triton_installed()
 
 
 def _complex_normal_chunks(seeds: torch.Tensor, tag, shape, device, dtype, fill,

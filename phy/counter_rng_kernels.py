@@ -58,21 +58,21 @@ def _mix(x):
 
 
 @triton.jit
-def _complex_normal_f32(out_ptr, k0_ptr, k1_ptr, k2_ptr, start_ptr, index_ptr, n, width,
-                        HAS_INDEX: tl.constexpr, BLOCK: tl.constexpr):
+def _complex_normal_f32(out_ptr, k0_ptr, k1_ptr, k2_ptr, draws_ptr, n, width,
+                        PER_DRAW: tl.constexpr, BLOCK: tl.constexpr):
     """Draws ``i`` in ``[0, n)`` of rows of ``width``: row ``i // width`` with draw number
-    ``index[i]`` (``HAS_INDEX``) or ``start[row] + i % width``; writes (real, imaginary)
-    float32 pairs to ``out[2 i], out[2 i + 1]``."""
+    ``draws[i]`` (``PER_DRAW``: an index per draw) or ``draws[row] + i % width`` (a start per
+    row); writes (real, imaginary) float32 pairs to ``out[2 i], out[2 i + 1]``."""
     i = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     live = i < n
     row = i // width
     k0 = tl.load(k0_ptr + row, mask=live, other=0)
     k1 = tl.load(k1_ptr + row, mask=live, other=0)
     k2 = tl.load(k2_ptr + row, mask=live, other=0)
-    if HAS_INDEX:
-        t = tl.load(index_ptr + i, mask=live, other=0).to(tl.int32)
+    if PER_DRAW:
+        t = tl.load(draws_ptr + i, mask=live, other=0).to(tl.int32)
     else:
-        t = (tl.load(start_ptr + row, mask=live, other=0) + (i - row * width)).to(tl.int32)
+        t = (tl.load(draws_ptr + row, mask=live, other=0) + (i - row * width)).to(tl.int32)
     w0 = (t << 1) ^ k0                                   # counter 2t ^ k0
     w1 = w0 ^ 1                                          # counter 2t + 1 ^ k0
     w0 = _mix(_mix(_mix(w0) ^ k1) ^ k2)
@@ -128,16 +128,12 @@ def complex_normal_f32(keys: list[torch.Tensor], rows: int, width: int,
     if n == 0:
         return out
     flat = torch.view_as_real(out).view(-1)
-    if index is not None:
-        idx = index.reshape(-1).contiguous()
-        st = idx                                          # unused
-    else:
-        assert start is not None
-        st = start.reshape(-1).contiguous()
-        idx = st                                          # unused
+    per_draw = index is not None
+    draws = index if per_draw else start
+    assert draws is not None, "give start or index"
     grid = (triton.cdiv(n, _BLOCK),)
-    _complex_normal_f32[grid](flat, k0, k1, k2, st, idx, n, width, HAS_INDEX=index is not None,
-                              BLOCK=_BLOCK, enable_fp_fusion=False)
+    _complex_normal_f32[grid](flat, k0, k1, k2, draws.reshape(-1).contiguous(), n, width,
+                              PER_DRAW=per_draw, BLOCK=_BLOCK, enable_fp_fusion=False)
     return out
 
 

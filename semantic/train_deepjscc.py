@@ -30,7 +30,7 @@ from semlink.phy import AnalogChain, make_channel, snr_db_to_no
 from semlink.provenance import git_revision, hash_state_dict, package_versions
 
 from .deepjscc import DeepJSCC, channels_for_ratio, load_checkpoint, save_checkpoint
-from .training.config import config_options, make_config, setting
+from .training.config import config_from_call, config_options, setting
 from .training.loop import Trainer, run_training
 from .training.registry import TRAINERS
 
@@ -265,12 +265,6 @@ def train_deepjscc(config: DeepJSCCConfig | str, out: str, resume: bool = False,
     :class:`DeepJSCCTrainer` on the shared loop
     (:func:`~semlink.semantic.training.loop.run_training`).
     """
-    if isinstance(config, DeepJSCCConfig):
-        if settings:
-            raise TypeError(f"train_deepjscc: settings {sorted(settings)} given next to a "
-                            "DeepJSCCConfig; set them in the config (dataclasses.replace)")
-        cfg = config
-    else:
-        cfg = make_config(DeepJSCCConfig, {"data": config, **settings})
+    cfg = config_from_call(DeepJSCCConfig, config, settings, "train_deepjscc")
     return run_training(DeepJSCCTrainer(cfg), out, resume=resume,
                         checkpoint_every=checkpoint_every, log_every=log_every, progress=progress)

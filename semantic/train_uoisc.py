@@ -35,7 +35,7 @@ from torch import nn
 from semlink.device import DEFAULT_DEVICE, resolve_device
 
 from .train_deepjscc import _batch, psnr_db
-from .training.config import config_options, make_config, setting
+from .training.config import config_from_call, config_options, make_config, setting
 from .training.loop import Trainer, run_training
 from .training.registry import TRAINERS, Option
 from .training.schedule import check_decay_steps, cosine_tail, schedules_agree_until
@@ -355,6 +355,10 @@ class UoiscTrainer(Trainer):
             self.chain = DigitalChain(channel=spec.pop("channel", "awgn"), seed=seed, device=device,
                                       **{k: v for k, v in spec.items() if k != "kind"})
         self.model, self.model_config, self.train_args = model.train(), model_config, train_args
+        if len(model.segment_lengths) > 1:                 # eval_log.csv: one column per l
+            self.eval_fields = (*(f"psnr_db_l{v}" for v in model.segment_lengths),
+                                "mean_image_psnr_db")
+        self._last_eval: tuple[tuple[str, int], dict] | None = None
         self.size, self.device, self.data, self.vqa = size, device, config.data, vqa
         self.steps_phase1, self.steps_phase2 = config.steps_phase1, config.steps_phase2
         self.batch_size, self.lr = config.batch_size, config.lr
@@ -471,18 +475,24 @@ class UoiscTrainer(Trainer):
         if not self.eval_data:
             raise ValueError("eval_every (--eval-every) needs held-out images: pass eval_data "
                              "(--eval-data)")
-        if len(self.model.segment_lengths) > 1:       # one column per l
-            self.eval_fields = (*(f"psnr_db_l{v}" for v in self.model.segment_lengths),
-                                "mean_image_psnr_db")
+
+    def _evaluation(self, checkpoint: str) -> dict:
+        """:func:`evaluate_uoisc` of ``checkpoint`` on ``eval_data``; the last checkpoint's result
+        is kept, so the end of a run with ``eval_every`` evaluates it once (``finish``)."""
+        assert self.eval_data is not None                 # callers check eval_data first
+        stamp = (str(checkpoint), Path(checkpoint).stat().st_mtime_ns)
+        if self._last_eval is None or self._last_eval[0] != stamp:
+            eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
+            ev = evaluate_uoisc(str(checkpoint), self.eval_data,
+                                queries=None if self.vqa else self.eval_queries,
+                                device=self.device, vqa=eval_vqa)
+            self._last_eval = (stamp, ev)
+        return self._last_eval[1]
 
     def evaluate(self, checkpoint: Path) -> dict[str, float]:
-        """:func:`evaluate_uoisc` of ``checkpoint`` on ``eval_data`` (PSNR [dB] per l)."""
+        """PSNR [dB] per l of ``checkpoint`` on ``eval_data`` (:meth:`_evaluation`)."""
         self.check_evaluation()
-        assert self.eval_data is not None                 # (check_evaluation refuses None)
-        eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
-        ev = evaluate_uoisc(str(checkpoint), self.eval_data,
-                            queries=None if self.vqa else self.eval_queries,
-                            device=self.device, vqa=eval_vqa)
+        ev = self._evaluation(str(checkpoint))
         out = {"psnr_db": ev["psnr_db"], "mean_image_psnr_db": ev["mean_image_psnr_db"]}
         for v, p in ev.get("psnr_db_by_segment_length", {}).items():
             out[f"psnr_db_l{v}"] = p
@@ -491,12 +501,8 @@ class UoiscTrainer(Trainer):
     def finish(self, out_dir: Path, result: dict) -> dict:
         out = {"bits_per_image": bits_by_segment_length(self.model), "seconds": result["train_seconds"]}
         if self.eval_data:
-            eval_vqa = None if self.vqa is None else {**self.vqa, "split": self.eval_split}
-            out["eval"] = evaluate_uoisc(result["checkpoint"], self.eval_data,
-                                         queries=None if self.vqa else self.eval_queries,
-                                         device=self.device, vqa=eval_vqa)
+            out["eval"] = self._evaluation(result["checkpoint"])
         return out
-
 
 def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
                 checkpoint_every: int = 200, log_every: int = 25, progress: bool | None = None,
@@ -521,14 +527,7 @@ def train_uoisc(config: UoiscConfig | str, out: str, resume: bool = False,
     logging, device and progress may change); otherwise it raises a
     ``ValueError`` naming the differing arguments.
     """
-    if isinstance(config, UoiscConfig):
-        if settings:
-            raise TypeError(f"train_uoisc: settings {sorted(settings)} given next to a UoiscConfig; "
-                            "set them in the config (dataclasses.replace(config, ...))")
-        cfg = config
-    else:
-        cfg = make_config(UoiscConfig, {"data": config, **settings})
-    trainer = UoiscTrainer(cfg)
+    trainer = UoiscTrainer(config_from_call(UoiscConfig, config, settings, "train_uoisc"))
     result = run_training(trainer, out, resume=resume, checkpoint_every=checkpoint_every,
                           log_every=log_every, progress=progress, eval_every=eval_every)
     result.pop("phase", None)

@@ -68,6 +68,19 @@ def make_config(config_cls: type, settings: dict) -> Any:
     return config_cls(**settings)
 
 
+def config_from_call(config_cls: type, config: Any, settings: dict, caller: str) -> Any:
+    """The config of a ``train_NAME(config, out, **settings)`` call: ``config`` itself when it
+    is a ``config_cls`` (extra ``settings`` then raise a ``TypeError`` naming them), else
+    ``config_cls(data=config, **settings)`` through :func:`make_config`."""
+    if isinstance(config, config_cls):
+        if settings:
+            raise TypeError(f"{caller}: settings {sorted(settings)} given next to a "
+                            f"{config_cls.__name__}; set them in the config "
+                            "(dataclasses.replace(config, ...))")
+        return config
+    return make_config(config_cls, {"data": config, **settings})
+
+
 def config_from_options(config_cls: type, options: dict) -> Any:
     """A config from command-line options (``semlink train``): the class's ``from_cli`` when it
     has command-line spellings of its own (``CLI_EXTRA``), else :func:`make_config`."""
@@ -75,4 +88,4 @@ def config_from_options(config_cls: type, options: dict) -> Any:
     return from_cli(options) if from_cli else make_config(config_cls, options)
 
 
-__all__ = ["config_from_options", "config_options", "make_config", "setting"]
+__all__ = ["config_from_call", "config_from_options", "config_options", "make_config", "setting"]

@@ -30,13 +30,13 @@ def check_decay_steps(decay_steps: object, total: int, name: str = "lr_decay_ste
 
 def decay_start(total: int, decay_steps: int) -> int:
     """The first step of the cosine tail (``total`` when the rate is constant)."""
-    return total - decay_steps if decay_steps else total
+    return total - decay_steps
 
 
 def cosine_tail(step: int, total: int, decay_steps: int, lr: float) -> float:
     """The learning rate of 0-based ``step`` in a run of ``total`` steps (module docstring)."""
     start = decay_start(total, decay_steps)
-    if step < start:
+    if step < start or not decay_steps:
         return lr
     j = min(step - start, decay_steps)
     return lr * 0.5 * (1.0 + math.cos(math.pi * j / decay_steps))
